@@ -1,0 +1,69 @@
+#!/bin/sh
+# build-aux/dev.sh run|test
+#
+# Sets up a fresh Debian 12 machine for Kletsen (installs the missing packages
+# with apt-get when run as root, otherwise prints the exact command), builds
+# into ./build, then either runs the main job (`run`) or the whole test suite
+# (`test`).
+set -eu
+
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+BUILD=${KLETSEN_BUILD_DIR:-$TOP/build}
+
+# Everything the build and the tests need, as Debian 12 packages.
+PACKAGES="meson ninja-build gcc pkg-config gettext python3 libglib2.0-dev libglib2.0-bin libjson-glib-dev"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+  else
+    echo "Kletsen needs these Debian packages:$missing" >&2
+    echo "Install them with:  sudo apt-get install$missing" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -f "$BUILD/build.ninja" ]; then
+  meson setup "$BUILD" --buildtype=debugoptimized -Dwerror=true
+fi
+meson compile -C "$BUILD"
+
+case "${1:-run}" in
+  run)
+    shift 2>/dev/null || true
+    echo "Starting kletsen-server on port 1337 (Ctrl+C stops it)."
+    exec "$BUILD/src/server/kletsen-server" "$@"
+    ;;
+  test)
+    status=0
+    meson test -C "$BUILD" --print-errorlogs --num-processes 2 || status=$?
+    # One closing line that any CI reads: counted from meson's own log.
+    python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for line in open(sys.argv[1]):
+    result = json.loads(line).get("result")
+    if result in ("OK", "EXPECTEDFAIL"):
+        passed += 1
+    elif result == "SKIP":
+        skipped += 1
+    else:
+        failed += 1
+print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+    exit $status
+    ;;
+  *)
+    echo "usage: $0 run|test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,427 @@
+/* kletsen-connection.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* One client socket: reading lines into the handlers, a bounded queue of
+ * outgoing lines, and the ways a connection ends.
+ *
+ * The socket is used through its file descriptor rather than a GSocket: on a
+ * non-blocking socket GSocket reports every EAGAIN as a freshly allocated
+ * GError, and a server under load meets EAGAIN on nearly every write and
+ * read. One GSource per socket watches the descriptor, and G_IO_OUT is only
+ * watched while the kernel refuses more output. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "kletsen-server-private.h"
+
+/* How many lines one sendmsg() hands the kernel at most. */
+#define MAX_IOV 64
+
+typedef struct
+{
+  GSource            base;
+  KletsenConnection *conn;
+} ConnectionSource;
+
+static gboolean
+connection_source_dispatch (GSource     *source,
+                            GSourceFunc  callback,
+                            gpointer     user_data);
+
+static GSourceFuncs connection_source_funcs = {
+  .dispatch = connection_source_dispatch,
+};
+
+gboolean
+_kletsen_connection_is_open (KletsenConnection *conn)
+{
+  return conn->state == CONN_OPEN;
+}
+
+KletsenConnection *
+_kletsen_connection_new (KletsenServer *server,
+                         int            fd,
+                         const char    *peer)
+{
+  KletsenConnection *conn = g_new0 (KletsenConnection, 1);
+  ConnectionSource *source;
+
+  conn->server = server;
+  conn->fd = fd;
+  conn->peer = g_strdup (peer);
+  conn->framer = kletsen_framer_new (server->options.max_line);
+  conn->ping_link.data = conn;
+  conn->pong_link.data = conn;
+  conn->dirty_link.data = conn;
+  conn->all_link.data = conn;
+
+  source = (ConnectionSource *)g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
+  source->conn = conn;
+  g_source_set_static_name ((GSource *)source, "kletsen-connection");
+  conn->fd_tag = g_source_add_unix_fd ((GSource *)source, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_attach ((GSource *)source, NULL);
+  conn->source = (GSource *)source;
+
+  return conn;
+}
+
+static void
+queue_clear (KletsenConnection *conn)
+{
+  while (conn->q_len > 0)
+    {
+      g_bytes_unref (conn->queue[conn->q_head]);
+      conn->q_head = (conn->q_head + 1) % conn->q_cap;
+      conn->q_len--;
+    }
+  g_clear_pointer (&conn->queue, g_free);
+  conn->q_head = conn->q_cap = 0;
+  conn->q_offset = conn->q_bytes = 0;
+}
+
+void
+_kletsen_connection_free (KletsenConnection *conn)
+{
+  if (conn->source != NULL)
+    {
+      g_source_destroy (conn->source);
+      g_clear_pointer (&conn->source, g_source_unref);
+    }
+  if (conn->linger_source != NULL)
+    {
+      g_source_destroy (conn->linger_source);
+      g_clear_pointer (&conn->linger_source, g_source_unref);
+    }
+  if (conn->reset)
+    {
+      /* A peer that does not read would otherwise keep the kernel sending
+       * what its buffers hold, for minutes, after we close. */
+      struct linger hard = { 1, 0 };
+
+      setsockopt (conn->fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    }
+  close (conn->fd);
+  queue_clear (conn);
+  kletsen_framer_free (conn->framer);
+  g_free (conn->peer);
+  g_free (conn->name);
+  g_free (conn);
+}
+
+static void
+watch_output (KletsenConnection *conn,
+              gboolean           want)
+{
+  GIOCondition events = G_IO_IN | G_IO_HUP | G_IO_ERR;
+
+  if (conn->want_out == want)
+    return;
+  conn->want_out = want;
+  g_source_modify_unix_fd (conn->source, conn->fd_tag, want ? events | G_IO_OUT : events);
+}
+
+static GBytes *
+dscn_line (int reason)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+
+  json_object_set_int_member (body, "reason", reason);
+  return kletsen_message_serialize ("DSCN", body);
+}
+
+/* Takes a new reference to @line. */
+static void
+queue_push (KletsenConnection *conn,
+            GBytes            *line)
+{
+  if (conn->q_len == conn->q_cap)
+    {
+      guint cap = MAX (conn->q_cap * 2, 8);
+      GBytes **ring = g_new (GBytes *, cap);
+
+      /* Unroll the ring into the new array. */
+      for (guint i = 0; i < conn->q_len; i++)
+        ring[i] = conn->queue[(conn->q_head + i) % conn->q_cap];
+      g_free (conn->queue);
+      conn->queue = ring;
+      conn->q_cap = cap;
+      conn->q_head = 0;
+    }
+
+  conn->queue[(conn->q_head + conn->q_len) % conn->q_cap] = g_bytes_ref (line);
+  conn->q_len++;
+  conn->q_bytes += g_bytes_get_size (line);
+}
+
+/**
+ * _kletsen_connection_send:
+ * @conn: the receiver
+ * @line: one serialized line; the queue takes a reference, so a line meant
+ *   for many receivers is serialized once
+ *
+ * Queues @line for @conn and asks for a flush at the start of the next main
+ * loop iteration, so everything queued meanwhile leaves in one system call.
+ * A receiver whose unsent output passes the cap is disconnected with 7010.
+ */
+void
+_kletsen_connection_send (KletsenConnection *conn,
+                          GBytes            *line)
+{
+  KletsenServer *server = conn->server;
+
+  if (conn->state != CONN_OPEN)
+    return;
+
+  queue_push (conn, line);
+  _kletsen_server_mark_dirty (server, conn);
+
+  if ((gint64)conn->q_bytes > server->options.max_queue_bytes)
+    {
+      /* The DSCN is queued and offered to the kernel once, but a reader that is
+       * not reading gets no more time. This may run inside a fan-out loop, so
+       * the user leaves (and others see LEFT) only at the teardown. */
+      g_autoptr(GBytes) dscn = dscn_line (KLETSEN_CODE_QUEUE_OVERFLOW);
+
+      conn_log (conn, G_LOG_LEVEL_INFO, "%zu bytes of output unread, disconnecting (7010)",
+                conn->q_bytes);
+      queue_push (conn, dscn);
+      _kletsen_connection_flush (conn);
+      conn->reset = TRUE;
+      _kletsen_connection_abort (conn, NULL);
+    }
+}
+
+void
+_kletsen_connection_send_status (KletsenConnection *conn,
+                                 const char        *header,
+                                 int                code)
+{
+  g_autoptr(GBytes) line = kletsen_message_build_status (header, code);
+
+  _kletsen_connection_send (conn, line);
+}
+
+static gboolean
+linger_timeout_cb (gpointer user_data)
+{
+  KletsenConnection *conn = user_data;
+
+  conn->reset = TRUE;
+  _kletsen_connection_abort (conn, "did not finish closing in time");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_linger_timer (KletsenConnection *conn)
+{
+  if (conn->linger_source != NULL)
+    return;
+  conn->linger_source = g_timeout_source_new (conn->server->options.linger_ms);
+  g_source_set_callback (conn->linger_source, linger_timeout_cb, conn, NULL);
+  g_source_set_static_name (conn->linger_source, "kletsen-linger");
+  g_source_attach (conn->linger_source, NULL);
+}
+
+/* Called when the queue of a draining connection is empty: half-close, then
+ * wait for the peer to close its side, so that bytes it is still sending do not
+ * make our kernel answer with a reset that could destroy the last reply. */
+static void
+drained (KletsenConnection *conn)
+{
+  conn->state = CONN_LINGERING;
+  shutdown (conn->fd, SHUT_WR);
+}
+
+/**
+ * _kletsen_connection_flush:
+ *
+ * Writes as much of the queue as the kernel takes, many lines per call.
+ */
+void
+_kletsen_connection_flush (KletsenConnection *conn)
+{
+  while (conn->q_len > 0)
+    {
+      struct iovec iov[MAX_IOV];
+      struct msghdr msg = { 0 };
+      guint n = MIN (conn->q_len, MAX_IOV);
+      gssize sent;
+
+      for (guint i = 0; i < n; i++)
+        {
+          gsize size;
+          const char *data = g_bytes_get_data (conn->queue[(conn->q_head + i) % conn->q_cap], &size);
+
+          iov[i].iov_base = (char *)data;
+          iov[i].iov_len = size;
+        }
+      iov[0].iov_base = (char *)iov[0].iov_base + conn->q_offset;
+      iov[0].iov_len -= conn->q_offset;
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n;
+
+      sent = sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK)
+            {
+              watch_output (conn, TRUE);
+              return;
+            }
+          queue_clear (conn);
+          _kletsen_connection_abort (conn, g_strerror (errno));
+          return;
+        }
+
+      conn->q_bytes -= sent;
+      while (sent > 0)
+        {
+          gsize left = g_bytes_get_size (conn->queue[conn->q_head]) - conn->q_offset;
+
+          if ((gsize)sent < left)
+            {
+              conn->q_offset += sent;
+              break;
+            }
+          sent -= left;
+          g_bytes_unref (conn->queue[conn->q_head]);
+          conn->q_head = (conn->q_head + 1) % conn->q_cap;
+          conn->q_len--;
+          conn->q_offset = 0;
+        }
+    }
+
+  /* An idle connection keeps no queue memory. */
+  g_clear_pointer (&conn->queue, g_free);
+  conn->q_head = conn->q_cap = 0;
+  watch_output (conn, FALSE);
+
+  if (conn->state == CONN_DRAINING)
+    drained (conn);
+}
+
+/**
+ * _kletsen_connection_close:
+ * @conn: the connection
+ * @reason: a DSCN reason, or 0 after BYE_RESP
+ *
+ * Ends a connection politely: the user leaves at once (others see LEFT), the
+ * DSCN (if any) is queued after what is already there, and the socket closes
+ * once all of it is written or the linger time runs out.
+ */
+void
+_kletsen_connection_close (KletsenConnection *conn,
+                           int                reason)
+{
+  if (conn->state != CONN_OPEN)
+    return;
+
+  if (reason != 0)
+    {
+      g_autoptr(GBytes) line = dscn_line (reason);
+
+      queue_push (conn, line);
+      conn_log (conn, G_LOG_LEVEL_INFO, "disconnecting: %d %s", reason, kletsen_code_describe (reason));
+    }
+
+  conn->state = CONN_DRAINING;
+  _kletsen_server_remove_user (conn->server, conn);
+  start_linger_timer (conn);
+  _kletsen_server_mark_dirty (conn->server, conn);
+}
+
+/**
+ * _kletsen_connection_abort:
+ * @conn: the connection
+ * @why: (nullable): a reason for the log
+ *
+ * Ends a connection now, dropping what was not written. The teardown itself
+ * waits for the start of the next main loop iteration, so a fan-out loop may
+ * abort a receiver safely.
+ */
+void
+_kletsen_connection_abort (KletsenConnection *conn,
+                           const char        *why)
+{
+  if (conn->state == CONN_DEAD)
+    return;
+  if (why != NULL)
+    conn_log (conn, G_LOG_LEVEL_INFO, "closed: %s", why);
+  conn->state = CONN_DEAD;
+  _kletsen_server_mark_doomed (conn->server, conn);
+}
+
+static gboolean
+line_cb (char     *line,
+         gsize     len,
+         gpointer  user_data)
+{
+  KletsenConnection *conn = user_data;
+
+  return _kletsen_server_handle_line (conn, line, len) && conn->state == CONN_OPEN;
+}
+
+static void
+connection_read (KletsenConnection *conn)
+{
+  KletsenServer *server = conn->server;
+  gssize n;
+
+  do
+    n = recv (conn->fd, server->read_buffer, server->read_buffer_size, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0)
+    {
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        _kletsen_connection_abort (conn, g_strerror (errno));
+      return;
+    }
+  if (n == 0)
+    {
+      /* The peer will send no more. Answer what it asked, then close. */
+      if (conn->state == CONN_OPEN)
+        {
+          conn_log (conn, G_LOG_LEVEL_INFO, "connection closed by peer");
+          _kletsen_connection_close (conn, 0);
+        }
+      else
+        _kletsen_connection_abort (conn, NULL);
+      return;
+    }
+  if (conn->state != CONN_OPEN)
+    return; /* a closing connection discards what still arrives */
+
+  if (kletsen_framer_feed (conn->framer, server->read_buffer, n, line_cb, conn) == KLETSEN_FRAMER_OVER_LIMIT)
+    _kletsen_connection_close (conn, KLETSEN_CODE_LINE_TOO_LONG);
+}
+
+static gboolean
+connection_source_dispatch (GSource     *source,
+                            GSourceFunc  callback,
+                            gpointer     user_data)
+{
+  KletsenConnection *conn = ((ConnectionSource *)source)->conn;
+  GIOCondition events = g_source_query_unix_fd (source, conn->fd_tag);
+
+  if (conn->state == CONN_DEAD)
+    return G_SOURCE_CONTINUE;
+
+  if (events & G_IO_OUT)
+    _kletsen_connection_flush (conn);
+  if (conn->state != CONN_DEAD && (events & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    connection_read (conn);
+
+  return G_SOURCE_CONTINUE;
+}

@@ -1,0 +1,403 @@
+/* kletsen-game.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* The guessing game of protocol.md §3: one game at a time on a server.
+ *
+ *   idle ──START_GAME_REQ──▶ lobby ──join window, ≥ 2 players──▶ running
+ *     ▲                        │ < 2 players: 6002                  │
+ *     └────────────────────────┴──── results (all right, timeout, ─┘
+ *                                     or nobody unfinished left)
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kletsen-server-private.h"
+
+#define GAME_MIN 1
+#define GAME_MAX 50
+
+typedef enum
+{
+  GAME_IDLE,
+  GAME_LOBBY,
+  GAME_RUNNING,
+} GameState;
+
+typedef struct
+{
+  KletsenConnection *conn;     /* borrowed; a leaving player is removed first */
+  gint64             time_ms;  /* from the start of the game; -1 until right */
+  guint              finish_order;
+} Player;
+
+struct _KletsenGame
+{
+  KletsenServer *server;
+  GameState      state;
+  GArray        *players;      /* of Player, in joining order */
+  guint          secret;
+  gint64         started_at;   /* monotonic, µs */
+  guint          finished;
+  guint          timer_id;     /* the join window, then the game timeout */
+};
+
+KletsenGame *
+_kletsen_game_new (KletsenServer *server)
+{
+  KletsenGame *game = g_new0 (KletsenGame, 1);
+
+  game->server = server;
+  game->players = g_array_new (FALSE, FALSE, sizeof (Player));
+  return game;
+}
+
+void
+_kletsen_game_free (KletsenGame *game)
+{
+  g_clear_handle_id (&game->timer_id, g_source_remove);
+  g_array_unref (game->players);
+  g_free (game);
+}
+
+static Player *
+find_player (KletsenGame       *game,
+             KletsenConnection *conn,
+             guint             *index)
+{
+  for (guint i = 0; i < game->players->len; i++)
+    {
+      Player *p = &g_array_index (game->players, Player, i);
+
+      if (p->conn == conn)
+        {
+          if (index != NULL)
+            *index = i;
+          return p;
+        }
+    }
+  return NULL;
+}
+
+static void
+send_to_players (KletsenGame *game,
+                 GBytes      *line)
+{
+  for (guint i = 0; i < game->players->len; i++)
+    _kletsen_connection_send (g_array_index (game->players, Player, i).conn, line);
+}
+
+static void
+reset (KletsenGame *game)
+{
+  g_clear_handle_id (&game->timer_id, g_source_remove);
+  g_array_set_size (game->players, 0);
+  game->state = GAME_IDLE;
+  game->finished = 0;
+}
+
+static int
+compare_results (gconstpointer a,
+                 gconstpointer b)
+{
+  const Player *pa = a;
+  const Player *pb = b;
+
+  /* Finishers first, by time, ties in the order they guessed; then the rest. */
+  if ((pa->time_ms < 0) != (pb->time_ms < 0))
+    return pa->time_ms < 0 ? 1 : -1;
+  if (pa->time_ms != pb->time_ms)
+    return pa->time_ms < pb->time_ms ? -1 : 1;
+  return (int)pa->finish_order - (int)pb->finish_order;
+}
+
+static void
+finish (KletsenGame *game)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GBytes) line = NULL;
+
+  if (game->finished == 0)
+    {
+      json_object_set_string_member (body, "status", "ERROR");
+      json_object_set_int_member (body, "code", KLETSEN_CODE_NO_RESULTS);
+    }
+  else
+    {
+      g_autoptr(GArray) sorted = g_array_copy (game->players);
+      JsonArray *results = json_array_new ();
+
+      g_array_sort (sorted, compare_results);
+      for (guint i = 0; i < sorted->len; i++)
+        {
+          Player *p = &g_array_index (sorted, Player, i);
+          JsonObject *entry = json_object_new ();
+
+          json_object_set_string_member (entry, "username", p->conn->name);
+          if (p->time_ms >= 0)
+            json_object_set_int_member (entry, "timeMs", p->time_ms);
+          else
+            json_object_set_null_member (entry, "timeMs");
+          json_array_add_object_element (results, entry);
+        }
+      json_object_set_string_member (body, "status", "OK");
+      json_object_set_array_member (body, "results", results);
+    }
+
+  line = kletsen_message_serialize ("GAME_RESULTS", body);
+  send_to_players (game, line);
+  g_info ("game over: %u of %u guessed %u", game->finished, game->players->len, game->secret);
+  reset (game);
+}
+
+static gboolean
+game_timeout_cb (gpointer user_data)
+{
+  KletsenGame *game = user_data;
+
+  game->timer_id = 0;
+  finish (game);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+join_window_closed_cb (gpointer user_data)
+{
+  KletsenGame *game = user_data;
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GBytes) line = NULL;
+  JsonArray *names;
+
+  game->timer_id = 0;
+
+  if (game->players->len < 2)
+    {
+      line = kletsen_message_build_status ("START_GAME_RESP", KLETSEN_CODE_NOT_ENOUGH_PLAYERS);
+      send_to_players (game, line);
+      g_info ("game cancelled: %u player(s)", game->players->len);
+      reset (game);
+      return G_SOURCE_REMOVE;
+    }
+
+  names = json_array_new ();
+  for (guint i = 0; i < game->players->len; i++)
+    json_array_add_string_element (names, g_array_index (game->players, Player, i).conn->name);
+  json_object_set_string_member (body, "status", "OK");
+  json_object_set_array_member (body, "players", names);
+  json_object_set_int_member (body, "min", GAME_MIN);
+  json_object_set_int_member (body, "max", GAME_MAX);
+  line = kletsen_message_serialize ("START_GAME_RESP", body);
+
+  game->state = GAME_RUNNING;
+  game->secret = g_random_int_range (GAME_MIN, GAME_MAX + 1);
+  game->started_at = g_get_monotonic_time ();
+  game->timer_id = g_timeout_add (game->server->options.game_timeout_ms, game_timeout_cb, game);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, game->timer_id), "kletsen-game-timeout");
+
+  g_info ("game started with %u players", game->players->len);
+  send_to_players (game, line);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+add_player (KletsenGame       *game,
+            KletsenConnection *conn)
+{
+  Player p = { conn, -1, 0 };
+
+  g_array_append_val (game->players, p);
+}
+
+void
+_kletsen_game_start (KletsenGame       *game,
+                     KletsenConnection *conn)
+{
+  int window = game->server->options.join_window_ms;
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(GBytes) line = NULL;
+
+  if (game->state != GAME_IDLE)
+    {
+      _kletsen_connection_send_status (conn, "START_GAME_RESP", KLETSEN_CODE_GAME_IN_PROGRESS);
+      return;
+    }
+
+  game->state = GAME_LOBBY;
+  add_player (game, conn);
+  game->timer_id = g_timeout_add (window, join_window_closed_cb, game);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, game->timer_id), "kletsen-join-window");
+
+  body = json_object_new ();
+  json_object_set_string_member (body, "status", "OK");
+  json_object_set_string_member (body, "initiator", conn->name);
+  json_object_set_int_member (body, "joinSeconds", (window + 999) / 1000);
+  json_object_set_int_member (body, "joinMs", window);
+  line = kletsen_message_serialize ("GAME_NOTIFICATION", body);
+
+  conn_log (conn, G_LOG_LEVEL_INFO, "started a game");
+  _kletsen_connection_send_status (conn, "START_GAME_RESP", 0);
+  _kletsen_server_fan_out (game->server, line, conn);
+}
+
+void
+_kletsen_game_join (KletsenGame       *game,
+                    KletsenConnection *conn)
+{
+  int code = 0;
+
+  if (game->state == GAME_IDLE)
+    code = KLETSEN_CODE_NO_GAME;
+  else if (game->state == GAME_RUNNING)
+    code = KLETSEN_CODE_GAME_IN_PROGRESS;
+  else if (find_player (game, conn, NULL) != NULL)
+    code = KLETSEN_CODE_ALREADY_JOINED;
+
+  if (code == 0)
+    add_player (game, conn);
+  _kletsen_connection_send_status (conn, "JOIN_GAME_RESP", code);
+}
+
+/* A guess is a JSON integer or a string of decimal digits; anything else that
+ * got past the parser (a fraction, an exponent, a sign in a string, letters)
+ * is 7004. Returns FALSE for those; a huge but well-formed number comes back
+ * clamped, which is out of range all the same. */
+static gboolean
+guess_value (JsonNode *node,
+             gint64   *value)
+{
+  GType type = json_node_get_value_type (node);
+
+  if (type == G_TYPE_INT64)
+    {
+      *value = json_node_get_int (node);
+      return TRUE;
+    }
+  if (type == G_TYPE_STRING)
+    {
+      const char *s = json_node_get_string (node);
+      guint64 v = 0;
+
+      if (*s == '\0')
+        return FALSE;
+      for (; *s; s++)
+        {
+          if (!g_ascii_isdigit (*s))
+            return FALSE;
+          v = MIN (v * 10 + (*s - '0'), (guint64)G_MAXINT32);
+        }
+      *value = (gint64)v;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+send_guess_result (KletsenConnection *conn,
+                   int                result)
+{
+  static const char *const texts[] = {
+    "Your guess is too low.", "Your guess is correct!", "Your guess is too high.",
+  };
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GBytes) line = NULL;
+
+  json_object_set_string_member (body, "status", "OK");
+  json_object_set_int_member (body, "result", result);
+  json_object_set_string_member (body, "message", texts[result + 1]);
+  line = kletsen_message_serialize ("GUESS_NUMBER_RESP", body);
+  _kletsen_connection_send (conn, line);
+}
+
+static void
+send_progress (KletsenGame *game,
+               Player      *winner)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GBytes) line = NULL;
+
+  json_object_set_string_member (body, "username", winner->conn->name);
+  json_object_set_int_member (body, "timeMs", winner->time_ms);
+  json_object_set_int_member (body, "finished", game->finished);
+  json_object_set_int_member (body, "players", game->players->len);
+  line = kletsen_message_serialize ("GAME_PROGRESS", body);
+
+  for (guint i = 0; i < game->players->len; i++)
+    {
+      Player *p = &g_array_index (game->players, Player, i);
+
+      if (p != winner)
+        _kletsen_connection_send (p->conn, line);
+    }
+}
+
+void
+_kletsen_game_guess (KletsenGame       *game,
+                     KletsenConnection *conn,
+                     JsonNode          *number)
+{
+  Player *player = find_player (game, conn, NULL);
+  gint64 value = 0;
+  int code = 0;
+
+  if (game->state == GAME_IDLE)
+    code = KLETSEN_CODE_NO_GAME;
+  else if (game->state == GAME_LOBBY)
+    code = KLETSEN_CODE_GAME_IN_LOBBY;
+  else if (player == NULL)
+    code = KLETSEN_CODE_NOT_A_PLAYER;
+  else if (player->time_ms >= 0)
+    code = KLETSEN_CODE_ALREADY_GUESSED;
+  else if (!guess_value (number, &value))
+    code = KLETSEN_CODE_GUESS_NOT_INTEGER;
+  else if (value < GAME_MIN || value > GAME_MAX)
+    code = KLETSEN_CODE_GUESS_OUT_OF_RANGE;
+
+  if (code != 0)
+    {
+      _kletsen_connection_send_status (conn, "GUESS_NUMBER_RESP", code);
+      return;
+    }
+
+  if (value != game->secret)
+    {
+      send_guess_result (conn, value < game->secret ? -1 : 1);
+      return;
+    }
+
+  player->time_ms = (g_get_monotonic_time () - game->started_at) / 1000;
+  player->finish_order = game->finished++;
+  send_guess_result (conn, 0);
+  send_progress (game, player);
+
+  if (game->finished == game->players->len)
+    finish (game);
+}
+
+/**
+ * _kletsen_game_leave:
+ *
+ * Takes a player who logs out or drops out of the game; they are not listed
+ * in its results. A running game with no unfinished player left ends at once.
+ */
+void
+_kletsen_game_leave (KletsenGame       *game,
+                     KletsenConnection *conn)
+{
+  guint index;
+
+  if (game->state == GAME_IDLE || find_player (game, conn, &index) == NULL)
+    return;
+
+  if (g_array_index (game->players, Player, index).time_ms >= 0)
+    game->finished--;
+  g_array_remove_index (game->players, index);
+
+  if (game->state == GAME_RUNNING && game->finished == game->players->len)
+    finish (game);
+}

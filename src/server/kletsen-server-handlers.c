@@ -1,0 +1,271 @@
+/* kletsen-server-handlers.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* What the server does with each request of protocol.md: one handler per
+ * message, reached through the message table of the protocol library. */
+
+#include "config.h"
+
+#include "kletsen-server-private.h"
+
+static void
+send_bare (KletsenConnection *conn,
+           const char        *header)
+{
+  g_autoptr(GBytes) line = kletsen_message_serialize (header, NULL);
+
+  _kletsen_connection_send (conn, line);
+}
+
+static void
+handle_login (KletsenConnection *conn,
+              JsonObject        *body)
+{
+  KletsenServer *server = conn->server;
+  const char *name = json_object_get_string_member (body, "username");
+  int code = 0;
+
+  if (conn->logged_in)
+    code = KLETSEN_CODE_ALREADY_LOGGED_IN;
+  else if (!kletsen_user_name_is_valid (name))
+    code = KLETSEN_CODE_NAME_INVALID;
+  else if (_kletsen_server_find_user (server, name) != NULL)
+    code = KLETSEN_CODE_NAME_TAKEN;
+
+  _kletsen_connection_send_status (conn, "LOGIN_RESP", code);
+  if (code == 0)
+    _kletsen_server_add_user (server, conn, name);
+}
+
+static void
+handle_broadcast (KletsenConnection *conn,
+                  JsonObject        *body)
+{
+  const char *text = json_object_get_string_member (body, "message");
+  g_autoptr(JsonObject) out = NULL;
+  g_autoptr(GBytes) line = NULL;
+
+  if (kletsen_text_is_blank (text))
+    {
+      _kletsen_connection_send_status (conn, "BROADCAST_RESP", KLETSEN_CODE_EMPTY_MESSAGE);
+      return;
+    }
+
+  out = json_object_new ();
+  json_object_set_string_member (out, "username", conn->name);
+  json_object_set_string_member (out, "message", text);
+  line = kletsen_message_serialize ("BROADCAST", out);
+
+  _kletsen_connection_send_status (conn, "BROADCAST_RESP", 0);
+  _kletsen_server_fan_out (conn->server, line, conn);
+}
+
+static void
+handle_bye (KletsenConnection *conn)
+{
+  _kletsen_connection_send_status (conn, "BYE_RESP", 0);
+  _kletsen_connection_close (conn, 0);
+}
+
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  const KletsenConnection *ca = *(KletsenConnection * const *)a;
+  const KletsenConnection *cb = *(KletsenConnection * const *)b;
+
+  return g_ascii_strcasecmp (ca->name, cb->name);
+}
+
+static void
+handle_list_users (KletsenConnection *conn)
+{
+  KletsenServer *server = conn->server;
+  g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new (server->users->len);
+  g_autoptr(JsonObject) out = json_object_new ();
+  g_autoptr(GBytes) line = NULL;
+  JsonArray *users = json_array_sized_new (server->users->len);
+
+  for (guint i = 0; i < server->users->len; i++)
+    g_ptr_array_add (sorted, g_ptr_array_index (server->users, i));
+  g_ptr_array_sort (sorted, compare_names);
+  for (guint i = 0; i < sorted->len; i++)
+    json_array_add_string_element (users, ((KletsenConnection *)g_ptr_array_index (sorted, i))->name);
+
+  json_object_set_string_member (out, "status", "OK");
+  json_object_set_array_member (out, "users", users);
+  line = kletsen_message_serialize ("LIST_USERS_RESP", out);
+  _kletsen_connection_send (conn, line);
+}
+
+/* Finds the peer a message names: 6007 for oneself, 6001 for nobody online. */
+static KletsenConnection *
+find_peer (KletsenConnection *conn,
+           const char        *name,
+           int               *code)
+{
+  KletsenConnection *peer = _kletsen_server_find_user (conn->server, name);
+
+  if (peer == conn)
+    *code = KLETSEN_CODE_MESSAGE_TO_SELF;
+  else if (peer == NULL || !_kletsen_connection_is_open (peer))
+    *code = KLETSEN_CODE_RECIPIENT_NOT_FOUND;
+  else
+    *code = 0;
+  return *code == 0 ? peer : NULL;
+}
+
+static void
+handle_private_message (KletsenConnection *conn,
+                        JsonObject        *body)
+{
+  const char *text = json_object_get_string_member (body, "message");
+  KletsenConnection *peer;
+  g_autoptr(JsonObject) out = NULL;
+  g_autoptr(GBytes) line = NULL;
+  int code;
+
+  peer = find_peer (conn, json_object_get_string_member (body, "receiver"), &code);
+  if (peer != NULL && kletsen_text_is_blank (text))
+    code = KLETSEN_CODE_EMPTY_MESSAGE;
+  _kletsen_connection_send_status (conn, "PRIVATE_MESSAGE_RESP", code);
+  if (code != 0)
+    return;
+
+  out = json_object_new ();
+  json_object_set_string_member (out, "sender", conn->name);
+  json_object_set_string_member (out, "message", text);
+  line = kletsen_message_serialize ("PRIVATE_MESSAGE", out);
+  _kletsen_connection_send (peer, line);
+}
+
+/* Routes one step of the secure-message handshake (protocol.md §5). The name
+ * field of what is forwarded is always the sender's own login; the server
+ * copies the opaque fields unread. */
+static void
+handle_secure (KletsenConnection        *conn,
+               const KletsenMessageInfo *info,
+               JsonObject               *body)
+{
+  static const char *const opaque[] = { "publicKey", "sessionKey", "message" };
+  const char *to_field = info->type == KLETSEN_MSG_SECURE_MESSAGE_RES ? "sender" : "receiver";
+  const char *from_field = info->type == KLETSEN_MSG_SECURE_MESSAGE_RES ? "receiver" : "sender";
+  KletsenConnection *peer;
+  g_autoptr(JsonObject) out = NULL;
+  g_autoptr(GBytes) line = NULL;
+  int code;
+
+  peer = find_peer (conn, json_object_get_string_member (body, to_field), &code);
+  if (peer == NULL)
+    {
+      _kletsen_connection_send_status (conn, "SECURE_MESSAGE_RES", code);
+      return;
+    }
+
+  out = json_object_new ();
+  json_object_set_string_member (out, from_field, conn->name);
+  for (guint i = 0; i < G_N_ELEMENTS (opaque); i++)
+    if (json_object_has_member (body, opaque[i]))
+      json_object_set_string_member (out, opaque[i], json_object_get_string_member (body, opaque[i]));
+  line = kletsen_message_serialize (info->header, out);
+  _kletsen_connection_send (peer, line);
+}
+
+static gboolean
+may_use_before_login (const KletsenMessageInfo *info)
+{
+  return info->type == KLETSEN_MSG_LOGIN ||
+         info->type == KLETSEN_MSG_LOGIN_REQ ||
+         info->type == KLETSEN_MSG_BYE ||
+         info->type == KLETSEN_MSG_PONG;
+}
+
+/**
+ * _kletsen_server_handle_line:
+ * @conn: the connection the line came from
+ * @line: one line without its terminator
+ * @len: its length
+ *
+ * Answers one request. Before login every known request but LOGIN, BYE and
+ * PONG gets its reply header with 6000, whatever its body.
+ *
+ * Returns: %TRUE to go on reading lines from @conn
+ */
+gboolean
+_kletsen_server_handle_line (KletsenConnection *conn,
+                             char              *line,
+                             gsize              len)
+{
+  const KletsenMessageInfo *info;
+  g_autoptr(JsonObject) body = NULL;
+  const char *text;
+  gsize text_len;
+
+  info = kletsen_message_lookup (line, len, KLETSEN_TO_SERVER, &text, &text_len);
+  if (info == NULL)
+    {
+      send_bare (conn, "UNKNOWN_COMMAND");
+      return TRUE;
+    }
+
+  if (!conn->logged_in && !may_use_before_login (info))
+    {
+      _kletsen_connection_send_status (conn, info->response, KLETSEN_CODE_NOT_LOGGED_IN);
+      return TRUE;
+    }
+
+  if (kletsen_message_parse_body (info, text, text_len, &body) != KLETSEN_PARSE_OK)
+    {
+      send_bare (conn, "PARSE_ERROR");
+      return TRUE;
+    }
+
+  switch (info->type)
+    {
+    case KLETSEN_MSG_LOGIN:
+    case KLETSEN_MSG_LOGIN_REQ:
+      handle_login (conn, body);
+      break;
+    case KLETSEN_MSG_BROADCAST_REQ:
+      handle_broadcast (conn, body);
+      break;
+    case KLETSEN_MSG_PONG:
+      _kletsen_server_got_pong (conn->server, conn);
+      break;
+    case KLETSEN_MSG_BYE:
+      handle_bye (conn);
+      break;
+    case KLETSEN_MSG_LIST_USERS_REQ:
+      handle_list_users (conn);
+      break;
+    case KLETSEN_MSG_PRIVATE_MESSAGE_REQ:
+      handle_private_message (conn, body);
+      break;
+    case KLETSEN_MSG_START_GAME_REQ:
+      _kletsen_game_start (conn->server->game, conn);
+      break;
+    case KLETSEN_MSG_JOIN_GAME_REQ:
+      _kletsen_game_join (conn->server->game, conn);
+      break;
+    case KLETSEN_MSG_GUESS_NUMBER_REQ:
+      _kletsen_game_guess (conn->server->game, conn, json_object_get_member (body, "number"));
+      break;
+    case KLETSEN_MSG_FILE_TRANSFER_REQUEST:
+    case KLETSEN_MSG_FILE_TRANSFER_ANSWER:
+      send_bare (conn, "UNKNOWN_COMMAND"); /* FIXME level 3 */
+      break;
+    case KLETSEN_MSG_SECURE_MESSAGE_REQ:
+    case KLETSEN_MSG_SECURE_MESSAGE_RES:
+    case KLETSEN_MSG_SECURE_MESSAGE:
+      handle_secure (conn, info, body);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  return conn->state == CONN_OPEN;
+}

@@ -1,0 +1,161 @@
+/* kletsen-server-private.h
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "kletsen-protocol.h"
+#include "kletsen-server.h"
+
+G_BEGIN_DECLS
+
+typedef struct _KletsenConnection KletsenConnection;
+typedef struct _KletsenGame KletsenGame;
+
+typedef enum
+{
+  CONN_OPEN,      /* reading and writing */
+  CONN_DRAINING,  /* input ignored; closes once its output is written */
+  CONN_LINGERING, /* output written and shut down; waits for the peer's EOF */
+  CONN_DEAD,      /* waiting to be torn down at the start of the next iteration */
+} KletsenConnectionState;
+
+/* One client of the chat port. A plain struct rather than a GObject: the
+ * server may hold tens of thousands of them, and each byte here is paid per
+ * idle connection. The server owns every connection; nobody else keeps one. */
+struct _KletsenConnection
+{
+  /* borrowed */
+  KletsenServer          *server;
+
+  /* owned */
+  GSource                *source;     /* the one I/O source of this socket */
+  KletsenFramer          *framer;
+  char                   *peer;       /* "address:port", for logs */
+  char                   *name;       /* the login; NULL before LOGIN */
+  GBytes                **queue;      /* ring of unsent lines, shared by reference */
+  GSource                *linger_source;
+
+  /* state */
+  int                     fd;
+  gpointer                fd_tag;
+  KletsenConnectionState  state;
+  guint                   q_head;
+  guint                   q_len;
+  guint                   q_cap;
+  gsize                   q_offset;   /* bytes of the head line already sent */
+  gsize                   q_bytes;    /* unsent bytes in the ring */
+  guint                   users_index;/* position in server->users while logged in */
+  gboolean                want_out;   /* G_IO_OUT is being watched */
+  gboolean                logged_in;  /* listed in server->users and users_by_key */
+  gboolean                reset;      /* close with RST, dropping what the kernel holds */
+  gboolean                ping_outstanding;
+  gint64                  ping_deadline;
+  gint64                  pong_deadline;
+  GList                   ping_link;  /* in server->ping_queue while logged in */
+  GList                   pong_link;  /* in server->pong_queue while a PING waits */
+  GList                   dirty_link; /* in server->dirty while output waits to be flushed */
+  GList                   all_link;   /* in server->connections, or in server->doomed */
+};
+
+struct _KletsenServer
+{
+  GObject               parent_instance;
+
+  KletsenServerOptions  options;
+
+  /* owned */
+  GSocket              *listener;
+  GSource              *listen_source;
+  GSource              *flush_source;
+  GSource              *heartbeat_source;
+  GHashTable           *users_by_key; /* folded name → KletsenConnection */
+  GPtrArray            *users;        /* logged-in connections, for fan-out */
+  KletsenGame          *game;
+  GBytes               *ping_line;
+  char                 *read_buffer;
+  gsize                 read_buffer_size;
+
+  /* state */
+  GQueue                connections;  /* all open connections */
+  GQueue                doomed;       /* dead, to be torn down */
+  GQueue                dirty;        /* with output to flush */
+  GQueue                ping_queue;   /* by ping deadline */
+  GQueue                pong_queue;   /* by pong deadline */
+  gboolean              shutting_down;
+  GCallback             shutdown_done;
+  gpointer              shutdown_data;
+  GSource              *shutdown_timeout;
+};
+
+/* kletsen-connection.c */
+KletsenConnection *_kletsen_connection_new        (KletsenServer     *server,
+                                                   int                fd,
+                                                   const char        *peer);
+void               _kletsen_connection_free       (KletsenConnection *conn);
+void               _kletsen_connection_send       (KletsenConnection *conn,
+                                                   GBytes            *line);
+void               _kletsen_connection_send_status (KletsenConnection *conn,
+                                                   const char        *header,
+                                                   int                code);
+void               _kletsen_connection_flush      (KletsenConnection *conn);
+void               _kletsen_connection_close      (KletsenConnection *conn,
+                                                   int                reason);
+void               _kletsen_connection_abort      (KletsenConnection *conn,
+                                                   const char        *why);
+gboolean           _kletsen_connection_is_open    (KletsenConnection *conn);
+
+/* kletsen-server.c */
+void               _kletsen_server_connection_gone (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+void               _kletsen_server_mark_dirty     (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+void               _kletsen_server_mark_doomed    (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+void               _kletsen_server_fan_out        (KletsenServer     *self,
+                                                   GBytes            *line,
+                                                   KletsenConnection *except);
+KletsenConnection *_kletsen_server_find_user      (KletsenServer     *self,
+                                                   const char        *name);
+void               _kletsen_server_add_user       (KletsenServer     *self,
+                                                   KletsenConnection *conn,
+                                                   const char        *name);
+void               _kletsen_server_remove_user    (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+void               _kletsen_server_got_pong       (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+
+/* kletsen-server-handlers.c */
+gboolean           _kletsen_server_handle_line    (KletsenConnection *conn,
+                                                   char              *line,
+                                                   gsize              len);
+
+/* kletsen-game.c */
+KletsenGame       *_kletsen_game_new              (KletsenServer     *server);
+void               _kletsen_game_free             (KletsenGame       *game);
+void               _kletsen_game_start            (KletsenGame       *game,
+                                                   KletsenConnection *conn);
+void               _kletsen_game_join             (KletsenGame       *game,
+                                                   KletsenConnection *conn);
+void               _kletsen_game_guess            (KletsenGame       *game,
+                                                   KletsenConnection *conn,
+                                                   JsonNode          *number);
+void               _kletsen_game_leave            (KletsenGame       *game,
+                                                   KletsenConnection *conn);
+
+/* Logs through g_log_structured with the peer as a field of its own. */
+#define conn_log(conn, level, ...)                                            \
+  G_STMT_START {                                                              \
+    g_autofree char *_msg = g_strdup_printf (__VA_ARGS__);                    \
+    g_log_structured (G_LOG_DOMAIN, level,                                    \
+                      "KLETSEN_PEER", (conn)->peer,                           \
+                      "KLETSEN_USER", (conn)->name ? (conn)->name : "",       \
+                      "MESSAGE", "%s%s%s: %s",                                \
+                      (conn)->name ? (conn)->name : "",                       \
+                      (conn)->name ? "@" : "", (conn)->peer, _msg);           \
+  } G_STMT_END
+
+G_END_DECLS

@@ -1,0 +1,680 @@
+/* kletsen-server.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* The server: the listener, the table of logged-in users, fan-out, the
+ * heartbeat and the orderly end of connections. Everything runs on one
+ * GMainContext; nothing blocks.
+ *
+ * Three GSources serve all connections at once:
+ * - the flush source tears down dead connections and writes every queue that
+ *   was filled since the last iteration; it is attached before any connection
+ *   so that it runs first in an iteration, flushing what the previous one
+ *   queued, and a burst of messages to one client leaves in one system call;
+ * - the heartbeat source keeps two queues ordered by deadline (the next PING,
+ *   the PONG awaited) and wakes only for the earliest, so 10,000 clients cost
+ *   one timer rather than 10,000;
+ * - the listen source accepts. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kletsen-server-private.h"
+
+#define READ_BUFFER_SIZE (64 * 1024)
+#define ACCEPTS_PER_DISPATCH 64
+
+G_DEFINE_FINAL_TYPE (KletsenServer, kletsen_server, G_TYPE_OBJECT)
+
+void
+kletsen_server_options_init (KletsenServerOptions *options)
+{
+  *options = (KletsenServerOptions) {
+    .bind = NULL,
+    .port = KLETSEN_DEFAULT_PORT,
+    .ping_interval_ms = 10000,
+    .pong_timeout_ms = 3000,
+    .join_window_ms = 10000,
+    .game_timeout_ms = 120000,
+    .max_line = KLETSEN_DEFAULT_MAX_LINE,
+    .max_clients = 10000,
+    .max_queue_bytes = 8 * 1024 * 1024,
+    .linger_ms = 2000,
+  };
+}
+
+/* ---- the flush source ---- */
+
+static gboolean
+in_queue (GQueue *queue,
+          GList  *link)
+{
+  return link->prev != NULL || queue->head == link;
+}
+
+typedef struct
+{
+  GSource        base;
+  KletsenServer *server;
+} ServerSource;
+
+static gboolean
+flush_prepare (GSource *source,
+               int     *timeout)
+{
+  KletsenServer *self = ((ServerSource *)source)->server;
+
+  *timeout = -1;
+  return self->dirty.length > 0 || self->doomed.length > 0;
+}
+
+static gboolean
+flush_check (GSource *source)
+{
+  KletsenServer *self = ((ServerSource *)source)->server;
+
+  return self->dirty.length > 0 || self->doomed.length > 0;
+}
+
+static void
+teardown (KletsenServer     *self,
+          KletsenConnection *conn)
+{
+  g_queue_unlink (&self->doomed, &conn->all_link);
+  if (in_queue (&self->dirty, &conn->dirty_link))
+    g_queue_unlink (&self->dirty, &conn->dirty_link);
+  _kletsen_server_remove_user (self, conn);
+  _kletsen_connection_free (conn);
+}
+
+static void
+maybe_finish_shutdown (KletsenServer *self)
+{
+  GCallback done;
+
+  if (!self->shutting_down || self->connections.length > 0 || self->doomed.length > 0)
+    return;
+  done = self->shutdown_done;
+  self->shutdown_done = NULL;
+  if (done != NULL)
+    ((void (*) (gpointer))done) (self->shutdown_data);
+}
+
+static gboolean
+flush_dispatch (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     user_data)
+{
+  KletsenServer *self = ((ServerSource *)source)->server;
+  GList *link;
+
+  g_source_set_ready_time (source, -1);
+  while ((link = self->doomed.head) != NULL)
+    teardown (self, link->data);
+
+  while ((link = g_queue_pop_head_link (&self->dirty)) != NULL)
+    {
+      KletsenConnection *conn = link->data;
+
+      link->prev = link->next = NULL;
+      if (conn->state != CONN_DEAD)
+        _kletsen_connection_flush (conn);
+    }
+
+  maybe_finish_shutdown (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_funcs = {
+  .prepare = flush_prepare,
+  .check = flush_check,
+  .dispatch = flush_dispatch,
+};
+
+void
+_kletsen_server_mark_dirty (KletsenServer     *self,
+                            KletsenConnection *conn)
+{
+  if (!in_queue (&self->dirty, &conn->dirty_link))
+    g_queue_push_tail_link (&self->dirty, &conn->dirty_link);
+}
+
+void
+_kletsen_server_mark_doomed (KletsenServer     *self,
+                             KletsenConnection *conn)
+{
+  g_queue_unlink (&self->connections, &conn->all_link);
+  g_queue_push_tail_link (&self->doomed, &conn->all_link);
+  if (self->heartbeat_source != NULL)
+    {
+      if (in_queue (&self->ping_queue, &conn->ping_link))
+        g_queue_unlink (&self->ping_queue, &conn->ping_link);
+      if (in_queue (&self->pong_queue, &conn->pong_link))
+        g_queue_unlink (&self->pong_queue, &conn->pong_link);
+    }
+}
+
+/* ---- the heartbeat ---- */
+
+static void
+heartbeat_rearm (KletsenServer *self)
+{
+  gint64 ready = -1;
+  KletsenConnection *conn;
+
+  if (self->ping_queue.head != NULL)
+    {
+      conn = self->ping_queue.head->data;
+      ready = conn->ping_deadline;
+    }
+  if (self->pong_queue.head != NULL)
+    {
+      conn = self->pong_queue.head->data;
+      if (ready < 0 || conn->pong_deadline < ready)
+        ready = conn->pong_deadline;
+    }
+  g_source_set_ready_time (self->heartbeat_source, ready);
+}
+
+/* Deadlines only grow along the queue: a new one never goes before the tail. */
+static void
+schedule_ping (KletsenServer     *self,
+               KletsenConnection *conn,
+               gint64             deadline)
+{
+  if (self->ping_queue.tail != NULL)
+    deadline = MAX (deadline, ((KletsenConnection *)self->ping_queue.tail->data)->ping_deadline);
+  conn->ping_deadline = deadline;
+  g_queue_push_tail_link (&self->ping_queue, &conn->ping_link);
+}
+
+static void
+send_ping (KletsenServer     *self,
+           KletsenConnection *conn,
+           gint64             now)
+{
+  /* With a PONG timeout longer than the interval a PING may still wait for
+   * its answer; that one's deadline stands. */
+  if (conn->ping_outstanding)
+    return;
+
+  conn->ping_outstanding = TRUE;
+  conn->pong_deadline = now + (gint64)self->options.pong_timeout_ms * 1000;
+  g_queue_push_tail_link (&self->pong_queue, &conn->pong_link);
+  _kletsen_connection_send (conn, self->ping_line);
+}
+
+static gboolean
+heartbeat_dispatch (GSource     *source,
+                    GSourceFunc  callback,
+                    gpointer     user_data)
+{
+  KletsenServer *self = ((ServerSource *)source)->server;
+  gint64 now = g_source_get_time (source);
+  gint64 interval = (gint64)self->options.ping_interval_ms * 1000;
+  GList *link;
+
+  while ((link = self->pong_queue.head) != NULL &&
+         ((KletsenConnection *)link->data)->pong_deadline <= now)
+    {
+      KletsenConnection *conn = link->data;
+
+      g_queue_unlink (&self->pong_queue, link);
+      conn->ping_outstanding = FALSE;
+      _kletsen_connection_close (conn, KLETSEN_CODE_PONG_TIMEOUT);
+    }
+
+  while ((link = self->ping_queue.head) != NULL &&
+         ((KletsenConnection *)link->data)->ping_deadline <= now)
+    {
+      KletsenConnection *conn = link->data;
+      gint64 due = conn->ping_deadline;
+
+      g_queue_unlink (&self->ping_queue, link);
+      send_ping (self, conn, now);
+      if (conn->state == CONN_OPEN)
+        schedule_ping (self, conn, due + interval);
+    }
+
+  heartbeat_rearm (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs heartbeat_funcs = {
+  .dispatch = heartbeat_dispatch,
+};
+
+void
+_kletsen_server_got_pong (KletsenServer     *self,
+                          KletsenConnection *conn)
+{
+  if (!conn->ping_outstanding)
+    {
+      g_autoptr(JsonObject) body = json_object_new ();
+      g_autoptr(GBytes) line = NULL;
+
+      json_object_set_int_member (body, "code", KLETSEN_CODE_PONG_WITHOUT_PING);
+      line = kletsen_message_serialize ("PONG_ERROR", body);
+      _kletsen_connection_send (conn, line);
+      return;
+    }
+
+  conn->ping_outstanding = FALSE;
+  g_queue_unlink (&self->pong_queue, &conn->pong_link);
+  heartbeat_rearm (self);
+}
+
+/* ---- users ---- */
+
+KletsenConnection *
+_kletsen_server_find_user (KletsenServer *self,
+                           const char    *name)
+{
+  g_autofree char *key = kletsen_user_name_key (name);
+
+  return g_hash_table_lookup (self->users_by_key, key);
+}
+
+static GBytes *
+username_line (const char *header,
+               const char *name)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+
+  json_object_set_string_member (body, "username", name);
+  return kletsen_message_serialize (header, body);
+}
+
+void
+_kletsen_server_add_user (KletsenServer     *self,
+                          KletsenConnection *conn,
+                          const char        *name)
+{
+  g_autoptr(GBytes) joined = username_line ("JOINED", name);
+
+  g_assert (!conn->logged_in);
+
+  conn->name = g_strdup (name);
+  conn->logged_in = TRUE;
+  conn->users_index = self->users->len;
+  g_ptr_array_add (self->users, conn);
+  g_hash_table_insert (self->users_by_key, kletsen_user_name_key (name), conn);
+
+  schedule_ping (self, conn, g_get_monotonic_time () + (gint64)self->options.ping_interval_ms * 1000);
+  heartbeat_rearm (self);
+
+  conn_log (conn, G_LOG_LEVEL_INFO, "logged in");
+  _kletsen_server_fan_out (self, joined, conn);
+}
+
+/**
+ * _kletsen_server_remove_user:
+ *
+ * Takes a logged-in user off every list, ends its part in a game and tells
+ * the others (LEFT). Safe to call for a connection that never logged in.
+ * Never call it inside a fan-out loop: it changes self->users.
+ */
+void
+_kletsen_server_remove_user (KletsenServer     *self,
+                             KletsenConnection *conn)
+{
+  KletsenConnection *last;
+  g_autofree char *key = NULL;
+
+  if (!conn->logged_in)
+    return;
+
+  conn->logged_in = FALSE;
+  key = kletsen_user_name_key (conn->name);
+  g_hash_table_remove (self->users_by_key, key);
+
+  last = g_ptr_array_index (self->users, self->users->len - 1);
+  self->users->pdata[conn->users_index] = last;
+  last->users_index = conn->users_index;
+  g_ptr_array_set_size (self->users, self->users->len - 1);
+
+  if (in_queue (&self->ping_queue, &conn->ping_link))
+    g_queue_unlink (&self->ping_queue, &conn->ping_link);
+  if (in_queue (&self->pong_queue, &conn->pong_link))
+    g_queue_unlink (&self->pong_queue, &conn->pong_link);
+  conn->ping_outstanding = FALSE;
+  heartbeat_rearm (self);
+
+  _kletsen_game_leave (self->game, conn);
+
+  conn_log (conn, G_LOG_LEVEL_INFO, "left");
+  /* At shutdown everybody gets DSCN 7011 instead. */
+  if (!self->shutting_down)
+    {
+      g_autoptr(GBytes) left = username_line ("LEFT", conn->name);
+
+      _kletsen_server_fan_out (self, left, conn);
+    }
+}
+
+/**
+ * _kletsen_server_fan_out:
+ * @line: serialized once; every receiver's queue shares it
+ * @except: (nullable): the one logged-in user who does not get it
+ *
+ * Sends @line to every logged-in user but @except.
+ */
+void
+_kletsen_server_fan_out (KletsenServer     *self,
+                         GBytes            *line,
+                         KletsenConnection *except)
+{
+  for (guint i = 0; i < self->users->len; i++)
+    {
+      KletsenConnection *conn = g_ptr_array_index (self->users, i);
+
+      if (conn != except)
+        _kletsen_connection_send (conn, line);
+    }
+}
+
+/* ---- accepting ---- */
+
+static char *
+describe_peer (int fd)
+{
+  struct sockaddr_storage native;
+  socklen_t len = sizeof native;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autofree char *host = NULL;
+
+  if (getpeername (fd, (struct sockaddr *)&native, &len) != 0)
+    return g_strdup ("unknown");
+  address = g_socket_address_new_from_native (&native, len);
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("unknown");
+  host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+  if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+    return g_strdup_printf ("[%s]:%u", host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+  return g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+}
+
+static GBytes *
+welcome_line (void)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+
+  json_object_set_string_member (body, "msg", "Welcome to the server " PACKAGE_VERSION);
+  return kletsen_message_serialize ("WELCOME", body);
+}
+
+static void
+refuse (int fd)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GBytes) line = NULL;
+  gsize len;
+  const char *data;
+
+  json_object_set_int_member (body, "reason", KLETSEN_CODE_SERVER_FULL);
+  line = kletsen_message_serialize ("DSCN", body);
+  data = g_bytes_get_data (line, &len);
+  /* A fresh socket's send buffer is empty: this either goes out whole or not at all. */
+  if (send (fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    g_debug ("could not tell a refused client why: %s", g_strerror (errno));
+  close (fd);
+}
+
+static void
+accept_one (KletsenServer *self,
+            int            fd)
+{
+  KletsenConnection *conn;
+  g_autofree char *peer = describe_peer (fd);
+  g_autoptr(GBytes) welcome = NULL;
+  int one = 1;
+
+  if (self->shutting_down ||
+      (int)(self->connections.length + self->doomed.length) >= self->options.max_clients)
+    {
+      g_info ("%s: refused, %u connections are the most this server takes", peer,
+              self->options.max_clients);
+      refuse (fd);
+      return;
+    }
+
+  /* Our own write coalescing decides when bytes leave; Nagle would only add delay. */
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+  conn = _kletsen_connection_new (self, fd, peer);
+  g_queue_push_tail_link (&self->connections, &conn->all_link);
+  conn_log (conn, G_LOG_LEVEL_INFO, "connected");
+
+  welcome = welcome_line ();
+  _kletsen_connection_send (conn, welcome);
+}
+
+static gboolean
+listen_dispatch (GSource     *source,
+                 GSourceFunc  callback,
+                 gpointer     user_data)
+{
+  KletsenServer *self = ((ServerSource *)source)->server;
+  int listen_fd = g_socket_get_fd (self->listener);
+
+  for (int i = 0; i < ACCEPTS_PER_DISPATCH; i++)
+    {
+      int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (fd < 0)
+        {
+          if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+          if (errno == EMFILE || errno == ENFILE)
+            g_message ("cannot accept: %s", g_strerror (errno));
+          else if (errno != EAGAIN && errno != EWOULDBLOCK)
+            g_message ("accept failed: %s", g_strerror (errno));
+          break;
+        }
+      accept_one (self, fd);
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs listen_funcs = {
+  .dispatch = listen_dispatch,
+};
+
+static GSource *
+server_source_new (KletsenServer *self,
+                   GSourceFuncs  *funcs,
+                   const char    *name)
+{
+  GSource *source = g_source_new (funcs, sizeof (ServerSource));
+
+  ((ServerSource *)source)->server = self;
+  g_source_set_static_name (source, name);
+  return source;
+}
+
+/* ---- GObject ---- */
+
+static void
+kletsen_server_finalize (GObject *object)
+{
+  KletsenServer *self = KLETSEN_SERVER (object);
+  GList *link;
+
+  while ((link = self->connections.head) != NULL)
+    _kletsen_connection_abort (link->data, NULL);
+  while ((link = self->doomed.head) != NULL)
+    teardown (self, link->data);
+
+  g_clear_pointer (&self->game, _kletsen_game_free);
+  if (self->listen_source)
+    g_source_destroy (self->listen_source);
+  g_clear_pointer (&self->listen_source, g_source_unref);
+  g_source_destroy (self->flush_source);
+  g_clear_pointer (&self->flush_source, g_source_unref);
+  g_source_destroy (self->heartbeat_source);
+  g_clear_pointer (&self->heartbeat_source, g_source_unref);
+  g_clear_pointer (&self->shutdown_timeout, g_source_unref);
+  g_clear_object (&self->listener);
+  g_clear_pointer (&self->users_by_key, g_hash_table_unref);
+  g_clear_pointer (&self->users, g_ptr_array_unref);
+  g_clear_pointer (&self->ping_line, g_bytes_unref);
+  g_clear_pointer (&self->read_buffer, g_free);
+  g_clear_pointer (&self->options.bind, g_free);
+
+  G_OBJECT_CLASS (kletsen_server_parent_class)->finalize (object);
+}
+
+static void
+kletsen_server_class_init (KletsenServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = kletsen_server_finalize;
+}
+
+static void
+kletsen_server_init (KletsenServer *self)
+{
+  kletsen_server_options_init (&self->options);
+  self->users_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->users = g_ptr_array_new ();
+  self->ping_line = kletsen_message_serialize ("PING", NULL);
+  self->read_buffer_size = READ_BUFFER_SIZE;
+  self->read_buffer = g_malloc (READ_BUFFER_SIZE + 1);
+
+  /* Attached first, so that it runs first in every iteration. */
+  self->flush_source = server_source_new (self, &flush_funcs, "kletsen-flush");
+  g_source_attach (self->flush_source, NULL);
+  self->heartbeat_source = server_source_new (self, &heartbeat_funcs, "kletsen-heartbeat");
+  g_source_attach (self->heartbeat_source, NULL);
+  self->game = _kletsen_game_new (self);
+}
+
+/* ---- public API ---- */
+
+KletsenServer *
+kletsen_server_new (const KletsenServerOptions *options)
+{
+  KletsenServer *self = g_object_new (KLETSEN_TYPE_SERVER, NULL);
+
+  self->options = *options;
+  self->options.bind = g_strdup (options->bind);
+  return self;
+}
+
+static GSocket *
+listen_on (const char  *bind,
+           int          port,
+           GError     **error)
+{
+  g_autoptr(GInetAddress) address = NULL;
+  g_autoptr(GSocketAddress) socket_address = NULL;
+  g_autoptr(GSocket) socket = NULL;
+
+  address = bind ? g_inet_address_new_from_string (bind)
+                 : g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+  if (address == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "“%s” is not an IP address", bind);
+      return NULL;
+    }
+
+  socket = g_socket_new (g_inet_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return NULL;
+  socket_address = g_inet_socket_address_new (address, port);
+  g_socket_set_listen_backlog (socket, 4096);
+  if (!g_socket_bind (socket, socket_address, TRUE, error) || !g_socket_listen (socket, error))
+    return NULL;
+  g_socket_set_blocking (socket, FALSE);
+  return g_steal_pointer (&socket);
+}
+
+/**
+ * kletsen_server_start:
+ *
+ * Binds the chat port and starts accepting. Without a bind address the server
+ * listens on every address, IPv6 and IPv4 alike, or IPv4 only where the
+ * system has no IPv6.
+ */
+gboolean
+kletsen_server_start (KletsenServer  *self,
+                      GError        **error)
+{
+  g_autoptr(GError) v6_error = NULL;
+
+  self->listener = listen_on (self->options.bind, self->options.port,
+                              self->options.bind ? error : &v6_error);
+  if (self->listener == NULL && self->options.bind == NULL)
+    self->listener = listen_on ("0.0.0.0", self->options.port, error);
+  if (self->listener == NULL)
+    return FALSE;
+
+  self->listen_source = server_source_new (self, &listen_funcs, "kletsen-listen");
+  g_source_add_unix_fd (self->listen_source, g_socket_get_fd (self->listener), G_IO_IN);
+  g_source_attach (self->listen_source, NULL);
+  return TRUE;
+}
+
+/**
+ * kletsen_server_get_address:
+ *
+ * Returns: (transfer full): the address the chat port is bound to.
+ */
+GSocketAddress *
+kletsen_server_get_address (KletsenServer *self)
+{
+  return g_socket_get_local_address (self->listener, NULL);
+}
+
+guint
+kletsen_server_get_n_connections (KletsenServer *self)
+{
+  return self->connections.length;
+}
+
+/**
+ * kletsen_server_shutdown:
+ * @done: (scope async): called once every connection is closed
+ *
+ * Stops accepting and ends every connection with DSCN 7011. Connections that
+ * do not take their last bytes are dropped after the linger time.
+ */
+void
+kletsen_server_shutdown (KletsenServer *self,
+                         GCallback      done,
+                         gpointer       user_data)
+{
+  GList *link;
+
+  if (self->shutting_down)
+    return;
+  self->shutting_down = TRUE;
+  self->shutdown_done = done;
+  self->shutdown_data = user_data;
+
+  if (self->listen_source != NULL)
+    {
+      g_source_destroy (self->listen_source);
+      g_clear_pointer (&self->listen_source, g_source_unref);
+    }
+  if (self->listener != NULL)
+    g_socket_close (self->listener, NULL);
+
+  for (link = self->connections.head; link != NULL; link = link->next)
+    _kletsen_connection_close (link->data, KLETSEN_CODE_SERVER_SHUTDOWN);
+
+  /* With nobody connected there is nothing to wait for. */
+  g_source_set_ready_time (self->flush_source, 0);
+}

@@ -1,0 +1,169 @@
+/* main.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kletsen-protocol.h"
+#include "kletsen-server.h"
+
+typedef struct
+{
+  GMainLoop     *loop;
+  KletsenServer *server;
+  int            exit_status;
+} App;
+
+static void
+shutdown_done_cb (gpointer user_data)
+{
+  App *app = user_data;
+
+  g_main_loop_quit (app->loop);
+}
+
+static gboolean
+on_signal_cb (gpointer user_data)
+{
+  App *app = user_data;
+
+  g_message ("shutting down");
+  kletsen_server_shutdown (app->server, G_CALLBACK (shutdown_done_cb), app);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+check_options (const KletsenServerOptions  *o,
+               GError                     **error)
+{
+  const char *bad = NULL;
+
+  if (o->port < 0 || o->port > 65535)
+    bad = "--port must be 0 to 65535";
+  else if (o->max_line < KLETSEN_MIN_LINE)
+    bad = "--max-line must be at least 1024";
+  else if (o->ping_interval_ms <= 0 || o->pong_timeout_ms <= 0 ||
+           o->join_window_ms <= 0 || o->game_timeout_ms <= 0 || o->linger_ms <= 0)
+    bad = "times must be positive";
+  else if (o->max_clients <= 0)
+    bad = "--max-clients must be positive";
+  else if (o->max_queue_bytes < o->max_line)
+    bad = "--max-queue-bytes must be at least --max-line";
+
+  if (bad != NULL)
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, bad);
+  return bad == NULL;
+}
+
+static char *
+describe_address (GSocketAddress *address)
+{
+  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+  g_autofree char *host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+
+  if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+    return g_strdup_printf ("[%s]:%u", host, g_inet_socket_address_get_port (inet));
+  return g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (inet));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  KletsenServerOptions options;
+  gboolean verbose = FALSE;
+  gboolean version = FALSE;
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autofree char *where = NULL;
+  App app = { 0 };
+
+  kletsen_server_options_init (&options);
+  {
+    GOptionEntry entries[] = {
+      { "bind", 'b', 0, G_OPTION_ARG_STRING, &options.bind,
+        "Address to listen on (default: all)", "ADDRESS" },
+      { "port", 'p', 0, G_OPTION_ARG_INT, &options.port,
+        "Chat port (default 1337; 0 picks a free one)", "PORT" },
+      { "ping-interval-ms", 0, 0, G_OPTION_ARG_INT, &options.ping_interval_ms,
+        "Time from login to the first PING, and between PINGs (default 10000)", "MS" },
+      { "pong-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.pong_timeout_ms,
+        "Time a client has to answer a PING (default 3000)", "MS" },
+      { "join-window-ms", 0, 0, G_OPTION_ARG_INT, &options.join_window_ms,
+        "Time players have to join a guessing game (default 10000)", "MS" },
+      { "game-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.game_timeout_ms,
+        "Longest a guessing game runs (default 120000)", "MS" },
+      { "max-line", 0, 0, G_OPTION_ARG_INT, &options.max_line,
+        "Longest line accepted, in bytes (default 65536, at least 1024)", "BYTES" },
+      { "max-clients", 0, 0, G_OPTION_ARG_INT, &options.max_clients,
+        "Most connections at once (default 10000)", "N" },
+      { "max-queue-bytes", 0, 0, G_OPTION_ARG_INT64, &options.max_queue_bytes,
+        "Unsent output a client may have before it is dropped with 7010 (default 8 MiB)", "BYTES" },
+      { "linger-ms", 0, 0, G_OPTION_ARG_INT, &options.linger_ms,
+        "Time a closing connection gets to take its last bytes (default 2000)", "MS" },
+      { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+        "Log every connection, login and disconnect", NULL },
+      { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+      { NULL }
+    };
+
+    setlocale (LC_ALL, "");
+    bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+
+    context = g_option_context_new (NULL);
+    g_option_context_set_summary (context, "The Kletsen chat server.");
+    g_option_context_add_main_entries (context, entries, NULL);
+    if (!g_option_context_parse (context, &argc, &argv, &error) || !check_options (&options, &error))
+      {
+        g_printerr ("%s: %s\n", g_get_prgname (), error->message);
+        return EXIT_FAILURE;
+      }
+  }
+
+  if (version)
+    {
+      g_print ("kletsen-server %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  /* Per-connection events are logged at INFO level, which GLib's default
+   * writer shows only for the domains named in G_MESSAGES_DEBUG. */
+  if (verbose)
+    g_setenv ("G_MESSAGES_DEBUG", "Kletsen-Server Kletsen-Protocol", TRUE);
+
+  app.loop = g_main_loop_new (NULL, FALSE);
+  app.server = kletsen_server_new (&options);
+  g_free (options.bind);
+
+  if (!kletsen_server_start (app.server, &error))
+    {
+      g_printerr ("%s: cannot listen: %s\n", g_get_prgname (), error->message);
+      return EXIT_FAILURE;
+    }
+
+  g_unix_signal_add (SIGINT, on_signal_cb, &app);
+  g_unix_signal_add (SIGTERM, on_signal_cb, &app);
+
+  address = kletsen_server_get_address (app.server);
+  where = describe_address (address);
+  /* Tests and scripts read this line to learn the port. */
+  printf ("listening on %s\n", where);
+  fflush (stdout);
+
+  g_main_loop_run (app.loop);
+
+  g_clear_object (&app.server);
+  g_main_loop_unref (app.loop);
+  return EXIT_SUCCESS;
+}

@@ -1,0 +1,336 @@
+/* kletsen-test-util.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "kletsen-protocol.h"
+#include "kletsen-test-util.h"
+
+#define READ_TIMEOUT_S 10
+
+/* A test that fails aborts; its server must not outlive it and keep the test
+ * runner waiting on the pipes it inherited. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/**
+ * kt_server_start:
+ * @first_arg: the first extra command-line argument, or %NULL
+ *
+ * Starts the server on 127.0.0.1 port 0 and waits for its
+ * "listening on ADDRESS:PORT" line.
+ */
+KtServer *
+kt_server_start (const char *first_arg,
+                 ...)
+{
+  const char *binary = g_getenv ("KLETSEN_SERVER");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autofree char *line = NULL;
+  KtServer *server;
+  const char *colon;
+  va_list args;
+
+  g_assert_nonnull (binary);
+  g_ptr_array_add (argv, (char *)binary);
+  g_ptr_array_add (argv, "--bind");
+  g_ptr_array_add (argv, "127.0.0.1");
+  g_ptr_array_add (argv, "--port");
+  g_ptr_array_add (argv, "0");
+  va_start (args, first_arg);
+  for (const char *arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (char *)arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  server = g_new0 (KtServer, 1);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  server->process = g_subprocess_launcher_spawnv (launcher, (const char * const *)argv->pdata, &error);
+  g_assert_no_error (error);
+
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, "listening on "));
+  colon = strrchr (line, ':');
+  g_assert_nonnull (colon);
+  server->port = (guint16)g_ascii_strtoull (colon + 1, NULL, 10);
+  g_assert_cmpuint (server->port, >, 0);
+  return server;
+}
+
+/**
+ * kt_server_stop:
+ *
+ * Sends SIGTERM and waits for the server to exit.
+ *
+ * Returns: its exit status, or -1 when a signal ended it
+ */
+int
+kt_server_stop (KtServer *server)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (server->process == NULL)
+    return -1;
+  g_subprocess_send_signal (server->process, SIGTERM);
+  g_subprocess_wait (server->process, NULL, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_if_exited (server->process))
+    return -1;
+  return g_subprocess_get_exit_status (server->process);
+}
+
+void
+kt_server_free (KtServer *server)
+{
+  if (server->process != NULL && g_subprocess_get_identifier (server->process) != NULL)
+    {
+      g_subprocess_force_exit (server->process);
+      g_subprocess_wait (server->process, NULL, NULL);
+    }
+  g_clear_object (&server->process);
+  g_free (server);
+}
+
+KtClient *
+kt_client_connect (KtServer *server)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, server->port);
+  KtClient *client = g_new0 (KtClient, 1);
+
+  client->socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (client->socket, READ_TIMEOUT_S);
+  g_socket_connect (client->socket, address, NULL, &error);
+  g_assert_no_error (error);
+  client->buffer = g_string_new (NULL);
+  return client;
+}
+
+/**
+ * kt_client_login:
+ *
+ * Connects, takes the WELCOME and logs in as @name.
+ */
+KtClient *
+kt_client_login (KtServer   *server,
+                 const char *name)
+{
+  KtClient *client = kt_client_connect (server);
+  g_autoptr(JsonObject) welcome = kt_client_expect (client, "WELCOME");
+
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (welcome, "msg"), "Welcome to the server "));
+  kt_client_send (client, "LOGIN {\"username\":\"%s\"}", name);
+  kt_client_expect_status (client, "LOGIN_RESP", 0);
+  client->name = g_strdup (name);
+  return client;
+}
+
+void
+kt_client_free (KtClient *client)
+{
+  g_socket_close (client->socket, NULL);
+  g_object_unref (client->socket);
+  g_string_free (client->buffer, TRUE);
+  g_free (client->name);
+  g_free (client);
+}
+
+void
+kt_client_set_timeout (KtClient *client,
+                       guint     seconds)
+{
+  g_socket_set_timeout (client->socket, seconds);
+}
+
+void
+kt_client_send_raw (KtClient   *client,
+                    const void *data,
+                    gsize       len)
+{
+  g_autoptr(GError) error = NULL;
+  gsize done = 0;
+
+  while (done < len)
+    {
+      gssize n = g_socket_send (client->socket, (const char *)data + done, len - done, NULL, &error);
+
+      g_assert_no_error (error);
+      done += n;
+    }
+}
+
+/* Sends one line; the format is the line without its newline. */
+void
+kt_client_send (KtClient   *client,
+                const char *format,
+                ...)
+{
+  g_autofree char *line = NULL;
+  g_autofree char *with_nl = NULL;
+  va_list args;
+
+  va_start (args, format);
+  line = g_strdup_vprintf (format, args);
+  va_end (args);
+  with_nl = g_strconcat (line, "\n", NULL);
+  kt_client_send_raw (client, with_nl, strlen (with_nl));
+}
+
+/* Reads more bytes into the buffer; FALSE at EOF. Fails the test on timeout. */
+static gboolean
+fill (KtClient *client)
+{
+  char chunk[65536];
+  g_autoptr(GError) error = NULL;
+  gssize n = g_socket_receive (client->socket, chunk, sizeof chunk, NULL, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+    return FALSE;
+  g_assert_no_error (error);
+  if (n == 0)
+    return FALSE;
+  g_string_append_len (client->buffer, chunk, n);
+  return TRUE;
+}
+
+/**
+ * kt_client_read_line:
+ *
+ * Returns: (transfer full) (nullable): the next line without its newline,
+ *   or %NULL at EOF
+ */
+char *
+kt_client_read_line (KtClient *client)
+{
+  for (;;)
+    {
+      char *nl = memchr (client->buffer->str, '\n', client->buffer->len);
+
+      if (nl != NULL)
+        {
+          gsize len = nl - client->buffer->str;
+          char *line = g_strndup (client->buffer->str, len);
+
+          g_string_erase (client->buffer, 0, len + 1);
+          return line;
+        }
+      if (!fill (client))
+        {
+          g_assert_cmpuint (client->buffer->len, ==, 0);
+          return NULL;
+        }
+    }
+}
+
+/**
+ * kt_client_expect:
+ * @header: the header the next message must have
+ *
+ * Reads the next message, checks it against the protocol table (every line
+ * the server sends must be one the table allows) and checks its header.
+ *
+ * Returns: (transfer full): its body
+ */
+JsonObject *
+kt_client_expect (KtClient   *client,
+                  const char *header)
+{
+  g_autofree char *line = kt_client_read_line (client);
+  const KletsenMessageInfo *info;
+  JsonObject *body = NULL;
+
+  if (line == NULL)
+    g_error ("%s: expected %s, got end of stream", client->name ? client->name : "client", header);
+  if (kletsen_message_parse (line, strlen (line), KLETSEN_TO_CLIENT, &info, &body) != KLETSEN_PARSE_OK)
+    g_error ("server sent a line that breaks the protocol: %s", line);
+  if (g_strcmp0 (info->header, header) != 0)
+    g_error ("%s: expected %s, got: %s", client->name ? client->name : "client", header, line);
+  return body;
+}
+
+/* Expects `HEADER {"status":"OK"}` for @code 0, else the error @code. */
+void
+kt_client_expect_status (KtClient   *client,
+                         const char *header,
+                         int         code)
+{
+  g_autoptr(JsonObject) body = kt_client_expect (client, header);
+
+  if (code == 0)
+    {
+      g_assert_cmpstr (json_object_get_string_member (body, "status"), ==, "OK");
+      g_assert_false (json_object_has_member (body, "code"));
+    }
+  else
+    {
+      g_assert_cmpstr (json_object_get_string_member (body, "status"), ==, "ERROR");
+      g_assert_cmpint (json_object_get_int_member (body, "code"), ==, code);
+    }
+}
+
+/* Expects a message that has no body at all, such as PARSE_ERROR. */
+void
+kt_client_expect_bare (KtClient   *client,
+                       const char *header)
+{
+  g_autofree char *line = kt_client_read_line (client);
+
+  g_assert_cmpstr (line, ==, header);
+}
+
+void
+kt_client_expect_eof (KtClient *client)
+{
+  g_autofree char *line = kt_client_read_line (client);
+
+  g_assert_null (line);
+}
+
+void
+kt_client_expect_dscn (KtClient *client,
+                       int       reason)
+{
+  g_autoptr(JsonObject) body = kt_client_expect (client, "DSCN");
+
+  g_assert_cmpint (json_object_get_int_member (body, "reason"), ==, reason);
+  kt_client_expect_eof (client);
+}
+
+/**
+ * kt_client_sync:
+ *
+ * A round trip: PONG with no PING outstanding is answered with PONG_ERROR in
+ * every state. When the answer is the next message, nothing else was queued
+ * for @client before it.
+ */
+void
+kt_client_sync (KtClient *client)
+{
+  g_autoptr(JsonObject) body = NULL;
+
+  kt_client_send (client, "PONG");
+  body = kt_client_expect (client, "PONG_ERROR");
+  g_assert_cmpint (json_object_get_int_member (body, "code"), ==, 8000);
+}

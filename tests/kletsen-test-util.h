@@ -1,0 +1,65 @@
+/* kletsen-test-util.h
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* A real kletsen-server (the binary named by $KLETSEN_SERVER) on 127.0.0.1,
+ * on a port of its own choosing. */
+typedef struct
+{
+  GSubprocess *process;
+  guint16      port;
+} KtServer;
+
+/* One blocking client socket with a read timeout: every wait in a test is for
+ * a message, and a message that does not come fails the test. */
+typedef struct
+{
+  GSocket *socket;
+  GString *buffer;
+  char    *name;
+} KtClient;
+
+KtServer   *kt_server_start          (const char *first_arg,
+                                      ...);  /* NULL-terminated; NULL alone for none */
+int         kt_server_stop           (KtServer   *server);
+void        kt_server_free           (KtServer   *server);
+
+KtClient   *kt_client_connect        (KtServer   *server);
+KtClient   *kt_client_login          (KtServer   *server,
+                                      const char *name);
+void        kt_client_free           (KtClient   *client);
+void        kt_client_send           (KtClient   *client,
+                                      const char *format,
+                                      ...) G_GNUC_PRINTF (2, 3);
+void        kt_client_send_raw       (KtClient   *client,
+                                      const void *data,
+                                      gsize       len);
+char       *kt_client_read_line      (KtClient   *client);
+JsonObject *kt_client_expect         (KtClient   *client,
+                                      const char *header);
+void        kt_client_expect_status  (KtClient   *client,
+                                      const char *header,
+                                      int         code);
+void        kt_client_expect_bare    (KtClient   *client,
+                                      const char *header);
+void        kt_client_expect_eof     (KtClient   *client);
+void        kt_client_expect_dscn    (KtClient   *client,
+                                      int         reason);
+void        kt_client_sync           (KtClient   *client);
+void        kt_client_set_timeout    (KtClient   *client,
+                                      guint       seconds);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtServer, kt_server_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtClient, kt_client_free)
+
+G_END_DECLS
