@@ -51,6 +51,8 @@ kt_server_start (const char *first_arg,
   g_ptr_array_add (argv, "127.0.0.1");
   g_ptr_array_add (argv, "--port");
   g_ptr_array_add (argv, "0");
+  g_ptr_array_add (argv, "--file-port");
+  g_ptr_array_add (argv, "0");
   va_start (args, first_arg);
   for (const char *arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
     g_ptr_array_add (argv, (char *)arg);
@@ -72,6 +74,15 @@ kt_server_start (const char *first_arg,
   g_assert_nonnull (colon);
   server->port = (guint16)g_ascii_strtoull (colon + 1, NULL, 10);
   g_assert_cmpuint (server->port, >, 0);
+
+  g_free (line);
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, "file transfers on "));
+  colon = strrchr (line, ':');
+  server->file_port = (guint16)g_ascii_strtoull (colon + 1, NULL, 10);
+  g_assert_cmpuint (server->file_port, >, 0);
   return server;
 }
 
@@ -112,9 +123,16 @@ kt_server_free (KtServer *server)
 KtClient *
 kt_client_connect (KtServer *server)
 {
+  return kt_client_connect_port (server->port);
+}
+
+/* Connects to any port on 127.0.0.1, such as the file side channel. */
+KtClient *
+kt_client_connect_port (guint16 port)
+{
   g_autoptr(GError) error = NULL;
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, server->port);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
   KtClient *client = g_new0 (KtClient, 1);
 
   client->socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,

@@ -18,6 +18,7 @@ typedef struct
 {
   GSubprocess *process;
   guint16      port;
+  guint16      file_port;
 } KtServer;
 
 /* One blocking client socket with a read timeout: every wait in a test is for
@@ -35,6 +36,7 @@ int         kt_server_stop           (KtServer   *server);
 void        kt_server_free           (KtServer   *server);
 
 KtClient   *kt_client_connect        (KtServer   *server);
+KtClient   *kt_client_connect_port   (guint16     port);
 KtClient   *kt_client_login          (KtServer   *server,
                                       const char *name);
 void        kt_client_free           (KtClient   *client);

@@ -52,6 +52,7 @@ typedef enum
   KLETSEN_CODE_FILE_REJECTED         = 10002,
   KLETSEN_CODE_BAD_FILENAME          = 10003, /* extension */
   KLETSEN_CODE_UNKNOWN_TRANSFER      = 10004, /* extension */
+  KLETSEN_CODE_TOO_MANY_OFFERS       = 10005, /* extension */
 } KletsenCode;
 
 typedef struct

@@ -256,7 +256,7 @@ _kletsen_server_handle_line (KletsenConnection *conn,
       break;
     case KLETSEN_MSG_FILE_TRANSFER_REQUEST:
     case KLETSEN_MSG_FILE_TRANSFER_ANSWER:
-      send_bare (conn, "UNKNOWN_COMMAND"); /* FIXME level 3 */
+      _kletsen_server_handle_transfer (conn, info, body);
       break;
     case KLETSEN_MSG_SECURE_MESSAGE_REQ:
     case KLETSEN_MSG_SECURE_MESSAGE_RES:

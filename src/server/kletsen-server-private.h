@@ -14,6 +14,31 @@ G_BEGIN_DECLS
 
 typedef struct _KletsenConnection KletsenConnection;
 typedef struct _KletsenGame KletsenGame;
+typedef struct _KletsenRelay KletsenRelay;
+typedef struct _KletsenTransfer KletsenTransfer;
+
+typedef enum
+{
+  TRANSFER_OFFERED,  /* waiting for the receiver's answer */
+  TRANSFER_ACCEPTED, /* waiting for both side-channel halves */
+  TRANSFER_RELAYING, /* bytes are moving; the chat connections no longer matter */
+} KletsenTransferState;
+
+/* One file offer, from FILE_TRANSFER_REQUEST until the relay closes. */
+struct _KletsenTransfer
+{
+  char                 *id;        /* the transferId, a v4 UUID */
+  KletsenConnection    *uploader;  /* borrowed; NULL once relaying */
+  KletsenConnection    *downloader;
+  char                 *uploader_name;
+  char                 *downloader_name;
+  char                 *filename;
+  char                 *checksum;
+  gint64                size;
+  KletsenTransferState  state;
+  GSource              *expiry;    /* offer answered, or halves connected, in time */
+  KletsenRelay         *relay;     /* the side channel, once a half has connected */
+};
 
 typedef enum
 {
@@ -59,6 +84,7 @@ struct _KletsenConnection
   GList                   pong_link;  /* in server->pong_queue while a PING waits */
   GList                   dirty_link; /* in server->dirty while output waits to be flushed */
   GList                   all_link;   /* in server->connections, or in server->doomed */
+  guint                   n_offers;   /* its offers waiting for an answer */
 };
 
 struct _KletsenServer
@@ -75,6 +101,10 @@ struct _KletsenServer
   GHashTable           *users_by_key; /* folded name → KletsenConnection */
   GPtrArray            *users;        /* logged-in connections, for fan-out */
   KletsenGame          *game;
+  GHashTable           *transfers;    /* transferId → KletsenTransfer */
+  GSocket              *file_listener;
+  GSource              *file_listen_source;
+  GList                *side_peers;   /* side-channel connections still sending their header */
   GBytes               *ping_line;
   char                 *read_buffer;
   gsize                 read_buffer_size;
@@ -109,6 +139,8 @@ void               _kletsen_connection_abort      (KletsenConnection *conn,
 gboolean           _kletsen_connection_is_open    (KletsenConnection *conn);
 
 /* kletsen-server.c */
+char              *_kletsen_describe_peer         (int                fd,
+                                                   const char        *prefix);
 void               _kletsen_server_connection_gone (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_mark_dirty     (KletsenServer     *self,
@@ -132,6 +164,22 @@ void               _kletsen_server_got_pong       (KletsenServer     *self,
 gboolean           _kletsen_server_handle_line    (KletsenConnection *conn,
                                                    char              *line,
                                                    gsize              len);
+
+/* kletsen-transfer.c */
+void               _kletsen_server_handle_transfer (KletsenConnection        *conn,
+                                                    const KletsenMessageInfo *info,
+                                                    JsonObject               *body);
+void               _kletsen_server_drop_transfers (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+void               _kletsen_server_end_transfer   (KletsenServer     *self,
+                                                   KletsenTransfer   *transfer);
+void               _kletsen_transfer_free         (KletsenTransfer   *transfer);
+
+/* kletsen-relay.c */
+gboolean           _kletsen_relay_listen          (KletsenServer     *self,
+                                                   GError           **error);
+void               _kletsen_relay_stop            (KletsenServer     *self);
+void               _kletsen_relay_free            (KletsenRelay      *relay);
 
 /* kletsen-game.c */
 KletsenGame       *_kletsen_game_new              (KletsenServer     *server);

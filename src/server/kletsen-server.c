@@ -48,6 +48,12 @@ kletsen_server_options_init (KletsenServerOptions *options)
     .max_clients = 10000,
     .max_queue_bytes = 8 * 1024 * 1024,
     .linger_ms = 2000,
+    .file_port = KLETSEN_DEFAULT_FILE_PORT,
+    .offer_timeout_ms = 60000,
+    .header_timeout_ms = 10000,
+    .max_file_size = G_GINT64_CONSTANT (16) * 1024 * 1024 * 1024,
+    .max_offers = 16,
+    .relay_window = 256 * 1024,
   };
 }
 
@@ -349,6 +355,7 @@ _kletsen_server_remove_user (KletsenServer     *self,
   heartbeat_rearm (self);
 
   _kletsen_game_leave (self->game, conn);
+  _kletsen_server_drop_transfers (self, conn);
 
   conn_log (conn, G_LOG_LEVEL_INFO, "left");
   /* At shutdown everybody gets DSCN 7011 instead. */
@@ -383,8 +390,16 @@ _kletsen_server_fan_out (KletsenServer     *self,
 
 /* ---- accepting ---- */
 
-static char *
-describe_peer (int fd)
+/**
+ * _kletsen_describe_peer:
+ * @fd: a connected socket
+ * @prefix: put before the address, for logs ("file:" for the side channel)
+ *
+ * Returns: (transfer full): "prefix" plus "address:port", or "[v6]:port"
+ */
+char *
+_kletsen_describe_peer (int         fd,
+                        const char *prefix)
 {
   struct sockaddr_storage native;
   socklen_t len = sizeof native;
@@ -398,8 +413,8 @@ describe_peer (int fd)
     return g_strdup ("unknown");
   host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
   if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("[%s]:%u", host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
-  return g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+    return g_strdup_printf ("%s[%s]:%u", prefix, host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+  return g_strdup_printf ("%s%s:%u", prefix, host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
 }
 
 static GBytes *
@@ -433,7 +448,7 @@ accept_one (KletsenServer *self,
             int            fd)
 {
   KletsenConnection *conn;
-  g_autofree char *peer = describe_peer (fd);
+  g_autofree char *peer = _kletsen_describe_peer (fd, "");
   g_autoptr(GBytes) welcome = NULL;
   int one = 1;
 
@@ -515,6 +530,10 @@ kletsen_server_finalize (GObject *object)
     teardown (self, link->data);
 
   g_clear_pointer (&self->game, _kletsen_game_free);
+  _kletsen_relay_stop (self);
+  g_clear_pointer (&self->transfers, g_hash_table_unref);
+  g_clear_pointer (&self->file_listen_source, g_source_unref);
+  g_clear_object (&self->file_listener);
   if (self->listen_source)
     g_source_destroy (self->listen_source);
   g_clear_pointer (&self->listen_source, g_source_unref);
@@ -557,6 +576,9 @@ kletsen_server_init (KletsenServer *self)
   self->heartbeat_source = server_source_new (self, &heartbeat_funcs, "kletsen-heartbeat");
   g_source_attach (self->heartbeat_source, NULL);
   self->game = _kletsen_game_new (self);
+  /* Keys are the transfers' own ids. */
+  self->transfers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                           (GDestroyNotify)_kletsen_transfer_free);
 }
 
 /* ---- public API ---- */
@@ -620,6 +642,8 @@ kletsen_server_start (KletsenServer  *self,
     self->listener = listen_on ("0.0.0.0", self->options.port, error);
   if (self->listener == NULL)
     return FALSE;
+  if (!_kletsen_relay_listen (self, error))
+    return FALSE;
 
   self->listen_source = server_source_new (self, &listen_funcs, "kletsen-listen");
   g_source_add_unix_fd (self->listen_source, g_socket_get_fd (self->listener), G_IO_IN);
@@ -636,6 +660,17 @@ GSocketAddress *
 kletsen_server_get_address (KletsenServer *self)
 {
   return g_socket_get_local_address (self->listener, NULL);
+}
+
+/**
+ * kletsen_server_get_file_address:
+ *
+ * Returns: (transfer full): the address the file side channel is bound to.
+ */
+GSocketAddress *
+kletsen_server_get_file_address (KletsenServer *self)
+{
+  return g_socket_get_local_address (self->file_listener, NULL);
 }
 
 guint
@@ -671,6 +706,7 @@ kletsen_server_shutdown (KletsenServer *self,
     }
   if (self->listener != NULL)
     g_socket_close (self->listener, NULL);
+  _kletsen_relay_stop (self);
 
   for (link = self->connections.head; link != NULL; link = link->next)
     _kletsen_connection_close (link->data, KLETSEN_CODE_SERVER_SHUTDOWN);

@@ -25,6 +25,14 @@ typedef struct
   int       max_clients;
   gint64    max_queue_bytes;  /* per client, unsent output */
   int       linger_ms;        /* how long a closing connection may take to drain */
+
+  /* Level 3: file transfer */
+  int       file_port;        /* the side channel; 0 picks a free port */
+  int       offer_timeout_ms; /* an offer unanswered, or accepted but never connected */
+  int       header_timeout_ms;/* time a side-channel peer has to send its 37 bytes */
+  gint64    max_file_size;    /* bytes; larger offers get 10000 */
+  int       max_offers;       /* offers one user may have waiting at once */
+  int       relay_window;     /* bytes of one transfer the relay holds at most */
 } KletsenServerOptions;
 
 void kletsen_server_options_init (KletsenServerOptions *options);
@@ -37,6 +45,7 @@ KletsenServer *kletsen_server_new              (const KletsenServerOptions  *opt
 gboolean       kletsen_server_start            (KletsenServer               *self,
                                                 GError                     **error);
 GSocketAddress *kletsen_server_get_address     (KletsenServer               *self);
+GSocketAddress *kletsen_server_get_file_address (KletsenServer              *self);
 void           kletsen_server_shutdown         (KletsenServer               *self,
                                                 GCallback                    done,
                                                 gpointer                     user_data);

@@ -59,6 +59,14 @@ check_options (const KletsenServerOptions  *o,
     bad = "--max-clients must be positive";
   else if (o->max_queue_bytes < o->max_line)
     bad = "--max-queue-bytes must be at least --max-line";
+  else if (o->file_port < 0 || o->file_port > 65535)
+    bad = "--file-port must be 0 to 65535";
+  else if (o->offer_timeout_ms <= 0 || o->header_timeout_ms <= 0)
+    bad = "times must be positive";
+  else if (o->max_file_size < 0 || o->max_offers <= 0)
+    bad = "--max-file-size and --max-offers must be positive";
+  else if (o->relay_window < 4096 || o->relay_window > 64 * 1024 * 1024)
+    bad = "--relay-window must be 4096 to 67108864 bytes";
 
   if (bad != NULL)
     g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, bad);
@@ -87,6 +95,8 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   g_autofree char *where = NULL;
+  g_autoptr(GSocketAddress) file_address = NULL;
+  g_autofree char *file_where = NULL;
   App app = { 0 };
 
   kletsen_server_options_init (&options);
@@ -112,6 +122,18 @@ main (int    argc,
         "Unsent output a client may have before it is dropped with 7010 (default 8 MiB)", "BYTES" },
       { "linger-ms", 0, 0, G_OPTION_ARG_INT, &options.linger_ms,
         "Time a closing connection gets to take its last bytes (default 2000)", "MS" },
+      { "file-port", 0, 0, G_OPTION_ARG_INT, &options.file_port,
+        "File-transfer side channel port (default 1338; 0 picks a free one)", "PORT" },
+      { "offer-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.offer_timeout_ms,
+        "Time a file offer waits for an answer, and an accepted one for its side channel (default 60000)", "MS" },
+      { "header-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.header_timeout_ms,
+        "Time a side-channel connection has to send its 37-byte header (default 10000)", "MS" },
+      { "max-file-size", 0, 0, G_OPTION_ARG_INT64, &options.max_file_size,
+        "Largest file offer accepted, in bytes (default 16 GiB)", "BYTES" },
+      { "max-offers", 0, 0, G_OPTION_ARG_INT, &options.max_offers,
+        "File offers one user may have waiting for an answer (default 16)", "N" },
+      { "relay-window", 0, 0, G_OPTION_ARG_INT, &options.relay_window,
+        "Bytes of one transfer the relay holds at most (default 262144)", "BYTES" },
       { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
         "Log every connection, login and disconnect", NULL },
       { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -157,8 +179,11 @@ main (int    argc,
 
   address = kletsen_server_get_address (app.server);
   where = describe_address (address);
-  /* Tests and scripts read this line to learn the port. */
+  file_address = kletsen_server_get_file_address (app.server);
+  file_where = describe_address (file_address);
+  /* Tests and scripts read these lines to learn the ports. */
   printf ("listening on %s\n", where);
+  printf ("file transfers on %s\n", file_where);
   fflush (stdout);
 
   g_main_loop_run (app.loop);

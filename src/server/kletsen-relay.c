@@ -1,0 +1,592 @@
+/* kletsen-relay.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* The file side channel (protocol.md §4): each side connects, sends the
+ * 36-character transferId and `S` (uploader) or `R` (downloader), and once
+ * both halves of an accepted transfer are there the uploader's bytes go to
+ * the downloader unchanged until the uploader's EOF.
+ *
+ * On Linux the bytes move with splice(2) through a pipe of the window's size:
+ * they never enter user space, and the pipe is the only buffer. The relay only
+ * reads from the uploader while the pipe has room and only writes while it
+ * holds data, so a slow downloader slows the uploader down through TCP flow
+ * control, and memory does not grow with the file. Elsewhere (or if splice is
+ * refused) a buffer of the window's size does the same job with read/write. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kletsen-server-private.h"
+
+#define HEADER_LEN 37
+#define ID_LEN 36
+/* Rounds of read-and-write per wake-up, so that one fast transfer cannot keep
+ * the loop from the chat connections. */
+#define PUMP_ROUNDS 16
+
+typedef struct
+{
+  GSource        base;
+  KletsenServer *server;
+  int            fd;
+  gpointer       tag;
+  GSource       *timeout;
+  char          *peer;
+  guint          got;
+  char           header[HEADER_LEN + 1];
+} SidePeer;
+
+struct _KletsenRelay
+{
+  GSource          base;
+  KletsenServer   *server;
+  KletsenTransfer *transfer;
+  int              up_fd;        /* -1 until the uploader is there */
+  int              down_fd;
+  gpointer         up_tag;
+  gpointer         down_tag;
+  char            *up_peer;
+  char            *down_peer;
+  gboolean         attached;
+  /* the window: a pipe for splice, else a buffer */
+  int              pipe_r;
+  int              pipe_w;
+  char            *buffer;
+  gsize            window;
+  gsize            held;         /* bytes in the pipe or buffer */
+  gsize            buffer_off;
+  gboolean         up_eof;
+  gboolean         down_eof;
+  guint64          bytes;
+  gint64           started;
+};
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+/* ---- the relay ---- */
+
+void
+_kletsen_relay_free (KletsenRelay *relay)
+{
+  GSource *source = (GSource *)relay;
+
+  close_fd (&relay->up_fd);
+  close_fd (&relay->down_fd);
+  close_fd (&relay->pipe_r);
+  close_fd (&relay->pipe_w);
+  g_clear_pointer (&relay->buffer, g_free);
+  g_clear_pointer (&relay->up_peer, g_free);
+  g_clear_pointer (&relay->down_peer, g_free);
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+static void
+relay_end (KletsenRelay *relay,
+           const char   *why)
+{
+  KletsenTransfer *transfer = relay->transfer;
+  double seconds = MAX ((g_get_monotonic_time () - relay->started) / 1e6, 1e-6);
+
+  g_info ("transfer %s (%s → %s): %s after %" G_GUINT64_FORMAT " of %" G_GINT64_FORMAT " bytes, %.1f MiB/s",
+          transfer->id, transfer->uploader_name, transfer->downloader_name, why,
+          relay->bytes, transfer->size, relay->bytes / seconds / (1024 * 1024));
+  _kletsen_server_end_transfer (relay->server, transfer);
+}
+
+static void
+relay_watch (KletsenRelay *relay)
+{
+  GSource *source = (GSource *)relay;
+  GIOCondition up = G_IO_ERR;
+  GIOCondition down = G_IO_ERR;
+
+  if (relay->transfer->state == TRANSFER_RELAYING)
+    {
+      if (!relay->up_eof && relay->held < relay->window)
+        up |= G_IO_IN | G_IO_HUP;
+      if (relay->held > 0)
+        down |= G_IO_OUT;
+      if (!relay->down_eof)
+        down |= G_IO_IN;
+    }
+  else
+    {
+      /* Waiting for the other half: notice a peer that goes away, but leave
+       * what the uploader already sends in its socket. */
+      up |= G_IO_HUP;
+      down |= G_IO_HUP;
+    }
+
+  if (relay->up_tag != NULL)
+    g_source_modify_unix_fd (source, relay->up_tag, up);
+  if (relay->down_tag != NULL)
+    g_source_modify_unix_fd (source, relay->down_tag, down);
+}
+
+typedef enum { IO_PROGRESS, IO_AGAIN, IO_EOF, IO_ERROR } IoResult;
+
+static IoResult
+io_result (gssize n)
+{
+  if (n > 0)
+    return IO_PROGRESS;
+  if (n == 0)
+    return IO_EOF;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    return IO_AGAIN;
+  return IO_ERROR;
+}
+
+/* Uploader → window. */
+static IoResult
+fill (KletsenRelay *relay)
+{
+  gsize room = relay->window - relay->held;
+  gssize n;
+
+#ifdef __linux__
+  if (relay->pipe_w >= 0)
+    n = splice (relay->up_fd, NULL, relay->pipe_w, NULL, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  else
+#endif
+    {
+      /* The buffer is used as a queue that empties before it refills. */
+      if (relay->held == 0)
+        relay->buffer_off = 0;
+      room = relay->window - relay->buffer_off - relay->held;
+      if (room == 0)
+        return IO_AGAIN;
+      n = recv (relay->up_fd, relay->buffer + relay->buffer_off + relay->held, room, MSG_DONTWAIT);
+    }
+  if (n > 0)
+    relay->held += n;
+  return io_result (n);
+}
+
+/* Window → downloader. */
+static IoResult
+drain (KletsenRelay *relay)
+{
+  gssize n;
+
+#ifdef __linux__
+  if (relay->pipe_r >= 0)
+    n = splice (relay->pipe_r, NULL, relay->down_fd, NULL, relay->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  else
+#endif
+    n = send (relay->down_fd, relay->buffer + relay->buffer_off, relay->held, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n > 0)
+    {
+      relay->held -= n;
+      relay->bytes += n;
+      if (relay->buffer != NULL)
+        relay->buffer_off += n;
+    }
+  return n == 0 ? IO_AGAIN : io_result (n);
+}
+
+/* Reads and drops whatever the downloader sends; it has nothing to say. */
+static gboolean
+check_downloader (KletsenRelay *relay)
+{
+  char scratch[512];
+  gssize n = recv (relay->down_fd, scratch, sizeof scratch, MSG_DONTWAIT);
+
+  if (n == 0)
+    relay->down_eof = TRUE; /* a half-close; it may still read */
+  return io_result (n) != IO_ERROR;
+}
+
+static gboolean
+relay_dispatch (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     user_data)
+{
+  KletsenRelay *relay = (KletsenRelay *)source;
+  GIOCondition up = relay->up_tag ? g_source_query_unix_fd (source, relay->up_tag) : 0;
+  GIOCondition down = relay->down_tag ? g_source_query_unix_fd (source, relay->down_tag) : 0;
+
+  if (relay->transfer->state != TRANSFER_RELAYING)
+    {
+      /* A waiting half went away: its role is free again. */
+      if (up & (G_IO_HUP | G_IO_ERR))
+        {
+          g_info ("transfer %s: uploader %s left before the downloader came", relay->transfer->id, relay->up_peer);
+          g_source_remove_unix_fd (source, relay->up_tag);
+          relay->up_tag = NULL;
+          close_fd (&relay->up_fd);
+        }
+      if (down & (G_IO_HUP | G_IO_ERR))
+        {
+          g_info ("transfer %s: downloader %s left before the uploader came", relay->transfer->id, relay->down_peer);
+          g_source_remove_unix_fd (source, relay->down_tag);
+          relay->down_tag = NULL;
+          close_fd (&relay->down_fd);
+        }
+      return G_SOURCE_CONTINUE;
+    }
+
+  /* HUP means both directions are closed: the downloader can take no more.
+   * A downloader that only shuts down its sending side is fine. */
+  if ((down & (G_IO_HUP | G_IO_ERR)) ||
+      ((down & G_IO_IN) && !relay->down_eof && !check_downloader (relay)))
+    {
+      relay_end (relay, "the downloader went away");
+      return G_SOURCE_CONTINUE;
+    }
+
+  for (guint round = 0; round < PUMP_ROUNDS; round++)
+    {
+      gboolean progress = FALSE;
+
+      if (!relay->up_eof && relay->held < relay->window)
+        {
+          switch (fill (relay))
+            {
+            case IO_PROGRESS: progress = TRUE; break;
+            case IO_EOF:
+              /* Nothing more to read: stop watching, or a closed uploader's
+               * HUP would wake us for nothing until the window is drained. */
+              relay->up_eof = TRUE;
+              g_source_remove_unix_fd (source, relay->up_tag);
+              relay->up_tag = NULL;
+              break;
+            case IO_ERROR:
+              relay_end (relay, "the uploader failed");
+              return G_SOURCE_CONTINUE;
+            case IO_AGAIN: break;
+            default: g_assert_not_reached ();
+            }
+        }
+      if (relay->held > 0)
+        {
+          switch (drain (relay))
+            {
+            case IO_PROGRESS: progress = TRUE; break;
+            case IO_ERROR:
+              relay_end (relay, "the downloader went away");
+              return G_SOURCE_CONTINUE;
+            case IO_EOF:
+            case IO_AGAIN: break;
+            default: g_assert_not_reached ();
+            }
+        }
+      if (relay->up_eof && relay->held == 0)
+        {
+          shutdown (relay->down_fd, SHUT_WR);
+          relay_end (relay, "done");
+          return G_SOURCE_CONTINUE;
+        }
+      if (!progress)
+        break;
+    }
+
+  relay_watch (relay);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs relay_funcs = {
+  .dispatch = relay_dispatch,
+};
+
+static KletsenRelay *
+relay_new (KletsenServer   *server,
+           KletsenTransfer *transfer)
+{
+  KletsenRelay *relay = (KletsenRelay *)g_source_new (&relay_funcs, sizeof (KletsenRelay));
+
+  g_source_set_static_name ((GSource *)relay, "kletsen-relay");
+  relay->server = server;
+  relay->transfer = transfer;
+  relay->up_fd = relay->down_fd = -1;
+  relay->pipe_r = relay->pipe_w = -1;
+  relay->window = server->options.relay_window;
+  return relay;
+}
+
+/* Sets up the window once both halves are there. */
+static void
+relay_start (KletsenRelay *relay)
+{
+  KletsenTransfer *transfer = relay->transfer;
+
+#ifdef __linux__
+  int fds[2];
+
+  if (pipe2 (fds, O_NONBLOCK | O_CLOEXEC) == 0)
+    {
+      int size;
+
+      relay->pipe_r = fds[0];
+      relay->pipe_w = fds[1];
+      /* The pipe is the window: never hold more than it takes. */
+      fcntl (relay->pipe_w, F_SETPIPE_SZ, (int)relay->window);
+      size = fcntl (relay->pipe_w, F_GETPIPE_SZ);
+      if (size > 0)
+        relay->window = MIN (relay->window, (gsize)size);
+    }
+#endif
+  if (relay->pipe_w < 0)
+    relay->buffer = g_malloc (relay->window);
+
+  transfer->state = TRANSFER_RELAYING;
+  /* From here on the chat connections no longer matter. */
+  transfer->uploader = transfer->downloader = NULL;
+  if (transfer->expiry != NULL)
+    {
+      g_source_destroy (transfer->expiry);
+      g_clear_pointer (&transfer->expiry, g_source_unref);
+    }
+  relay->started = g_get_monotonic_time ();
+  g_info ("transfer %s (%s → %s, %" G_GINT64_FORMAT " bytes): relaying %s → %s",
+          transfer->id, transfer->uploader_name, transfer->downloader_name, transfer->size,
+          relay->up_peer, relay->down_peer);
+}
+
+/* ---- side-channel peers sending their header ---- */
+
+static void
+side_peer_free (SidePeer *peer,
+                gboolean  close_socket)
+{
+  KletsenServer *server = peer->server;
+
+  server->side_peers = g_list_remove (server->side_peers, peer);
+  if (close_socket)
+    close (peer->fd);
+  if (peer->timeout != NULL)
+    {
+      g_source_destroy (peer->timeout);
+      g_source_unref (peer->timeout);
+    }
+  g_free (peer->peer);
+  g_source_destroy ((GSource *)peer);
+  g_source_unref ((GSource *)peer);
+}
+
+static void
+side_peer_reject (SidePeer   *peer,
+                  const char *why)
+{
+  g_info ("%s: side channel closed: %s", peer->peer, why);
+  side_peer_free (peer, TRUE);
+}
+
+static gboolean
+id_is_well_formed (const char *id)
+{
+  for (guint i = 0; i < ID_LEN; i++)
+    {
+      gboolean dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+      if (dash ? id[i] != '-' : !g_ascii_isxdigit (id[i]))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The 37 bytes are in: hand the socket to its transfer's relay. */
+static void
+side_peer_place (SidePeer *peer)
+{
+  KletsenServer *server = peer->server;
+  char role = peer->header[ID_LEN];
+  KletsenTransfer *transfer;
+  KletsenRelay *relay;
+  int *fd_slot;
+  gpointer *tag_slot;
+  char **peer_slot;
+
+  peer->header[ID_LEN] = '\0';
+  if ((role != 'S' && role != 'R') || !id_is_well_formed (peer->header))
+    {
+      side_peer_reject (peer, "malformed header");
+      return;
+    }
+  transfer = g_hash_table_lookup (server->transfers, peer->header);
+  if (transfer == NULL)
+    {
+      side_peer_reject (peer, "unknown transfer");
+      return;
+    }
+  if (transfer->state == TRANSFER_OFFERED)
+    {
+      side_peer_reject (peer, "transfer not accepted");
+      return;
+    }
+
+  if (transfer->relay == NULL)
+    transfer->relay = relay_new (server, transfer);
+  relay = transfer->relay;
+  fd_slot = role == 'S' ? &relay->up_fd : &relay->down_fd;
+  tag_slot = role == 'S' ? &relay->up_tag : &relay->down_tag;
+  peer_slot = role == 'S' ? &relay->up_peer : &relay->down_peer;
+  if (*fd_slot >= 0)
+    {
+      side_peer_reject (peer, role == 'S' ? "uploader already connected" : "downloader already connected");
+      return;
+    }
+
+  *fd_slot = peer->fd;
+  *peer_slot = g_strdup (peer->peer);
+  *tag_slot = g_source_add_unix_fd ((GSource *)relay, peer->fd, G_IO_HUP | G_IO_ERR);
+  if (!relay->attached)
+    {
+      g_source_attach ((GSource *)relay, NULL);
+      relay->attached = TRUE;
+    }
+  g_info ("%s: side channel for %s as %s", peer->peer, transfer->id, role == 'S' ? "uploader" : "downloader");
+  side_peer_free (peer, FALSE);
+
+  if (relay->up_fd >= 0 && relay->down_fd >= 0)
+    relay_start (relay);
+  relay_watch (relay);
+}
+
+static gboolean
+side_peer_dispatch (GSource     *source,
+                    GSourceFunc  callback,
+                    gpointer     user_data)
+{
+  SidePeer *peer = (SidePeer *)source;
+  /* Exactly the header: what follows is file data and stays in the socket. */
+  gssize n = recv (peer->fd, peer->header + peer->got, HEADER_LEN - peer->got, MSG_DONTWAIT);
+
+  switch (io_result (n))
+    {
+    case IO_PROGRESS:
+      peer->got += n;
+      if (peer->got == HEADER_LEN)
+        side_peer_place (peer);
+      break;
+    case IO_EOF:
+      side_peer_reject (peer, "incomplete header");
+      break;
+    case IO_ERROR:
+      side_peer_reject (peer, g_strerror (errno));
+      break;
+    case IO_AGAIN:
+    default:
+      break;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs side_peer_funcs = {
+  .dispatch = side_peer_dispatch,
+};
+
+static gboolean
+header_timeout_cb (gpointer user_data)
+{
+  side_peer_reject (user_data, "no complete header in time");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+file_listen_cb (GSocket      *socket,
+                GIOCondition  condition,
+                gpointer      user_data)
+{
+  KletsenServer *server = user_data;
+
+  for (guint i = 0; i < 64; i++)
+    {
+      int fd = accept4 (g_socket_get_fd (server->file_listener), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      SidePeer *peer;
+
+      if (fd < 0)
+        {
+          if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+          if (errno != EAGAIN && errno != EWOULDBLOCK)
+            g_message ("file port: accept failed: %s", g_strerror (errno));
+          break;
+        }
+
+      peer = (SidePeer *)g_source_new (&side_peer_funcs, sizeof (SidePeer));
+      g_source_set_static_name ((GSource *)peer, "kletsen-side-peer");
+      peer->server = server;
+      peer->fd = fd;
+      peer->peer = _kletsen_describe_peer (fd, "file:");
+      peer->tag = g_source_add_unix_fd ((GSource *)peer, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+      g_source_attach ((GSource *)peer, NULL);
+      peer->timeout = g_timeout_source_new (server->options.header_timeout_ms);
+      g_source_set_callback (peer->timeout, header_timeout_cb, peer, NULL);
+      g_source_attach (peer->timeout, NULL);
+      server->side_peers = g_list_prepend (server->side_peers, peer);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * _kletsen_relay_listen:
+ *
+ * Opens the file port on the chat port's address.
+ */
+gboolean
+_kletsen_relay_listen (KletsenServer  *self,
+                       GError        **error)
+{
+  g_autoptr(GSocketAddress) chat = g_socket_get_local_address (self->listener, error);
+  g_autoptr(GSocketAddress) address = NULL;
+  GInetAddress *inet;
+
+  if (chat == NULL)
+    return FALSE;
+  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (chat));
+  address = g_inet_socket_address_new (inet, self->options.file_port);
+
+  self->file_listener = g_socket_new (g_inet_address_get_family (inet), G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, error);
+  if (self->file_listener == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (self->file_listener, 1024);
+  if (!g_socket_bind (self->file_listener, address, TRUE, error) ||
+      !g_socket_listen (self->file_listener, error))
+    return FALSE;
+  g_socket_set_blocking (self->file_listener, FALSE);
+
+  self->file_listen_source = g_socket_create_source (self->file_listener, G_IO_IN, NULL);
+  g_source_set_callback (self->file_listen_source, G_SOURCE_FUNC (file_listen_cb), self, NULL);
+  g_source_set_static_name (self->file_listen_source, "kletsen-file-listen");
+  g_source_attach (self->file_listen_source, NULL);
+  return TRUE;
+}
+
+/**
+ * _kletsen_relay_stop:
+ *
+ * Closes the file port, every side-channel peer and every transfer.
+ */
+void
+_kletsen_relay_stop (KletsenServer *self)
+{
+  if (self->file_listen_source != NULL)
+    {
+      g_source_destroy (self->file_listen_source);
+      g_clear_pointer (&self->file_listen_source, g_source_unref);
+    }
+  if (self->file_listener != NULL)
+    g_socket_close (self->file_listener, NULL);
+  while (self->side_peers != NULL)
+    side_peer_free (self->side_peers->data, TRUE);
+  g_hash_table_remove_all (self->transfers);
+}

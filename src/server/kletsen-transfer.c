@@ -1,0 +1,281 @@
+/* kletsen-transfer.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* File-transfer negotiation on the chat connection (protocol.md §4): offers,
+ * answers, expiry. The bytes themselves go through kletsen-relay.c. */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "kletsen-server-private.h"
+
+void
+_kletsen_transfer_free (KletsenTransfer *transfer)
+{
+  if (transfer->expiry != NULL)
+    {
+      g_source_destroy (transfer->expiry);
+      g_source_unref (transfer->expiry);
+    }
+  g_clear_pointer (&transfer->relay, _kletsen_relay_free);
+  g_free (transfer->id);
+  g_free (transfer->uploader_name);
+  g_free (transfer->downloader_name);
+  g_free (transfer->filename);
+  g_free (transfer->checksum);
+  g_free (transfer);
+}
+
+/* Sends the uploader the outcome of its offer. The filename, size and checksum
+ * are echoed (extension) so that a client with several offers to one person
+ * can tell which one was answered. */
+static void
+tell_uploader (KletsenTransfer *transfer,
+               int              code)
+{
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(GBytes) line = NULL;
+
+  if (transfer->uploader == NULL)
+    return;
+
+  body = json_object_new ();
+  json_object_set_string_member (body, "receiver", transfer->downloader_name);
+  json_object_set_string_member (body, "status", code == 0 ? "OK" : "ERROR");
+  if (code != 0)
+    json_object_set_int_member (body, "code", code);
+  json_object_set_string_member (body, "transferId", transfer->id);
+  json_object_set_string_member (body, "filename", transfer->filename);
+  json_object_set_int_member (body, "size", transfer->size);
+  json_object_set_string_member (body, "checksum", transfer->checksum);
+  line = kletsen_message_serialize ("FILE_TRANSFER_RESPONSE", body);
+  _kletsen_connection_send (transfer->uploader, line);
+}
+
+/**
+ * _kletsen_server_end_transfer:
+ *
+ * Forgets @transfer and frees it, with its relay if any.
+ */
+void
+_kletsen_server_end_transfer (KletsenServer   *self,
+                              KletsenTransfer *transfer)
+{
+  if (transfer->state == TRANSFER_OFFERED && transfer->uploader != NULL)
+    transfer->uploader->n_offers--;
+  g_hash_table_remove (self->transfers, transfer->id);
+}
+
+static gboolean
+expiry_cb (gpointer user_data)
+{
+  KletsenTransfer *transfer = user_data;
+  KletsenServer *server = transfer->uploader ? transfer->uploader->server
+                                             : transfer->downloader->server;
+
+  g_info ("transfer %s from %s to %s expired %s", transfer->id, transfer->uploader_name,
+          transfer->downloader_name,
+          transfer->state == TRANSFER_OFFERED ? "unanswered" : "before both sides connected");
+  tell_uploader (transfer, KLETSEN_CODE_UNKNOWN_TRANSFER);
+  _kletsen_server_end_transfer (server, transfer);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+arm_expiry (KletsenServer   *self,
+            KletsenTransfer *transfer)
+{
+  if (transfer->expiry != NULL)
+    {
+      g_source_destroy (transfer->expiry);
+      g_source_unref (transfer->expiry);
+    }
+  transfer->expiry = g_timeout_source_new (self->options.offer_timeout_ms);
+  g_source_set_callback (transfer->expiry, expiry_cb, transfer, NULL);
+  g_source_set_static_name (transfer->expiry, "kletsen-transfer-expiry");
+  g_source_attach (transfer->expiry, NULL);
+}
+
+/* A filename is one path component that is safe to show: not empty, at most
+ * 255 bytes, no separators, NUL or control characters (10003, extension). */
+static gboolean
+filename_is_valid (const char *name)
+{
+  gsize len = strlen (name);
+
+  if (len == 0 || len > 255 || g_str_equal (name, ".") || g_str_equal (name, ".."))
+    return FALSE;
+  for (const char *p = name; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c == '/' || c == '\\' || g_unichar_iscntrl (c))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+checksum_is_valid (const char *checksum)
+{
+  if (strlen (checksum) != 64)
+    return FALSE;
+  for (const char *p = checksum; *p; p++)
+    if (!g_ascii_isxdigit (*p))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+handle_offer (KletsenConnection *conn,
+              JsonObject        *body)
+{
+  KletsenServer *server = conn->server;
+  const char *receiver = json_object_get_string_member (body, "receiver");
+  const char *filename = json_object_get_string_member (body, "filename");
+  const char *checksum = json_object_get_string_member (body, "checksum");
+  gint64 size = json_object_get_int_member (body, "size");
+  KletsenConnection *peer = _kletsen_server_find_user (server, receiver);
+  KletsenTransfer *transfer;
+  g_autoptr(JsonObject) out = NULL;
+  g_autoptr(GBytes) line = NULL;
+  int code = 0;
+
+  if (peer == conn)
+    code = KLETSEN_CODE_MESSAGE_TO_SELF;
+  else if (peer == NULL || !_kletsen_connection_is_open (peer))
+    code = KLETSEN_CODE_RECIPIENT_NOT_FOUND;
+  else if (!filename_is_valid (filename))
+    code = KLETSEN_CODE_BAD_FILENAME;
+  else if (size < 0 || size > server->options.max_file_size)
+    code = KLETSEN_CODE_FILE_TOO_LARGE;
+  else if (!checksum_is_valid (checksum))
+    code = KLETSEN_CODE_BAD_CHECKSUM;
+  else if (conn->n_offers >= (guint)server->options.max_offers)
+    code = KLETSEN_CODE_TOO_MANY_OFFERS;
+
+  if (code != 0)
+    {
+      _kletsen_connection_send_status (conn, "FILE_TRANSFER_RESPONSE", code);
+      return;
+    }
+
+  transfer = g_new0 (KletsenTransfer, 1);
+  transfer->id = g_uuid_string_random ();
+  transfer->uploader = conn;
+  transfer->downloader = peer;
+  transfer->uploader_name = g_strdup (conn->name);
+  transfer->downloader_name = g_strdup (peer->name);
+  transfer->filename = g_strdup (filename);
+  transfer->checksum = g_ascii_strdown (checksum, -1);
+  transfer->size = size;
+  transfer->state = TRANSFER_OFFERED;
+  g_hash_table_insert (server->transfers, transfer->id, transfer);
+  conn->n_offers++;
+  arm_expiry (server, transfer);
+
+  out = json_object_new ();
+  json_object_set_string_member (out, "sender", conn->name);
+  json_object_set_string_member (out, "filename", filename);
+  json_object_set_int_member (out, "size", size);
+  json_object_set_string_member (out, "checksum", transfer->checksum);
+  json_object_set_string_member (out, "transferId", transfer->id);
+  line = kletsen_message_serialize ("FILE_TRANSFER_REQUEST", out);
+
+  conn_log (conn, G_LOG_LEVEL_INFO, "offers %s (%" G_GINT64_FORMAT " bytes) to %s as %s",
+            filename, size, peer->name, transfer->id);
+  _kletsen_connection_send (peer, line);
+}
+
+static void
+handle_answer (KletsenConnection *conn,
+               JsonObject        *body)
+{
+  KletsenServer *server = conn->server;
+  const char *id = json_object_get_string_member (body, "transferId");
+  const char *status = json_object_get_string_member (body, "status");
+  KletsenTransfer *transfer = g_hash_table_lookup (server->transfers, id);
+
+  /* Unknown, expired, already answered, or offered to somebody else. */
+  if (transfer == NULL || transfer->state != TRANSFER_OFFERED || transfer->downloader != conn)
+    {
+      _kletsen_connection_send_status (conn, "FILE_TRANSFER_RESPONSE", KLETSEN_CODE_UNKNOWN_TRANSFER);
+      return;
+    }
+
+  transfer->uploader->n_offers--;
+  if (!g_str_equal (status, "OK"))
+    {
+      conn_log (conn, G_LOG_LEVEL_INFO, "declined %s", transfer->id);
+      transfer->state = TRANSFER_ACCEPTED; /* no longer counted as an offer */
+      tell_uploader (transfer, KLETSEN_CODE_FILE_REJECTED);
+      _kletsen_server_end_transfer (server, transfer);
+      return;
+    }
+
+  conn_log (conn, G_LOG_LEVEL_INFO, "accepted %s", transfer->id);
+  transfer->state = TRANSFER_ACCEPTED;
+  arm_expiry (server, transfer); /* now for both halves to connect */
+  tell_uploader (transfer, 0);
+}
+
+void
+_kletsen_server_handle_transfer (KletsenConnection        *conn,
+                                 const KletsenMessageInfo *info,
+                                 JsonObject               *body)
+{
+  if (info->type == KLETSEN_MSG_FILE_TRANSFER_REQUEST)
+    handle_offer (conn, body);
+  else
+    handle_answer (conn, body);
+}
+
+/**
+ * _kletsen_server_drop_transfers:
+ *
+ * A user left: offers from or to them, and accepted transfers whose side
+ * channel has not started, end. The other side hears 10004 if it is the
+ * uploader; a downloader learns it when it answers. Relays already moving
+ * bytes go on: they no longer depend on the chat connections.
+ */
+void
+_kletsen_server_drop_transfers (KletsenServer     *self,
+                                KletsenConnection *conn)
+{
+  GHashTableIter iter;
+  KletsenTransfer *transfer;
+  g_autoptr(GPtrArray) gone = g_ptr_array_new ();
+
+  g_hash_table_iter_init (&iter, self->transfers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&transfer))
+    {
+      if (transfer->uploader != conn && transfer->downloader != conn)
+        continue;
+      if (transfer->state == TRANSFER_RELAYING)
+        {
+          transfer->uploader = transfer->downloader = NULL;
+          continue;
+        }
+      g_ptr_array_add (gone, transfer);
+    }
+
+  for (guint i = 0; i < gone->len; i++)
+    {
+      transfer = g_ptr_array_index (gone, i);
+      if (transfer->uploader == conn)
+        {
+          if (transfer->state == TRANSFER_OFFERED)
+            conn->n_offers--;
+          transfer->state = TRANSFER_ACCEPTED;
+          transfer->uploader = NULL;
+        }
+      else
+        tell_uploader (transfer, KLETSEN_CODE_UNKNOWN_TRANSFER);
+      _kletsen_server_end_transfer (self, transfer);
+    }
+}
