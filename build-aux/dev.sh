@@ -12,7 +12,7 @@ TOP=$(pwd)
 BUILD=${KLETSEN_BUILD_DIR:-$TOP/build}
 
 # Everything the build and the tests need, as Debian 12 packages.
-PACKAGES="meson ninja-build gcc pkg-config gettext python3 libglib2.0-dev libglib2.0-bin libjson-glib-dev"
+PACKAGES="meson ninja-build gcc pkg-config gettext python3 libglib2.0-dev libglib2.0-bin libjson-glib-dev libgnutls28-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -93,6 +93,13 @@ kt_server_start (const char *first_arg,
  *
  * Returns: its exit status, or -1 when a signal ended it
  */
+/* Sends SIGTERM without waiting, for tests that keep their main loop running. */
+void
+kt_server_terminate (KtServer *server)
+{
+  g_subprocess_send_signal (server->process, SIGTERM);
+}
+
 int
 kt_server_stop (KtServer *server)
 {

@@ -33,6 +33,7 @@ typedef struct
 KtServer   *kt_server_start          (const char *first_arg,
                                       ...);  /* NULL-terminated; NULL alone for none */
 int         kt_server_stop           (KtServer   *server);
+void        kt_server_terminate      (KtServer   *server);
 void        kt_server_free           (KtServer   *server);
 
 KtClient   *kt_client_connect        (KtServer   *server);

@@ -81,3 +81,18 @@ kletsen_code_describe (int code)
     return _("Unknown error");
   return g_dgettext (GETTEXT_PACKAGE, info->text);
 }
+
+G_DEFINE_QUARK (kletsen-protocol-error-quark, kletsen_protocol_error)
+
+/**
+ * kletsen_protocol_error_new:
+ * @code: a protocol error code
+ *
+ * Returns: (transfer full): a #GError in %KLETSEN_PROTOCOL_ERROR with @code
+ *   and its translated text
+ */
+GError *
+kletsen_protocol_error_new (int code)
+{
+  return g_error_new_literal (KLETSEN_PROTOCOL_ERROR, code, kletsen_code_describe (code));
+}

@@ -63,6 +63,11 @@ typedef struct
   gboolean    disconnect; /* TRUE for DSCN reasons */
 } KletsenCodeInfo;
 
+/* GErrors carrying a protocol code: the error code is the protocol's. */
+#define KLETSEN_PROTOCOL_ERROR (kletsen_protocol_error_quark ())
+GQuark                 kletsen_protocol_error_quark (void);
+GError                *kletsen_protocol_error_new   (int    code);
+
 const KletsenCodeInfo *kletsen_code_table       (gsize *n_codes);
 const KletsenCodeInfo *kletsen_code_lookup      (int    code);
 const char            *kletsen_code_describe    (int    code);

@@ -215,7 +215,10 @@ linger_timeout_cb (gpointer user_data)
 {
   KletsenConnection *conn = user_data;
 
-  conn->reset = TRUE;
+  /* A peer that is not reading would keep the kernel busy for minutes after a
+   * plain close. At shutdown a plain close is better: the process is going
+   * anyway, and a reset could destroy the DSCN the peer has not read yet. */
+  conn->reset = !conn->server->shutting_down;
   _kletsen_connection_abort (conn, "did not finish closing in time");
   return G_SOURCE_REMOVE;
 }

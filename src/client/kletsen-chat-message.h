@@ -1,0 +1,54 @@
+/* kletsen-chat-message.h
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  KLETSEN_MESSAGE_KIND_TEXT,   /* something a person wrote */
+  KLETSEN_MESSAGE_KIND_SYSTEM, /* a join, a leave, a game event */
+  KLETSEN_MESSAGE_KIND_ERROR,  /* something that went wrong, such as a message that did not decrypt */
+} KletsenMessageKind;
+
+typedef enum
+{
+  KLETSEN_MESSAGE_STATE_RECEIVED,
+  KLETSEN_MESSAGE_STATE_SENDING,
+  KLETSEN_MESSAGE_STATE_SENT,
+  KLETSEN_MESSAGE_STATE_FAILED,
+} KletsenMessageState;
+
+GType kletsen_message_kind_get_type (void) G_GNUC_CONST;
+GType kletsen_message_state_get_type (void) G_GNUC_CONST;
+#define KLETSEN_TYPE_MESSAGE_KIND (kletsen_message_kind_get_type ())
+#define KLETSEN_TYPE_MESSAGE_STATE (kletsen_message_state_get_type ())
+
+#define KLETSEN_TYPE_CHAT_MESSAGE (kletsen_chat_message_get_type ())
+
+G_DECLARE_FINAL_TYPE (KletsenChatMessage, kletsen_chat_message, KLETSEN, CHAT_MESSAGE, GObject)
+
+KletsenChatMessage  *kletsen_chat_message_new            (KletsenMessageKind   kind,
+                                                          const char          *sender,
+                                                          const char          *text,
+                                                          KletsenMessageState  state,
+                                                          gboolean             encrypted);
+KletsenMessageKind   kletsen_chat_message_get_kind       (KletsenChatMessage  *self);
+const char          *kletsen_chat_message_get_sender     (KletsenChatMessage  *self);
+const char          *kletsen_chat_message_get_text       (KletsenChatMessage  *self);
+GDateTime           *kletsen_chat_message_get_time       (KletsenChatMessage  *self);
+gboolean             kletsen_chat_message_get_encrypted  (KletsenChatMessage  *self);
+KletsenMessageState  kletsen_chat_message_get_state      (KletsenChatMessage  *self);
+int                  kletsen_chat_message_get_error_code (KletsenChatMessage  *self);
+void                 kletsen_chat_message_set_state      (KletsenChatMessage  *self,
+                                                          KletsenMessageState  state,
+                                                          int                  error_code);
+
+G_END_DECLS

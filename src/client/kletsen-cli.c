@@ -1,0 +1,260 @@
+/* kletsen-cli.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* A small command-line client on the session core, for scripts and headless
+ * machines:
+ *
+ *   kletsen-cli [OPTION…] list
+ *   kletsen-cli [OPTION…] say TEXT              (to everyone)
+ *   kletsen-cli [OPTION…] tell PEER TEXT        (private; --secure to encrypt)
+ *   kletsen-cli [OPTION…] send-file PEER FILE
+ *   kletsen-cli [OPTION…] listen [FOLDER]       (print what arrives; accept files into FOLDER)
+ */
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kletsen-protocol.h"
+#include "kletsen-session.h"
+
+typedef struct
+{
+  GMainLoop      *loop;
+  KletsenSession *session;
+  GFile          *folder;
+  int             status;
+} Cli;
+
+static void
+done_cb (GObject      *object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!kletsen_session_request_finish (KLETSEN_SESSION (object), result, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      cli->status = EXIT_FAILURE;
+    }
+  g_main_loop_quit (cli->loop);
+}
+
+static void
+listed_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) users = kletsen_session_list_users_finish (KLETSEN_SESSION (object), result, &error);
+
+  if (users == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      cli->status = EXIT_FAILURE;
+    }
+  for (guint i = 0; users != NULL && users[i]; i++)
+    printf ("%s\n", users[i]);
+  g_main_loop_quit (cli->loop);
+}
+
+static void
+transfer_state_cb (KletsenFileTransfer *transfer,
+                   GParamSpec          *pspec,
+                   Cli                 *cli)
+{
+  KletsenTransferState state = kletsen_file_transfer_get_state (transfer);
+
+  if (state < KLETSEN_TRANSFER_DONE)
+    return;
+  if (state == KLETSEN_TRANSFER_DONE)
+    {
+      GFile *file = kletsen_file_transfer_get_file (transfer);
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+
+      printf ("file %s %s: done%s%s\n", kletsen_file_transfer_get_peer (transfer),
+              kletsen_file_transfer_get_filename (transfer), path ? " → " : "", path ? path : "");
+    }
+  else
+    {
+      printf ("file %s %s: %s\n", kletsen_file_transfer_get_peer (transfer),
+              kletsen_file_transfer_get_filename (transfer),
+              kletsen_file_transfer_get_error (transfer) ? kletsen_file_transfer_get_error (transfer) : "ended");
+      cli->status = EXIT_FAILURE;
+    }
+  fflush (stdout);
+  if (kletsen_file_transfer_get_direction (transfer) == KLETSEN_TRANSFER_SEND)
+    g_main_loop_quit (cli->loop);
+}
+
+static void
+file_offered_cb (KletsenSession      *session,
+                 KletsenFileTransfer *transfer,
+                 Cli                 *cli)
+{
+  printf ("file offer from %s: %s (%" G_GUINT64_FORMAT " bytes)\n", kletsen_file_transfer_get_peer (transfer),
+          kletsen_file_transfer_get_filename (transfer), kletsen_file_transfer_get_size (transfer));
+  fflush (stdout);
+  g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), cli);
+  if (cli->folder != NULL)
+    kletsen_session_accept_file (session, transfer, cli->folder);
+  else
+    kletsen_session_reject_file (session, transfer);
+}
+
+static void
+message_added_cb (GListModel *model,
+                  guint       position,
+                  guint       removed,
+                  guint       added,
+                  gpointer    user_data)
+{
+  KletsenConversation *conversation = KLETSEN_CONVERSATION (model);
+
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(KletsenChatMessage) m = g_list_model_get_item (model, i);
+
+      if (kletsen_chat_message_get_state (m) != KLETSEN_MESSAGE_STATE_RECEIVED)
+        continue;
+      printf ("%s%s%s%s: %s\n",
+              kletsen_conversation_get_peer (conversation) ? "[private] " : "",
+              kletsen_chat_message_get_encrypted (m) ? "[encrypted] " : "",
+              kletsen_chat_message_get_sender (m) ? kletsen_chat_message_get_sender (m) : "*",
+              kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_ERROR ? " (error)" : "",
+              kletsen_chat_message_get_text (m));
+    }
+  fflush (stdout);
+}
+
+static void
+conversation_added_cb (GListModel *model,
+                       guint       position,
+                       guint       removed,
+                       guint       added,
+                       gpointer    user_data)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(GObject) conversation = g_list_model_get_item (model, i);
+
+      g_signal_connect (conversation, "items-changed", G_CALLBACK (message_added_cb), user_data);
+    }
+}
+
+static void
+connected_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!kletsen_session_connect_finish (KLETSEN_SESSION (object), result, &error))
+    {
+      g_printerr ("Cannot log in: %s\n", error->message);
+      cli->status = EXIT_FAILURE;
+      g_main_loop_quit (cli->loop);
+      return;
+    }
+  g_object_set_data (G_OBJECT (cli->session), "online", GINT_TO_POINTER (1));
+  g_main_loop_quit (cli->loop);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autofree char *host = g_strdup ("127.0.0.1");
+  g_autofree char *name = NULL;
+  g_autofree char *data_dir = NULL;
+  int port = KLETSEN_DEFAULT_PORT;
+  int file_port = KLETSEN_DEFAULT_FILE_PORT;
+  gboolean secure = FALSE;
+  GOptionEntry entries[] = {
+    { "host", 'H', 0, G_OPTION_ARG_STRING, &host, "Server host (default 127.0.0.1)", "HOST" },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Chat port (default 1337)", "PORT" },
+    { "file-port", 0, 0, G_OPTION_ARG_INT, &file_port, "File side channel port (default 1338)", "PORT" },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "User name to log in with", "NAME" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "Where the key pair and pinned keys live", "DIR" },
+    { "secure", 's', 0, G_OPTION_ARG_NONE, &secure, "Encrypt private messages end to end", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("list | say TEXT | tell PEER TEXT | send-file PEER FILE | listen [FOLDER]");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KletsenSession) session = NULL;
+  const char *command;
+  Cli cli = { 0 };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 2;
+    }
+  command = argc > 1 ? argv[1] : NULL;
+  if (name == NULL || command == NULL)
+    {
+      g_printerr ("usage: kletsen-cli --name NAME COMMAND … (see --help)\n");
+      return 2;
+    }
+
+  cli.loop = g_main_loop_new (NULL, FALSE);
+  cli.session = session = kletsen_session_new (data_dir);
+  kletsen_session_set_file_port (session, file_port);
+  kletsen_session_connect_async (session, host, port, name, NULL, connected_cb, &cli);
+  g_main_loop_run (cli.loop);
+  if (cli.status != 0)
+    return cli.status;
+
+  if (g_str_equal (command, "list"))
+    kletsen_session_list_users_async (session, listed_cb, &cli);
+  else if (g_str_equal (command, "say") && argc == 3)
+    kletsen_session_broadcast_async (session, argv[2], done_cb, &cli);
+  else if (g_str_equal (command, "tell") && argc == 4 && secure)
+    kletsen_session_send_secure_async (session, argv[2], argv[3], done_cb, &cli);
+  else if (g_str_equal (command, "tell") && argc == 4)
+    kletsen_session_send_private_async (session, argv[2], argv[3], done_cb, &cli);
+  else if (g_str_equal (command, "send-file") && argc == 4)
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (argv[3]);
+      KletsenFileTransfer *transfer = kletsen_session_send_file (session, argv[2], file);
+
+      g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), &cli);
+    }
+  else if (g_str_equal (command, "listen") && argc <= 3)
+    {
+      if (argc == 3)
+        cli.folder = g_file_new_for_commandline_arg (argv[2]);
+      g_signal_connect (session, "file-offered", G_CALLBACK (file_offered_cb), &cli);
+      g_signal_connect (kletsen_session_get_conversations (session), "items-changed",
+                        G_CALLBACK (conversation_added_cb), &cli);
+      conversation_added_cb (kletsen_session_get_conversations (session), 0, 0,
+                             g_list_model_get_n_items (kletsen_session_get_conversations (session)), &cli);
+    }
+  else
+    {
+      g_printerr ("usage: kletsen-cli --name NAME COMMAND … (see --help)\n");
+      return 2;
+    }
+
+  g_main_loop_run (cli.loop);
+  kletsen_session_disconnect (session);
+  g_clear_object (&cli.folder);
+  g_main_loop_unref (cli.loop);
+  return cli.status;
+}

@@ -1,0 +1,339 @@
+/* kletsen-crypto.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* End-to-end encryption of private messages (protocol.md §5), with GnuTLS:
+ *
+ *   sessionKey = base64 (RSA-PKCS#1-v1.5-encrypt (peer's public key, 32 random bytes))
+ *   message    = base64 (12-byte nonce ‖ AES-256-GCM ciphertext ‖ 16-byte tag)
+ *
+ * Public keys travel as base64 DER SubjectPublicKeyInfo. The private key is
+ * kept as PEM in a file only its owner can read, and never leaves it. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <string.h>
+
+#include "kletsen-crypto.h"
+
+#define KEY_BITS 2048
+#define SESSION_KEY_LEN 32
+#define NONCE_LEN 12
+#define TAG_LEN 16
+
+struct _KletsenIdentity
+{
+  gnutls_privkey_t private_key;
+  char            *public_key; /* base64 DER SubjectPublicKeyInfo */
+};
+
+G_DEFINE_QUARK (kletsen-crypto-error-quark, kletsen_crypto_error)
+
+static gboolean
+gnutls_failed (int          ret,
+               const char  *what,
+               GError     **error)
+{
+  if (ret >= 0)
+    return FALSE;
+  g_set_error (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_FAILED, "%s: %s", what, gnutls_strerror (ret));
+  return TRUE;
+}
+
+void
+kletsen_identity_free (KletsenIdentity *self)
+{
+  if (self == NULL)
+    return;
+  if (self->private_key != NULL)
+    gnutls_privkey_deinit (self->private_key);
+  g_free (self->public_key);
+  g_free (self);
+}
+
+/* Makes a new key pair and writes it, readable by its owner only. */
+static gboolean
+create_key (const char  *path,
+            GError     **error)
+{
+  gnutls_x509_privkey_t key = NULL;
+  gnutls_datum_t pem = { NULL, 0 };
+  g_autofree char *dir = g_path_get_dirname (path);
+  gboolean ok = FALSE;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "Cannot create %s: %s", dir, g_strerror (errno));
+      return FALSE;
+    }
+  if (gnutls_failed (gnutls_x509_privkey_init (&key), "key", error))
+    return FALSE;
+  if (!gnutls_failed (gnutls_x509_privkey_generate (key, GNUTLS_PK_RSA, KEY_BITS, 0), "generating a key", error) &&
+      !gnutls_failed (gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_PEM, &pem), "exporting the key", error))
+    ok = g_file_set_contents_full (path, (const char *)pem.data, pem.size,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+  if (pem.data != NULL)
+    {
+      gnutls_memset (pem.data, 0, pem.size);
+      gnutls_free (pem.data);
+    }
+  gnutls_x509_privkey_deinit (key);
+  return ok;
+}
+
+static char *
+export_public_key (gnutls_privkey_t   private_key,
+                   GError           **error)
+{
+  gnutls_pubkey_t pub = NULL;
+  gnutls_datum_t der = { NULL, 0 };
+  char *b64 = NULL;
+
+  if (gnutls_failed (gnutls_pubkey_init (&pub), "public key", error))
+    return NULL;
+  if (!gnutls_failed (gnutls_pubkey_import_privkey (pub, private_key, 0, 0), "public key", error) &&
+      !gnutls_failed (gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_DER, &der), "exporting the public key", error))
+    b64 = g_base64_encode (der.data, der.size);
+  gnutls_free (der.data);
+  gnutls_pubkey_deinit (pub);
+  return b64;
+}
+
+/**
+ * kletsen_identity_load_or_create:
+ * @path: the PEM file of the private key; made (mode 0600) when missing
+ *
+ * Returns: (transfer full) (nullable): the key pair
+ */
+KletsenIdentity *
+kletsen_identity_load_or_create (const char  *path,
+                                 GError     **error)
+{
+  g_autoptr(KletsenIdentity) self = g_new0 (KletsenIdentity, 1);
+  g_autofree char *pem = NULL;
+  gsize len;
+  gnutls_datum_t datum;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS) && !create_key (path, error))
+    return NULL;
+  if (!g_file_get_contents (path, &pem, &len, error))
+    return NULL;
+
+  datum.data = (unsigned char *)pem;
+  datum.size = len;
+  if (gnutls_failed (gnutls_privkey_init (&self->private_key), "key", error) ||
+      gnutls_failed (gnutls_privkey_import_x509_raw (self->private_key, &datum, GNUTLS_X509_FMT_PEM, NULL, 0),
+                     "reading the private key", error))
+    return NULL;
+  memset (pem, 0, len);
+
+  self->public_key = export_public_key (self->private_key, error);
+  if (self->public_key == NULL)
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+const char *
+kletsen_identity_get_public_key (KletsenIdentity *self)
+{
+  return self->public_key;
+}
+
+static gboolean
+decode (const char  *b64,
+        GBytes     **out)
+{
+  gsize len = 0;
+  guchar *data;
+
+  /* g_base64_decode does not report malformed input; check the alphabet. */
+  for (const char *p = b64; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '+' && *p != '/' && *p != '=')
+      return FALSE;
+  data = g_base64_decode (b64, &len);
+  *out = g_bytes_new_take (data, len);
+  return len > 0;
+}
+
+static gnutls_pubkey_t
+import_public_key (const char  *public_key,
+                   GError     **error)
+{
+  g_autoptr(GBytes) der = NULL;
+  gnutls_pubkey_t pub = NULL;
+  gnutls_datum_t datum;
+  gsize len;
+
+  if (!decode (public_key, &der))
+    goto bad;
+  datum.data = (unsigned char *)g_bytes_get_data (der, &len);
+  datum.size = len;
+  if (gnutls_pubkey_init (&pub) < 0)
+    goto bad;
+  if (gnutls_pubkey_import (pub, &datum, GNUTLS_X509_FMT_DER) < 0 ||
+      gnutls_pubkey_get_pk_algorithm (pub, NULL) != GNUTLS_PK_RSA)
+    {
+      gnutls_pubkey_deinit (pub);
+      goto bad;
+    }
+  return pub;
+
+bad:
+  g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_KEY,
+                       "The public key is not an RSA key");
+  return NULL;
+}
+
+/**
+ * kletsen_crypto_fingerprint:
+ * @public_key: base64 DER SubjectPublicKeyInfo
+ *
+ * Returns: (transfer full) (nullable): SHA-256 of the DER key as 16 groups of
+ *   4 hex digits, for two people to read to each other; %NULL for a key that
+ *   does not decode
+ */
+char *
+kletsen_crypto_fingerprint (const char *public_key)
+{
+  g_autoptr(GBytes) der = NULL;
+  g_autofree char *hex = NULL;
+  GString *out;
+
+  if (!decode (public_key, &der))
+    return NULL;
+  hex = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, der);
+  out = g_string_new (NULL);
+  for (guint i = 0; hex[i]; i++)
+    {
+      if (i > 0 && i % 4 == 0)
+        g_string_append_c (out, ' ');
+      g_string_append_c (out, g_ascii_toupper (hex[i]));
+    }
+  return g_string_free (out, FALSE);
+}
+
+/**
+ * kletsen_crypto_encrypt:
+ * @public_key: the receiver's key, base64 DER SubjectPublicKeyInfo
+ * @plaintext: UTF-8 text
+ * @session_key: (out): the fresh AES key, wrapped for the receiver, base64
+ * @message: (out): nonce, ciphertext and tag, base64
+ */
+gboolean
+kletsen_crypto_encrypt (const char  *public_key,
+                        const char  *plaintext,
+                        char       **session_key,
+                        char       **message,
+                        GError     **error)
+{
+  gnutls_pubkey_t pub = import_public_key (public_key, error);
+  guchar key[SESSION_KEY_LEN];
+  gnutls_datum_t key_datum = { key, SESSION_KEY_LEN };
+  gnutls_datum_t wrapped = { NULL, 0 };
+  gnutls_aead_cipher_hd_t aead = NULL;
+  gsize text_len = strlen (plaintext);
+  gsize out_len = NONCE_LEN + text_len + TAG_LEN;
+  g_autofree guchar *out = g_malloc (out_len);
+  gsize ct_len = text_len + TAG_LEN;
+  gboolean ok = FALSE;
+
+  if (pub == NULL)
+    return FALSE;
+
+  if (!gnutls_failed (gnutls_rnd (GNUTLS_RND_KEY, key, sizeof key), "random key", error) &&
+      !gnutls_failed (gnutls_rnd (GNUTLS_RND_NONCE, out, NONCE_LEN), "random nonce", error) &&
+      !gnutls_failed (gnutls_pubkey_encrypt_data (pub, 0, &key_datum, &wrapped), "wrapping the key", error) &&
+      !gnutls_failed (gnutls_aead_cipher_init (&aead, GNUTLS_CIPHER_AES_256_GCM, &key_datum), "cipher", error) &&
+      !gnutls_failed (gnutls_aead_cipher_encrypt (aead, out, NONCE_LEN, NULL, 0, TAG_LEN,
+                                                  plaintext, text_len, out + NONCE_LEN, &ct_len),
+                      "encrypting", error))
+    {
+      *session_key = g_base64_encode (wrapped.data, wrapped.size);
+      *message = g_base64_encode (out, NONCE_LEN + ct_len);
+      ok = TRUE;
+    }
+
+  gnutls_memset (key, 0, sizeof key);
+  if (aead != NULL)
+    gnutls_aead_cipher_deinit (aead);
+  gnutls_free (wrapped.data);
+  gnutls_pubkey_deinit (pub);
+  return ok;
+}
+
+/**
+ * kletsen_identity_decrypt:
+ *
+ * Returns: (transfer full) (nullable): the text, or %NULL when the message
+ *   does not decrypt, does not authenticate or is not UTF-8; never garbage
+ */
+char *
+kletsen_identity_decrypt (KletsenIdentity  *self,
+                          const char       *session_key,
+                          const char       *message,
+                          GError          **error)
+{
+  g_autoptr(GBytes) wrapped = NULL;
+  g_autoptr(GBytes) sealed = NULL;
+  gnutls_datum_t in, key = { NULL, 0 };
+  gnutls_aead_cipher_hd_t aead = NULL;
+  const guchar *data;
+  gsize len, text_len = 0;
+  char *text = NULL;
+
+  if (!decode (session_key, &wrapped) || !decode (message, &sealed) ||
+      g_bytes_get_size (sealed) < NONCE_LEN + TAG_LEN)
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
+                           "The encrypted message is malformed");
+      return NULL;
+    }
+
+  in.data = (unsigned char *)g_bytes_get_data (wrapped, &len);
+  in.size = len;
+  if (gnutls_privkey_decrypt_data (self->private_key, 0, &in, &key) < 0 || key.size != SESSION_KEY_LEN)
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
+                           "The message was not encrypted for this key");
+      goto out;
+    }
+
+  data = g_bytes_get_data (sealed, &len);
+  text_len = len - NONCE_LEN - TAG_LEN;
+  text = g_malloc (text_len + 1);
+  if (gnutls_aead_cipher_init (&aead, GNUTLS_CIPHER_AES_256_GCM, &key) < 0 ||
+      gnutls_aead_cipher_decrypt (aead, data, NONCE_LEN, NULL, 0, TAG_LEN,
+                                  data + NONCE_LEN, len - NONCE_LEN, text, &text_len) < 0)
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_FAILED,
+                           "The message did not authenticate");
+      g_clear_pointer (&text, g_free);
+      goto out;
+    }
+  text[text_len] = '\0';
+  if (!g_utf8_validate_len (text, text_len, NULL))
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
+                           "The message is not text");
+      g_clear_pointer (&text, g_free);
+    }
+
+out:
+  if (aead != NULL)
+    gnutls_aead_cipher_deinit (aead);
+  if (key.data != NULL)
+    {
+      gnutls_memset (key.data, 0, key.size);
+      gnutls_free (key.data);
+    }
+  return text;
+}

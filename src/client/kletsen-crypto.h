@@ -1,0 +1,46 @@
+/* kletsen-crypto.h
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define KLETSEN_CRYPTO_ERROR (kletsen_crypto_error_quark ())
+
+typedef enum
+{
+  KLETSEN_CRYPTO_ERROR_BAD_KEY,     /* a public key that is not base64 DER of an RSA key */
+  KLETSEN_CRYPTO_ERROR_BAD_MESSAGE, /* not base64, too short, or wrong session key */
+  KLETSEN_CRYPTO_ERROR_FAILED,      /* does not authenticate, or GnuTLS failed */
+} KletsenCryptoError;
+
+GQuark kletsen_crypto_error_quark (void);
+
+/* This client's RSA-2048 key pair (protocol.md §5). */
+typedef struct _KletsenIdentity KletsenIdentity;
+
+KletsenIdentity *kletsen_identity_load_or_create (const char       *path,
+                                                  GError          **error);
+void             kletsen_identity_free           (KletsenIdentity  *self);
+const char      *kletsen_identity_get_public_key (KletsenIdentity  *self);
+char            *kletsen_identity_decrypt        (KletsenIdentity  *self,
+                                                  const char       *session_key,
+                                                  const char       *message,
+                                                  GError          **error);
+
+char            *kletsen_crypto_fingerprint      (const char       *public_key);
+gboolean         kletsen_crypto_encrypt          (const char       *public_key,
+                                                  const char       *plaintext,
+                                                  char            **session_key,
+                                                  char            **message,
+                                                  GError          **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KletsenIdentity, kletsen_identity_free)
+
+G_END_DECLS

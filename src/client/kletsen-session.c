@@ -1,0 +1,1911 @@
+/* kletsen-session.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* One connection to a Kletsen server, and the models the desktop app shows.
+ *
+ * Replies: the server answers one connection's requests in order, so a reply
+ * belongs to the oldest request still waiting for that reply header. Some
+ * requests (a file offer or answer, the secure-message steps) get a reply
+ * only when they fail; each of those is followed by a LIST_USERS_REQ, whose
+ * reply proves that every such request before it succeeded. That works with
+ * any server that follows the protocol. */
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include "kletsen-crypto.h"
+#include "kletsen-protocol.h"
+#include "kletsen-session.h"
+
+#define READ_CHUNK (64 * 1024)
+#define MAX_LINE (4 * 1024 * 1024)
+#define KEY_TIMEOUT_MS 15000
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+/* Source tags for GTask: addresses of these bytes (ISO C does not allow
+ * function pointers where GLib takes a gpointer). */
+static const char tags[8];
+#define TAG_CONNECT ((gpointer)&tags[0])
+#define TAG_BROADCAST ((gpointer)&tags[1])
+#define TAG_PRIVATE ((gpointer)&tags[2])
+#define TAG_SECURE ((gpointer)&tags[3])
+#define TAG_LIST_USERS ((gpointer)&tags[4])
+#define TAG_START_GAME ((gpointer)&tags[5])
+#define TAG_JOIN_GAME ((gpointer)&tags[6])
+#define TAG_GUESS ((gpointer)&tags[7])
+
+typedef enum
+{
+  PENDING_PLAIN,    /* completes with its reply */
+  PENDING_SILENT,   /* replies only on error; the next barrier completes it */
+  PENDING_BARRIER,  /* our LIST_USERS_REQ after silent requests */
+} PendingKind;
+
+typedef struct
+{
+  const char          *response;
+  PendingKind          kind;
+  GTask               *task;     /* nullable: internal requests */
+  KletsenChatMessage  *message;  /* nullable: a message of mine waiting for its fate */
+  KletsenFileTransfer *transfer; /* nullable: an offer or answer */
+  char                *peer;     /* secure steps: whose handshake */
+  int                  number;   /* a guess */
+} Pending;
+
+typedef struct
+{
+  char               *text;
+  KletsenChatMessage *message;
+  GTask              *task;
+} SecureSend;
+
+struct _KletsenSession
+{
+  GObject              parent_instance;
+
+  /* settings */
+  char                *data_dir;
+  char                *host;
+  char                *username;
+  guint16              port;
+  guint16              file_port;
+  guint                ping_interval_ms;
+  guint                pong_timeout_ms;
+
+  /* the connection */
+  GSocketConnection   *connection;
+  GCancellable        *cancellable;  /* this connection's; cancelled when it ends */
+  KletsenFramer       *framer;
+  guchar              *read_buffer;
+  GQueue               out;          /* GBytes waiting to be written */
+  gboolean             writing;
+  GQueue               pending;      /* Pending */
+  GTask               *connect_task;
+  KletsenSessionState  state;
+  char                *last_error;
+  int                  disconnect_reason;
+  gboolean             want_online;  /* reconnect when the connection is lost */
+  gboolean             was_online;
+  gint64               last_heard;
+  guint                watchdog_id;
+  guint                reconnect_id;
+  guint                backoff_ms;
+
+  /* models */
+  GListStore          *users;
+  GListStore          *conversations;
+  GHashTable          *conversation_by_key;
+  KletsenConversation *everyone;
+  KletsenGameState    *game;
+  GListStore          *transfers;
+
+  /* end-to-end keys */
+  KletsenIdentity     *identity;
+  char                *fingerprint;
+  GHashTable          *peer_keys;    /* folded name → base64 key, for this session */
+  GHashTable          *changed_keys; /* folded name → the new key, not yet trusted */
+  GHashTable          *secure_queue; /* folded name → GPtrArray of SecureSend */
+  GHashTable          *key_timeouts; /* folded name → source id */
+  GKeyFile            *pins;
+  char                *pins_path;
+};
+
+G_DEFINE_FINAL_TYPE (KletsenSession, kletsen_session, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (KletsenSessionState, kletsen_session_state,
+  G_DEFINE_ENUM_VALUE (KLETSEN_SESSION_DISCONNECTED, "disconnected"),
+  G_DEFINE_ENUM_VALUE (KLETSEN_SESSION_CONNECTING, "connecting"),
+  G_DEFINE_ENUM_VALUE (KLETSEN_SESSION_LOGGING_IN, "logging-in"),
+  G_DEFINE_ENUM_VALUE (KLETSEN_SESSION_ONLINE, "online"))
+
+G_DEFINE_QUARK (kletsen-session-error-quark, kletsen_session_error)
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  PROP_LAST_ERROR,
+  PROP_DISCONNECT_REASON,
+  N_PROPS
+};
+
+enum {
+  MESSAGE,
+  FILE_OFFERED,
+  PEER_KEY_CHANGED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void connection_lost (KletsenSession *self, const char *why);
+static void start_connecting (KletsenSession *self);
+static void read_more (KletsenSession *self);
+
+/* ---- small helpers ---- */
+
+static char *
+fold (const char *name)
+{
+  return kletsen_user_name_key (name);
+}
+
+static void
+pending_free (Pending *p)
+{
+  g_clear_object (&p->task);
+  g_clear_object (&p->message);
+  g_clear_object (&p->transfer);
+  g_free (p->peer);
+  g_free (p);
+}
+
+static void
+secure_send_free (gpointer data)
+{
+  SecureSend *s = data;
+
+  g_free (s->text);
+  g_clear_object (&s->message);
+  g_clear_object (&s->task);
+  g_free (s);
+}
+
+static void
+set_state (KletsenSession      *self,
+           KletsenSessionState  state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static void
+set_last_error (KletsenSession *self,
+                const char     *error)
+{
+  if (g_strcmp0 (self->last_error, error) == 0)
+    return;
+  g_free (self->last_error);
+  self->last_error = g_strdup (error);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_ERROR]);
+}
+
+static void
+add_system_line (KletsenSession *self,
+                 const char     *text)
+{
+  g_autoptr(KletsenChatMessage) line = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_SYSTEM, NULL, text,
+                                                                 KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+
+  kletsen_conversation_append (self->everyone, line, FALSE);
+}
+
+/* ---- writing ---- */
+
+static void write_next (KletsenSession *self);
+
+static void
+write_cb (GObject      *object,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  KletsenSession *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          self->writing = FALSE;
+          connection_lost (self, error->message);
+        }
+      g_object_unref (self);
+      return;
+    }
+  g_bytes_unref (g_queue_pop_head (&self->out));
+  self->writing = FALSE;
+  write_next (self);
+  g_object_unref (self);
+}
+
+static void
+write_next (KletsenSession *self)
+{
+  GBytes *line;
+
+  if (self->writing || self->connection == NULL || (line = g_queue_peek_head (&self->out)) == NULL)
+    return;
+  self->writing = TRUE;
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (self->connection)),
+                                   g_bytes_get_data (line, NULL), g_bytes_get_size (line),
+                                   G_PRIORITY_DEFAULT, self->cancellable, write_cb, g_object_ref (self));
+}
+
+static void
+send_line (KletsenSession *self,
+           const char     *header,
+           JsonObject     *body)
+{
+  g_queue_push_tail (&self->out, kletsen_message_serialize (header, body));
+  write_next (self);
+}
+
+/* Sends a request and remembers what waits for its reply. */
+static Pending *
+send_request (KletsenSession *self,
+              const char     *header,
+              JsonObject     *body,
+              PendingKind     kind,
+              GTask          *task)
+{
+  const char *body_text = NULL;
+  gsize body_len = 0;
+  const KletsenMessageInfo *info = kletsen_message_lookup (header, strlen (header), KLETSEN_TO_SERVER,
+                                                           &body_text, &body_len);
+  Pending *p = g_new0 (Pending, 1);
+
+  g_assert (info != NULL && info->response != NULL);
+  p->response = info->response;
+  p->kind = kind;
+  p->task = task ? g_object_ref (task) : NULL;
+  g_queue_push_tail (&self->pending, p);
+  send_line (self, header, body);
+
+  if (kind == PENDING_SILENT)
+    {
+      Pending *barrier = g_new0 (Pending, 1);
+
+      barrier->response = "LIST_USERS_RESP";
+      barrier->kind = PENDING_BARRIER;
+      g_queue_push_tail (&self->pending, barrier);
+      send_line (self, "LIST_USERS_REQ", NULL);
+    }
+  return p;
+}
+
+/* A request made while offline fails at once. */
+static gboolean
+check_online (KletsenSession *self,
+              GTask          *task)
+{
+  if (self->state == KLETSEN_SESSION_ONLINE)
+    return TRUE;
+  g_task_return_new_error (task, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_OFFLINE,
+                           _("Not connected to the server"));
+  return FALSE;
+}
+
+/* ---- completing requests ---- */
+
+/* Tells a request's waiters how it ended: code 0 is success. */
+static void
+complete (KletsenSession *self,
+          Pending        *p,
+          int             code,
+          JsonObject     *body)
+{
+  if (p->message != NULL)
+    kletsen_chat_message_set_state (p->message, code == 0 ? KLETSEN_MESSAGE_STATE_SENT : KLETSEN_MESSAGE_STATE_FAILED, code);
+
+  if (p->transfer != NULL && code != 0)
+    _kletsen_file_transfer_fail (p->transfer, KLETSEN_TRANSFER_FAILED, code, kletsen_code_describe (code));
+  else if (p->transfer != NULL && kletsen_file_transfer_get_direction (p->transfer) == KLETSEN_TRANSFER_SEND)
+    _kletsen_file_transfer_set_offered (p->transfer);
+
+  if (p->task == NULL)
+    return;
+  if (code != 0)
+    g_task_return_error (p->task, kletsen_protocol_error_new (code));
+  else if (g_task_get_source_tag (p->task) == TAG_GUESS)
+    g_task_return_int (p->task, json_object_get_int_member_with_default (body, "result", 0));
+  else if (g_task_get_source_tag (p->task) == TAG_LIST_USERS)
+    {
+      JsonArray *users = json_object_get_array_member (body, "users");
+      GStrvBuilder *builder = g_strv_builder_new ();
+
+      for (guint i = 0; users != NULL && i < json_array_get_length (users); i++)
+        g_strv_builder_add (builder, json_array_get_string_element (users, i));
+      g_task_return_pointer (p->task, g_strv_builder_end (builder), (GDestroyNotify)g_strfreev);
+      g_strv_builder_unref (builder);
+    }
+  else
+    g_task_return_boolean (p->task, TRUE);
+}
+
+static int
+reply_code (JsonObject *body)
+{
+  if (g_strcmp0 (json_object_get_string_member_with_default (body, "status", ""), "OK") == 0)
+    return 0;
+  return (int)json_object_get_int_member_with_default (body, "code", -1);
+}
+
+static void
+fail_secure_queue (KletsenSession *self,
+                   const char     *key,
+                   GError         *error);
+
+/* A reply arrived: it belongs to the oldest request waiting for its header. */
+static void
+handle_reply (KletsenSession *self,
+              const char     *header,
+              JsonObject     *body)
+{
+  int code = reply_code (body);
+
+  for (GList *l = self->pending.head; l != NULL; l = l->next)
+    {
+      Pending *p = l->data;
+
+      if (!g_str_equal (p->response, header))
+        continue;
+
+      /* Every silent request before our barrier has succeeded: a failure
+       * would have been answered before the barrier's reply. */
+      if (p->kind == PENDING_BARRIER)
+        {
+          GList *link = self->pending.head;
+
+          while (link != l)
+            {
+              GList *next = link->next;
+              Pending *done = link->data;
+
+              if (done->kind == PENDING_SILENT)
+                {
+                  g_queue_delete_link (&self->pending, link);
+                  complete (self, done, 0, NULL);
+                  pending_free (done);
+                }
+              link = next;
+            }
+          g_queue_delete_link (&self->pending, l);
+          pending_free (p);
+          return;
+        }
+
+      g_queue_remove (&self->pending, p);
+      if (p->peer != NULL && code != 0)
+        {
+          g_autofree char *key = fold (p->peer);
+
+          fail_secure_queue (self, key, kletsen_protocol_error_new (code));
+        }
+      complete (self, p, code, body);
+      pending_free (p);
+      return;
+    }
+  g_debug ("a %s that answers no request", header);
+}
+
+/* ---- the users model ---- */
+
+static int
+compare_users (gconstpointer a,
+               gconstpointer b,
+               gpointer      user_data)
+{
+  return g_ascii_strcasecmp (kletsen_user_get_name ((KletsenUser *)a), kletsen_user_get_name ((KletsenUser *)b));
+}
+
+static int
+compare_user_pointers (gconstpointer a,
+                       gconstpointer b,
+                       gpointer      user_data)
+{
+  return compare_users (*(gpointer *)a, *(gpointer *)b, user_data);
+}
+
+static gboolean
+find_user (KletsenSession *self,
+           const char     *name,
+           guint          *position)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->users));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(KletsenUser) user = g_list_model_get_item (G_LIST_MODEL (self->users), i);
+
+      if (g_ascii_strcasecmp (kletsen_user_get_name (user), name) == 0)
+        {
+          *position = i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static void
+user_joined (KletsenSession *self,
+             const char     *name)
+{
+  guint position;
+  g_autoptr(KletsenUser) user = NULL;
+
+  if (find_user (self, name, &position))
+    return;
+  user = kletsen_user_new (name);
+  g_list_store_insert_sorted (self->users, user, compare_users, NULL);
+}
+
+static void
+user_left (KletsenSession *self,
+           const char     *name)
+{
+  guint position;
+  g_autofree char *key = fold (name);
+
+  if (find_user (self, name, &position))
+    g_list_store_remove (self->users, position);
+  /* A new connection may bring a new key. */
+  g_hash_table_remove (self->peer_keys, key);
+}
+
+static void
+users_listed (KletsenSession *self,
+              JsonArray      *names)
+{
+  g_autoptr(GPtrArray) users = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; names != NULL && i < json_array_get_length (names); i++)
+    {
+      const char *name = json_array_get_string_element (names, i);
+
+      if (name != NULL)
+        g_ptr_array_add (users, kletsen_user_new (name));
+    }
+  g_ptr_array_sort_with_data (users, compare_user_pointers, NULL);
+  g_list_store_splice (self->users, 0, g_list_model_get_n_items (G_LIST_MODEL (self->users)),
+                       users->pdata, users->len);
+}
+
+/* ---- conversations ---- */
+
+/**
+ * kletsen_session_get_conversation:
+ * @peer: the other person
+ *
+ * Returns: (transfer none): the private conversation with @peer, made when
+ *   there is none yet
+ */
+KletsenConversation *
+kletsen_session_get_conversation (KletsenSession *self,
+                                  const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+  KletsenConversation *conversation = g_hash_table_lookup (self->conversation_by_key, key);
+
+  if (conversation == NULL)
+    {
+      conversation = kletsen_conversation_new (peer);
+      g_hash_table_insert (self->conversation_by_key, g_steal_pointer (&key), conversation);
+      g_list_store_append (self->conversations, conversation);
+    }
+  return conversation;
+}
+
+/* ---- keys ---- */
+
+static char *
+pinned_fingerprint (KletsenSession *self,
+                    const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+
+  return g_key_file_get_string (self->pins, "peers", key, NULL);
+}
+
+static void
+pin (KletsenSession *self,
+     const char     *peer,
+     const char     *fingerprint)
+{
+  g_autofree char *key = fold (peer);
+  g_autoptr(GError) error = NULL;
+
+  g_key_file_set_string (self->pins, "peers", key, fingerprint);
+  if (!g_key_file_save_to_file (self->pins, self->pins_path, &error))
+    g_warning ("Cannot save the pinned keys: %s", error->message);
+}
+
+static void
+fail_secure_queue (KletsenSession *self,
+                   const char     *key,
+                   GError         *error)
+{
+  GPtrArray *queue = g_hash_table_lookup (self->secure_queue, key);
+  guint id = GPOINTER_TO_UINT (g_hash_table_lookup (self->key_timeouts, key));
+
+  if (id != 0)
+    g_source_remove (id);
+  g_hash_table_remove (self->key_timeouts, key);
+  for (guint i = 0; queue != NULL && i < queue->len; i++)
+    {
+      SecureSend *s = g_ptr_array_index (queue, i);
+      int code = error->domain == KLETSEN_PROTOCOL_ERROR ? error->code : 0;
+
+      kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, code);
+      if (s->task != NULL)
+        g_task_return_error (s->task, g_error_copy (error));
+    }
+  g_hash_table_remove (self->secure_queue, key);
+  g_error_free (error);
+}
+
+static void
+encrypt_and_send (KletsenSession *self,
+                  const char     *peer,
+                  const char     *public_key,
+                  SecureSend     *s)
+{
+  g_autofree char *session_key = NULL;
+  g_autofree char *message = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  Pending *p;
+
+  if (!kletsen_crypto_encrypt (public_key, s->text, &session_key, &message, &error))
+    {
+      kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      if (s->task != NULL)
+        g_task_return_error (s->task, g_steal_pointer (&error));
+      return;
+    }
+  body = json_object_new ();
+  json_object_set_string_member (body, "receiver", peer);
+  json_object_set_string_member (body, "sessionKey", session_key);
+  json_object_set_string_member (body, "message", message);
+  p = send_request (self, "SECURE_MESSAGE", body, PENDING_SILENT, s->task);
+  p->message = g_object_ref (s->message);
+  p->peer = g_strdup (peer);
+}
+
+/* The peer's key came: check it against the pin, then send what waited. */
+static void
+peer_key_arrived (KletsenSession *self,
+                  const char     *peer,
+                  const char     *public_key)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *fingerprint = kletsen_crypto_fingerprint (public_key);
+  g_autofree char *pinned = pinned_fingerprint (self, peer);
+  GPtrArray *queue;
+  guint id;
+
+  if (fingerprint == NULL)
+    {
+      fail_secure_queue (self, key, g_error_new_literal (KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_KEY,
+                                                         _("The other side sent an unusable key")));
+      return;
+    }
+
+  if (pinned != NULL && !g_str_equal (pinned, fingerprint))
+    {
+      g_hash_table_insert (self->changed_keys, g_strdup (key), g_strdup (public_key));
+      g_signal_emit (self, signals[PEER_KEY_CHANGED], 0, peer, pinned, fingerprint);
+      fail_secure_queue (self, key, g_error_new (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED,
+                                                 _("%s’s key has changed; compare fingerprints before trusting it"), peer));
+      return;
+    }
+  if (pinned == NULL)
+    pin (self, peer, fingerprint); /* trust on first use */
+
+  g_hash_table_insert (self->peer_keys, g_strdup (key), g_strdup (public_key));
+  id = GPOINTER_TO_UINT (g_hash_table_lookup (self->key_timeouts, key));
+  if (id != 0)
+    g_source_remove (id);
+  g_hash_table_remove (self->key_timeouts, key);
+
+  queue = g_hash_table_lookup (self->secure_queue, key);
+  if (queue == NULL)
+    return;
+  g_hash_table_steal (self->secure_queue, key);
+  for (guint i = 0; i < queue->len; i++)
+    encrypt_and_send (self, peer, public_key, g_ptr_array_index (queue, i));
+  g_ptr_array_unref (queue);
+}
+
+typedef struct
+{
+  KletsenSession *self;
+  char           *key;
+} KeyTimeout;
+
+static void
+key_timeout_free (gpointer data)
+{
+  KeyTimeout *t = data;
+
+  g_free (t->key);
+  g_free (t);
+}
+
+static gboolean
+key_timeout_cb (gpointer user_data)
+{
+  KeyTimeout *t = user_data;
+
+  g_hash_table_remove (t->self->key_timeouts, t->key);
+  fail_secure_queue (t->self, t->key, g_error_new_literal (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_NO_KEY,
+                                                           _("The other side did not send its key")));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handle_secure_message (KletsenSession *self,
+                       JsonObject     *body)
+{
+  const char *sender = json_object_get_string_member (body, "sender");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(KletsenChatMessage) message = NULL;
+
+  text = kletsen_identity_decrypt (self->identity, json_object_get_string_member (body, "sessionKey"),
+                                   json_object_get_string_member (body, "message"), &error);
+  if (text == NULL)
+    {
+      g_autofree char *why = g_strdup_printf (_("An encrypted message from %s could not be read: %s"),
+                                              sender, error->message);
+
+      message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_ERROR, sender, why, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+    }
+  else
+    message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+  kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
+}
+
+/* ---- unsolicited messages ---- */
+
+static KletsenFileTransfer *
+find_offer (KletsenSession *self,
+            JsonObject     *body)
+{
+  const char *receiver = json_object_get_string_member_with_default (body, "receiver", "");
+  const char *filename = json_object_get_string_member_with_default (body, "filename", NULL);
+  const char *id = json_object_get_string_member_with_default (body, "transferId", "");
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->transfers));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(KletsenFileTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
+
+      if (kletsen_file_transfer_get_direction (t) != KLETSEN_TRANSFER_SEND)
+        continue;
+      if (g_strcmp0 (kletsen_file_transfer_get_id (t), id) == 0)
+        return t;
+      /* Our server echoes the filename; without it, the oldest offer to that receiver. */
+      if (kletsen_file_transfer_get_state (t) == KLETSEN_TRANSFER_OFFERED &&
+          kletsen_file_transfer_get_id (t) == NULL &&
+          g_ascii_strcasecmp (kletsen_file_transfer_get_peer (t), receiver) == 0 &&
+          (filename == NULL || g_str_equal (filename, kletsen_file_transfer_get_filename (t))))
+        return t;
+    }
+  return NULL;
+}
+
+static void
+handle_offer_outcome (KletsenSession *self,
+                      JsonObject     *body)
+{
+  KletsenFileTransfer *transfer = find_offer (self, body);
+  int code = reply_code (body);
+
+  if (transfer == NULL)
+    return;
+  _kletsen_file_transfer_set_id (transfer, json_object_get_string_member (body, "transferId"));
+  if (code == KLETSEN_CODE_FILE_REJECTED)
+    _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_REJECTED, code, kletsen_code_describe (code));
+  else if (code != 0)
+    _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_FAILED, code, kletsen_code_describe (code));
+  else
+    _kletsen_file_transfer_run (transfer, self->host, self->file_port, NULL);
+}
+
+static void
+handle_unsolicited (KletsenSession           *self,
+                    const KletsenMessageInfo *info,
+                    JsonObject               *body)
+{
+  g_autofree char *line = NULL;
+
+  switch (info->type)
+    {
+    case KLETSEN_MSG_PING:
+      send_line (self, "PONG", NULL);
+      break;
+
+    case KLETSEN_MSG_DSCN:
+      self->disconnect_reason = json_object_get_int_member (body, "reason");
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DISCONNECT_REASON]);
+      set_last_error (self, kletsen_code_describe (self->disconnect_reason));
+      break;
+
+    case KLETSEN_MSG_JOINED:
+      user_joined (self, json_object_get_string_member (body, "username"));
+      line = g_strdup_printf (_("%s joined"), json_object_get_string_member (body, "username"));
+      add_system_line (self, line);
+      break;
+
+    case KLETSEN_MSG_LEFT:
+      user_left (self, json_object_get_string_member (body, "username"));
+      line = g_strdup_printf (_("%s left"), json_object_get_string_member (body, "username"));
+      add_system_line (self, line);
+      break;
+
+    case KLETSEN_MSG_BROADCAST:
+      {
+        g_autoptr(KletsenChatMessage) m = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT,
+                                                                    json_object_get_string_member (body, "username"),
+                                                                    json_object_get_string_member (body, "message"),
+                                                                    KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+        kletsen_conversation_append (self->everyone, m, TRUE);
+      }
+      break;
+
+    case KLETSEN_MSG_PRIVATE_MESSAGE:
+      {
+        const char *sender = json_object_get_string_member (body, "sender");
+        g_autoptr(KletsenChatMessage) m = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender,
+                                                                    json_object_get_string_member (body, "message"),
+                                                                    KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+        kletsen_conversation_append (kletsen_session_get_conversation (self, sender), m, TRUE);
+      }
+      break;
+
+    case KLETSEN_MSG_GAME_NOTIFICATION:
+      {
+        const char *initiator = json_object_get_string_member_with_default (body, "initiator", "?");
+        gint64 join_ms = json_object_get_int_member_with_default (body, "joinMs",
+                                                                  json_object_get_int_member_with_default (body, "joinSeconds", 10) * 1000);
+
+        _kletsen_game_state_invited (self->game, initiator, join_ms);
+        line = g_strdup_printf (_("%s started a guessing game"), initiator);
+        add_system_line (self, line);
+      }
+      break;
+
+    case KLETSEN_MSG_START_GAME_RESP: /* the start or the cancellation */
+      if (json_object_has_member (body, "players"))
+        _kletsen_game_state_begin (self->game, json_object_get_array_member (body, "players"));
+      else
+        _kletsen_game_state_cancelled (self->game, reply_code (body));
+      break;
+
+    case KLETSEN_MSG_GAME_PROGRESS:
+      _kletsen_game_state_progress (self->game, json_object_get_string_member (body, "username"),
+                                    json_object_get_int_member (body, "finished"));
+      break;
+
+    case KLETSEN_MSG_GAME_RESULTS:
+      _kletsen_game_state_results (self->game, body);
+      break;
+
+    case KLETSEN_MSG_FILE_TRANSFER_OFFER:
+      {
+        g_autoptr(KletsenFileTransfer) t = NULL;
+        gint64 size = json_object_get_int_member (body, "size");
+
+        t = _kletsen_file_transfer_new_incoming (json_object_get_string_member (body, "sender"),
+                                                 json_object_get_string_member (body, "filename"),
+                                                 MAX (size, 0),
+                                                 json_object_get_string_member (body, "checksum"),
+                                                 json_object_get_string_member (body, "transferId"));
+        g_list_store_append (self->transfers, t);
+        g_signal_emit (self, signals[FILE_OFFERED], 0, t);
+      }
+      break;
+
+    case KLETSEN_MSG_FILE_TRANSFER_RESPONSE: /* the outcome of our offer */
+      handle_offer_outcome (self, body);
+      break;
+
+    case KLETSEN_MSG_SECURE_MESSAGE_REQ_IN:
+      {
+        g_autoptr(JsonObject) out = json_object_new ();
+        Pending *p;
+
+        json_object_set_string_member (out, "sender", json_object_get_string_member (body, "sender"));
+        json_object_set_string_member (out, "publicKey", kletsen_identity_get_public_key (self->identity));
+        p = send_request (self, "SECURE_MESSAGE_RES", out, PENDING_SILENT, NULL);
+        (void)p;
+      }
+      break;
+
+    case KLETSEN_MSG_SECURE_MESSAGE_RES_IN: /* the key we asked for */
+      if (json_object_has_member (body, "publicKey") && json_object_has_member (body, "receiver"))
+        peer_key_arrived (self, json_object_get_string_member (body, "receiver"),
+                          json_object_get_string_member (body, "publicKey"));
+      break;
+
+    case KLETSEN_MSG_SECURE_MESSAGE_IN:
+      handle_secure_message (self, body);
+      break;
+
+    default:
+      break;
+    }
+
+  g_signal_emit (self, signals[MESSAGE], 0, info->header, body);
+}
+
+/* Whether @header is the reply header of some request. */
+static gboolean
+is_reply_header (const char *header)
+{
+  gsize n;
+  const KletsenMessageInfo *table = kletsen_message_table (&n);
+
+  for (gsize i = 0; i < n; i++)
+    if (table[i].direction == KLETSEN_TO_SERVER && g_strcmp0 (table[i].response, header) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Replies that double as announcements (protocol.md §3, §4, §5). */
+static gboolean
+is_announcement (const KletsenMessageInfo *info,
+                 JsonObject               *body)
+{
+  switch (info->type)
+    {
+    case KLETSEN_MSG_START_GAME_RESP:
+      return json_object_has_member (body, "players") || reply_code (body) == KLETSEN_CODE_NOT_ENOUGH_PLAYERS;
+    case KLETSEN_MSG_FILE_TRANSFER_RESPONSE:
+      return json_object_has_member (body, "transferId");
+    case KLETSEN_MSG_SECURE_MESSAGE_RES_IN:
+      return json_object_has_member (body, "publicKey");
+    default:
+      return FALSE;
+    }
+}
+
+static void
+handle_login_reply (KletsenSession *self,
+                    JsonObject     *body)
+{
+  int code = reply_code (body);
+  GTask *task = g_steal_pointer (&self->connect_task);
+
+  if (code != 0)
+    {
+      set_last_error (self, kletsen_code_describe (code));
+      if (task != NULL)
+        {
+          /* A first login that the server refuses is final. */
+          self->want_online = FALSE;
+          g_task_return_error (task, kletsen_protocol_error_new (code));
+          g_object_unref (task);
+        }
+      connection_lost (self, NULL);
+      return;
+    }
+
+  self->backoff_ms = 0;
+  self->was_online = TRUE;
+  set_last_error (self, NULL);
+  set_state (self, KLETSEN_SESSION_ONLINE);
+  send_request (self, "LIST_USERS_REQ", NULL, PENDING_PLAIN, NULL);
+  if (task != NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+}
+
+static gboolean
+line_cb (char     *line,
+         gsize     len,
+         gpointer  user_data)
+{
+  KletsenSession *self = user_data;
+  const KletsenMessageInfo *info;
+  g_autoptr(JsonObject) body = NULL;
+
+  if (kletsen_message_parse (line, len, KLETSEN_TO_CLIENT, &info, &body) != KLETSEN_PARSE_OK)
+    {
+      g_debug ("ignoring a line the protocol does not know: %.80s", line);
+      return TRUE;
+    }
+
+  if (self->state == KLETSEN_SESSION_LOGGING_IN)
+    {
+      if (info->type == KLETSEN_MSG_WELCOME)
+        {
+          g_autoptr(JsonObject) login = json_object_new ();
+
+          json_object_set_string_member (login, "username", self->username);
+          send_line (self, "LOGIN", login);
+          return TRUE;
+        }
+      if (info->type == KLETSEN_MSG_LOGIN_RESP)
+        {
+          handle_login_reply (self, body);
+          return self->connection != NULL;
+        }
+    }
+
+  if (info->type == KLETSEN_MSG_LIST_USERS_RESP && reply_code (body) == 0)
+    users_listed (self, json_object_get_array_member (body, "users"));
+
+  if (is_reply_header (info->header) && !is_announcement (info, body))
+    handle_reply (self, info->header, body);
+  else
+    handle_unsolicited (self, info, body);
+
+  return self->connection != NULL;
+}
+
+/* ---- reading ---- */
+
+static void
+read_cb (GObject      *object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  KletsenSession *self = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_object_unref (self);
+      return;
+    }
+  if (n <= 0)
+    {
+      connection_lost (self, n < 0 ? error->message : NULL);
+      g_object_unref (self);
+      return;
+    }
+
+  self->last_heard = g_get_monotonic_time ();
+  if (kletsen_framer_feed (self->framer, (char *)self->read_buffer, n, line_cb, self) == KLETSEN_FRAMER_OVER_LIMIT)
+    connection_lost (self, _("The server sent a line that is too long"));
+  else if (self->connection != NULL)
+    read_more (self);
+  g_object_unref (self);
+}
+
+static void
+read_more (KletsenSession *self)
+{
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (self->connection)),
+                             self->read_buffer, READ_CHUNK, G_PRIORITY_DEFAULT, self->cancellable,
+                             read_cb, g_object_ref (self));
+}
+
+/* ---- connecting, losing the connection, reconnecting ---- */
+
+static gboolean
+watchdog_cb (gpointer user_data)
+{
+  KletsenSession *self = user_data;
+  gint64 silence_ms = (g_get_monotonic_time () - self->last_heard) / 1000;
+
+  /* The server pings every interval; after interval + timeout of silence it is gone. */
+  if (self->state == KLETSEN_SESSION_ONLINE && silence_ms > self->ping_interval_ms + self->pong_timeout_ms)
+    connection_lost (self, _("The server stopped answering"));
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+reconnect_cb (gpointer user_data)
+{
+  KletsenSession *self = user_data;
+
+  self->reconnect_id = 0;
+  start_connecting (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_reconnect (KletsenSession *self)
+{
+  if (!self->want_online || self->reconnect_id != 0)
+    return;
+  self->backoff_ms = self->backoff_ms == 0 ? BACKOFF_MIN_MS : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
+  /* Some jitter, so that a restarted server is not hit by everyone at once. */
+  self->reconnect_id = g_timeout_add (self->backoff_ms + g_random_int_range (0, self->backoff_ms / 4 + 1),
+                                      reconnect_cb, self);
+}
+
+/* The connection ended (or never came up): fail what waited, and try again
+ * unless the user asked to go offline. */
+static void
+connection_lost (KletsenSession *self,
+                 const char     *why)
+{
+  g_autoptr(GError) lost = g_error_new_literal (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_LOST,
+                                                why ? why : _("The connection to the server was lost"));
+  GTask *task = g_steal_pointer (&self->connect_task);
+  Pending *p;
+
+  if (why != NULL)
+    set_last_error (self, why);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->connection != NULL)
+    g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  g_clear_object (&self->connection);
+  g_queue_clear_full (&self->out, (GDestroyNotify)g_bytes_unref);
+  self->writing = FALSE;
+  g_clear_handle_id (&self->watchdog_id, g_source_remove);
+
+  while ((p = g_queue_pop_head (&self->pending)) != NULL)
+    {
+      if (p->message != NULL)
+        kletsen_chat_message_set_state (p->message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      if (p->transfer != NULL)
+        _kletsen_file_transfer_fail (p->transfer, KLETSEN_TRANSFER_FAILED, 0, lost->message);
+      if (p->task != NULL)
+        g_task_return_error (p->task, g_error_copy (lost));
+      pending_free (p);
+    }
+  {
+    GHashTableIter iter;
+    gpointer key;
+    g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+
+    g_hash_table_iter_init (&iter, self->secure_queue);
+    while (g_hash_table_iter_next (&iter, &key, NULL))
+      g_ptr_array_add (keys, g_strdup (key));
+    for (guint i = 0; i < keys->len; i++)
+      fail_secure_queue (self, g_ptr_array_index (keys, i), g_error_copy (lost));
+  }
+  g_hash_table_remove_all (self->peer_keys);
+  g_list_store_remove_all (self->users);
+
+  set_state (self, KLETSEN_SESSION_DISCONNECTED);
+
+  if (task != NULL && self->want_online && !self->was_online)
+    {
+      /* The very first attempt failed: tell the caller, do not retry behind its back. */
+      self->want_online = FALSE;
+      g_task_return_error (task, g_error_copy (lost));
+      g_object_unref (task);
+      return;
+    }
+  if (task != NULL)
+    {
+      g_task_return_error (task, g_error_copy (lost));
+      g_object_unref (task);
+    }
+  schedule_reconnect (self);
+}
+
+static void
+connected_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  KletsenSession *self = user_data;
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (object), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_object_unref (self);
+      return;
+    }
+  if (connection == NULL)
+    {
+      connection_lost (self, error->message);
+      g_object_unref (self);
+      return;
+    }
+
+  self->connection = connection;
+  g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  kletsen_framer_free (self->framer);
+  self->framer = kletsen_framer_new (MAX_LINE);
+  self->last_heard = g_get_monotonic_time ();
+  self->watchdog_id = g_timeout_add (MAX (self->ping_interval_ms / 4, 50), watchdog_cb, self);
+  set_state (self, KLETSEN_SESSION_LOGGING_IN);
+  read_more (self);
+  g_object_unref (self);
+}
+
+static void
+start_connecting (KletsenSession *self)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  g_socket_client_set_timeout (client, 10);
+  set_state (self, KLETSEN_SESSION_CONNECTING);
+  g_socket_client_connect_to_host_async (client, self->host, self->port, self->cancellable,
+                                         connected_cb, g_object_ref (self));
+}
+
+/* ---- GObject ---- */
+
+static void
+kletsen_session_dispose (GObject *object)
+{
+  KletsenSession *self = KLETSEN_SESSION (object);
+
+  self->want_online = FALSE;
+  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  if (self->connection != NULL || self->cancellable != NULL)
+    connection_lost (self, NULL);
+
+  G_OBJECT_CLASS (kletsen_session_parent_class)->dispose (object);
+}
+
+static void
+kletsen_session_finalize (GObject *object)
+{
+  KletsenSession *self = KLETSEN_SESSION (object);
+
+  g_free (self->data_dir);
+  g_free (self->host);
+  g_free (self->username);
+  g_free (self->last_error);
+  g_free (self->read_buffer);
+  kletsen_framer_free (self->framer);
+  g_clear_object (&self->users);
+  g_clear_object (&self->conversations);
+  g_clear_pointer (&self->conversation_by_key, g_hash_table_unref);
+  g_clear_object (&self->everyone);
+  g_clear_object (&self->game);
+  g_clear_object (&self->transfers);
+  g_clear_pointer (&self->identity, kletsen_identity_free);
+  g_free (self->fingerprint);
+  g_clear_pointer (&self->peer_keys, g_hash_table_unref);
+  g_clear_pointer (&self->changed_keys, g_hash_table_unref);
+  g_clear_pointer (&self->secure_queue, g_hash_table_unref);
+  g_clear_pointer (&self->key_timeouts, g_hash_table_unref);
+  g_clear_pointer (&self->pins, g_key_file_unref);
+  g_free (self->pins_path);
+
+  G_OBJECT_CLASS (kletsen_session_parent_class)->finalize (object);
+}
+
+static void
+kletsen_session_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  KletsenSession *self = KLETSEN_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE: g_value_set_enum (value, self->state); break;
+    case PROP_LAST_ERROR: g_value_set_string (value, self->last_error); break;
+    case PROP_DISCONNECT_REASON: g_value_set_int (value, self->disconnect_reason); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+kletsen_session_class_init (KletsenSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+  object_class->dispose = kletsen_session_dispose;
+  object_class->finalize = kletsen_session_finalize;
+  object_class->get_property = kletsen_session_get_property;
+
+  properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, KLETSEN_TYPE_SESSION_STATE,
+                                              KLETSEN_SESSION_DISCONNECTED, flags);
+  /* Why the last connection or login failed, for people; NULL while all is well. */
+  properties[PROP_LAST_ERROR] = g_param_spec_string ("last-error", NULL, NULL, NULL, flags);
+  /* The reason of the last DSCN from the server (7000, 7001, …), or 0. */
+  properties[PROP_DISCONNECT_REASON] = g_param_spec_int ("disconnect-reason", NULL, NULL, 0, G_MAXINT, 0, flags);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * KletsenSession::message:
+   * @header: the message header
+   * @body: the fields
+   *
+   * Every message from the server that is not a reply to one of our requests.
+   */
+  signals[MESSAGE] = g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                   G_TYPE_NONE, 2, G_TYPE_STRING, JSON_TYPE_OBJECT);
+  /**
+   * KletsenSession::file-offered:
+   * @transfer: the offer; accept or reject it
+   */
+  signals[FILE_OFFERED] = g_signal_new ("file-offered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                        NULL, G_TYPE_NONE, 1, KLETSEN_TYPE_FILE_TRANSFER);
+  /**
+   * KletsenSession::peer-key-changed:
+   * @peer: who
+   * @old_fingerprint: the pinned one
+   * @new_fingerprint: the one the server relayed now
+   *
+   * A known peer's key is not the one pinned. Sending to them is blocked
+   * until kletsen_session_trust_peer_key().
+   */
+  signals[PEER_KEY_CHANGED] = g_signal_new ("peer-key-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                            NULL, NULL, NULL, G_TYPE_NONE, 3,
+                                            G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+kletsen_session_init (KletsenSession *self)
+{
+  self->file_port = KLETSEN_DEFAULT_FILE_PORT;
+  self->ping_interval_ms = 10000;
+  self->pong_timeout_ms = 3000;
+  self->read_buffer = g_malloc (READ_CHUNK);
+  self->users = g_list_store_new (KLETSEN_TYPE_USER);
+  self->conversations = g_list_store_new (KLETSEN_TYPE_CONVERSATION);
+  self->conversation_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->everyone = kletsen_conversation_new (NULL);
+  g_list_store_append (self->conversations, self->everyone);
+  self->game = kletsen_game_state_new ();
+  self->transfers = g_list_store_new (KLETSEN_TYPE_FILE_TRANSFER);
+  self->peer_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->changed_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->secure_queue = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+  self->key_timeouts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->pins = g_key_file_new ();
+}
+
+/**
+ * kletsen_session_new:
+ * @data_dir: (nullable): where this user's key pair and pinned peer keys
+ *   live; %NULL for `$XDG_DATA_HOME/kletsen`
+ *
+ * Returns: (transfer full): a session, not connected yet
+ */
+KletsenSession *
+kletsen_session_new (const char *data_dir)
+{
+  KletsenSession *self = g_object_new (KLETSEN_TYPE_SESSION, NULL);
+
+  self->data_dir = data_dir ? g_strdup (data_dir) : g_build_filename (g_get_user_data_dir (), "kletsen", NULL);
+  self->pins_path = g_build_filename (self->data_dir, "pinned-keys.ini", NULL);
+  g_key_file_load_from_file (self->pins, self->pins_path, G_KEY_FILE_NONE, NULL);
+  return self;
+}
+
+/* ---- public API: connection ---- */
+
+/**
+ * kletsen_session_connect_async:
+ *
+ * Connects and logs in. The result comes when the session is online, or
+ * with the login's error code. Once online, a lost connection is restored in
+ * the background (with backoff) until kletsen_session_disconnect().
+ */
+void
+kletsen_session_connect_async (KletsenSession      *self,
+                               const char          *host,
+                               guint16              port,
+                               const char          *username,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+
+  g_task_set_source_tag (task, TAG_CONNECT);
+  if (self->state != KLETSEN_SESSION_DISCONNECTED || self->connect_task != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING, "Already connected or connecting");
+      return;
+    }
+  if (!kletsen_user_name_is_valid (username))
+    {
+      g_task_return_error (task, kletsen_protocol_error_new (KLETSEN_CODE_NAME_INVALID));
+      return;
+    }
+  if (self->identity == NULL)
+    {
+      g_autofree char *path = g_build_filename (self->data_dir, "identity.pem", NULL);
+
+      self->identity = kletsen_identity_load_or_create (path, &error);
+      if (self->identity == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      self->fingerprint = kletsen_crypto_fingerprint (kletsen_identity_get_public_key (self->identity));
+    }
+
+  g_free (self->host);
+  self->host = g_strdup (host);
+  g_free (self->username);
+  self->username = g_strdup (username);
+  self->port = port;
+  self->want_online = TRUE;
+  self->was_online = FALSE;
+  self->backoff_ms = 0;
+  self->disconnect_reason = 0;
+  self->connect_task = g_steal_pointer (&task);
+  start_connecting (self);
+}
+
+gboolean
+kletsen_session_connect_finish (KletsenSession  *self,
+                                GAsyncResult    *result,
+                                GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * kletsen_session_disconnect:
+ *
+ * Says BYE (when online) and stays offline.
+ */
+void
+kletsen_session_disconnect (KletsenSession *self)
+{
+  GOutputStream *out;
+
+  self->want_online = FALSE;
+  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  if (self->connection != NULL && self->state == KLETSEN_SESSION_ONLINE)
+    {
+      /* Written synchronously: it is one short line, and nothing may follow it. */
+      out = g_io_stream_get_output_stream (G_IO_STREAM (self->connection));
+      if (!self->writing)
+        g_output_stream_write_all (out, "BYE\n", 4, NULL, NULL, NULL);
+    }
+  if (self->connection != NULL || self->cancellable != NULL)
+    connection_lost (self, NULL);
+}
+
+KletsenSessionState
+kletsen_session_get_state (KletsenSession *self)
+{
+  return self->state;
+}
+
+const char *
+kletsen_session_get_username (KletsenSession *self)
+{
+  return self->username;
+}
+
+const char *
+kletsen_session_get_last_error (KletsenSession *self)
+{
+  return self->last_error;
+}
+
+int
+kletsen_session_get_disconnect_reason (KletsenSession *self)
+{
+  return self->disconnect_reason;
+}
+
+/* The file side channel's port on the same host (default 1338). */
+void
+kletsen_session_set_file_port (KletsenSession *self,
+                               guint16         port)
+{
+  self->file_port = port;
+}
+
+/* The server's heartbeat, for noticing a dead server (defaults 10 s and 3 s). */
+void
+kletsen_session_set_heartbeat (KletsenSession *self,
+                               guint           ping_interval_ms,
+                               guint           pong_timeout_ms)
+{
+  self->ping_interval_ms = ping_interval_ms;
+  self->pong_timeout_ms = pong_timeout_ms;
+}
+
+/* ---- public API: models ---- */
+
+/**
+ * kletsen_session_get_users:
+ *
+ * Returns: (transfer none): the people online, as #KletsenUser, sorted
+ */
+GListModel *
+kletsen_session_get_users (KletsenSession *self)
+{
+  return G_LIST_MODEL (self->users);
+}
+
+/**
+ * kletsen_session_get_conversations:
+ *
+ * Returns: (transfer none): "Everyone" first, then one #KletsenConversation per peer
+ */
+GListModel *
+kletsen_session_get_conversations (KletsenSession *self)
+{
+  return G_LIST_MODEL (self->conversations);
+}
+
+/**
+ * kletsen_session_get_everyone:
+ *
+ * Returns: (transfer none): the room everybody is in
+ */
+KletsenConversation *
+kletsen_session_get_everyone (KletsenSession *self)
+{
+  return self->everyone;
+}
+
+/**
+ * kletsen_session_get_game:
+ *
+ * Returns: (transfer none): the guessing game
+ */
+KletsenGameState *
+kletsen_session_get_game (KletsenSession *self)
+{
+  return self->game;
+}
+
+/**
+ * kletsen_session_get_transfers:
+ *
+ * Returns: (transfer none): every #KletsenFileTransfer of this session
+ */
+GListModel *
+kletsen_session_get_transfers (KletsenSession *self)
+{
+  return G_LIST_MODEL (self->transfers);
+}
+
+/* ---- public API: requests ---- */
+
+gboolean
+kletsen_session_request_finish (KletsenSession  *self,
+                                GAsyncResult    *result,
+                                GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * kletsen_session_broadcast_async:
+ *
+ * Sends @text to everyone. The message shows in "Everyone" at once as
+ * sending, then as sent or failed when the server answers.
+ */
+void
+kletsen_session_broadcast_async (KletsenSession      *self,
+                                 const char          *text,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(KletsenChatMessage) message = NULL;
+
+  g_task_set_source_tag (task, TAG_BROADCAST);
+  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, self->username, text,
+                                      KLETSEN_MESSAGE_STATE_SENDING, FALSE);
+  kletsen_conversation_append (self->everyone, message, FALSE);
+  if (!check_online (self, task))
+    {
+      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      return;
+    }
+  json_object_set_string_member (body, "message", text);
+  send_request (self, "BROADCAST_REQ", body, PENDING_PLAIN, task)->message = g_object_ref (message);
+}
+
+void
+kletsen_session_send_private_async (KletsenSession      *self,
+                                    const char          *peer,
+                                    const char          *text,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(KletsenChatMessage) message = NULL;
+
+  g_task_set_source_tag (task, TAG_PRIVATE);
+  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, self->username, text,
+                                      KLETSEN_MESSAGE_STATE_SENDING, FALSE);
+  kletsen_conversation_append (kletsen_session_get_conversation (self, peer), message, FALSE);
+  if (!check_online (self, task))
+    {
+      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      return;
+    }
+  json_object_set_string_member (body, "receiver", peer);
+  json_object_set_string_member (body, "message", text);
+  send_request (self, "PRIVATE_MESSAGE_REQ", body, PENDING_PLAIN, task)->message = g_object_ref (message);
+}
+
+/**
+ * kletsen_session_send_secure_async:
+ *
+ * Sends @text to @peer end-to-end encrypted: the peer's key is fetched once
+ * per session and checked against its pinned fingerprint.
+ */
+void
+kletsen_session_send_secure_async (KletsenSession      *self,
+                                   const char          *peer,
+                                   const char          *text,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autofree char *key = fold (peer);
+  g_autoptr(KletsenChatMessage) message = NULL;
+  SecureSend *s;
+  GPtrArray *queue;
+  const char *public_key;
+
+  g_task_set_source_tag (task, TAG_SECURE);
+  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, self->username, text,
+                                      KLETSEN_MESSAGE_STATE_SENDING, TRUE);
+  kletsen_conversation_append (kletsen_session_get_conversation (self, peer), message, FALSE);
+  if (!check_online (self, task))
+    {
+      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      return;
+    }
+  if (g_hash_table_contains (self->changed_keys, key))
+    {
+      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      g_task_return_new_error (task, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED,
+                               _("%s’s key has changed; compare fingerprints before trusting it"), peer);
+      return;
+    }
+
+  s = g_new0 (SecureSend, 1);
+  s->text = g_strdup (text);
+  s->message = g_object_ref (message);
+  s->task = g_object_ref (task);
+
+  public_key = g_hash_table_lookup (self->peer_keys, key);
+  if (public_key != NULL)
+    {
+      encrypt_and_send (self, peer, public_key, s);
+      secure_send_free (s);
+      return;
+    }
+
+  queue = g_hash_table_lookup (self->secure_queue, key);
+  if (queue == NULL)
+    {
+      g_autoptr(JsonObject) body = json_object_new ();
+      KeyTimeout *t = g_new0 (KeyTimeout, 1);
+      Pending *p;
+
+      queue = g_ptr_array_new_with_free_func (secure_send_free);
+      g_hash_table_insert (self->secure_queue, g_strdup (key), queue);
+      json_object_set_string_member (body, "receiver", peer);
+      p = send_request (self, "SECURE_MESSAGE_REQ", body, PENDING_SILENT, NULL);
+      p->peer = g_strdup (peer);
+      t->self = self;
+      t->key = g_strdup (key);
+      g_hash_table_insert (self->key_timeouts, g_strdup (key),
+                           GUINT_TO_POINTER (g_timeout_add_full (G_PRIORITY_DEFAULT, KEY_TIMEOUT_MS, key_timeout_cb,
+                                                                 t, key_timeout_free)));
+    }
+  g_ptr_array_add (queue, s);
+}
+
+void
+kletsen_session_list_users_async (KletsenSession      *self,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, TAG_LIST_USERS);
+  if (check_online (self, task))
+    send_request (self, "LIST_USERS_REQ", NULL, PENDING_PLAIN, task);
+}
+
+/**
+ * kletsen_session_list_users_finish:
+ *
+ * Returns: (transfer full): the names, sorted as the server sorts them
+ */
+GStrv
+kletsen_session_list_users_finish (KletsenSession  *self,
+                                   GAsyncResult    *result,
+                                   GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+game_request (KletsenSession      *self,
+              const char          *header,
+              gpointer             tag,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, tag);
+  if (check_online (self, task))
+    send_request (self, header, NULL, PENDING_PLAIN, task);
+}
+
+static void
+game_entered_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  KletsenSession *self = KLETSEN_SESSION (object);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (outer, error);
+      return;
+    }
+  _kletsen_game_state_joined (self->game,
+                              g_task_get_source_tag (outer) == TAG_START_GAME
+                                ? self->username : kletsen_game_state_get_initiator (self->game),
+                              10000);
+  g_task_return_boolean (outer, TRUE);
+}
+
+void
+kletsen_session_start_game_async (KletsenSession      *self,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  GTask *outer = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (outer, TAG_START_GAME);
+  game_request (self, "START_GAME_REQ", TAG_START_GAME, game_entered_cb, outer);
+}
+
+void
+kletsen_session_join_game_async (KletsenSession      *self,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  GTask *outer = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (outer, TAG_JOIN_GAME);
+  game_request (self, "JOIN_GAME_REQ", TAG_JOIN_GAME, game_entered_cb, outer);
+}
+
+static void
+guessed_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  KletsenSession *self = KLETSEN_SESSION (object);
+  GError *error = NULL;
+  gssize answer = g_task_propagate_int (G_TASK (result), &error);
+
+  if (error != NULL)
+    {
+      g_task_return_error (outer, error);
+      return;
+    }
+  _kletsen_game_state_guessed (self->game, GPOINTER_TO_INT (g_task_get_task_data (outer)), (int)answer);
+  g_task_return_int (outer, answer);
+}
+
+/**
+ * kletsen_session_guess_async:
+ *
+ * Guesses @number; the result is -1 (too low), 1 (too high) or 0 (right).
+ */
+void
+kletsen_session_guess_async (KletsenSession      *self,
+                             int                  number,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  GTask *outer = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(GTask) task = g_task_new (self, NULL, guessed_cb, outer);
+  g_autoptr(JsonObject) body = json_object_new ();
+
+  g_task_set_source_tag (outer, TAG_GUESS);
+  g_task_set_task_data (outer, GINT_TO_POINTER (number), NULL);
+  g_task_set_source_tag (task, TAG_GUESS);
+  if (!check_online (self, task))
+    return;
+  json_object_set_int_member (body, "number", number);
+  send_request (self, "GUESS_NUMBER_REQ", body, PENDING_PLAIN, task);
+}
+
+int
+kletsen_session_guess_finish (KletsenSession  *self,
+                              GAsyncResult    *result,
+                              GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), 0);
+  return (int)g_task_propagate_int (G_TASK (result), error);
+}
+
+/* ---- public API: files ---- */
+
+static void
+prepared_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(KletsenSession) self = user_data;
+  KletsenFileTransfer *transfer = KLETSEN_FILE_TRANSFER (object);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  Pending *p;
+
+  if (!_kletsen_file_transfer_prepare_finish (transfer, result, &error))
+    return;
+  if (self->state != KLETSEN_SESSION_ONLINE)
+    {
+      _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_FAILED, 0, _("Not connected to the server"));
+      return;
+    }
+  body = json_object_new ();
+  json_object_set_string_member (body, "receiver", kletsen_file_transfer_get_peer (transfer));
+  json_object_set_string_member (body, "filename", kletsen_file_transfer_get_filename (transfer));
+  json_object_set_int_member (body, "size", (gint64)kletsen_file_transfer_get_size (transfer));
+  json_object_set_string_member (body, "checksum", kletsen_file_transfer_get_checksum (transfer));
+  p = send_request (self, "FILE_TRANSFER_REQUEST", body, PENDING_SILENT, NULL);
+  p->transfer = g_object_ref (transfer);
+}
+
+/**
+ * kletsen_session_send_file:
+ *
+ * Offers @file to @peer: it is measured and hashed first (in a worker
+ * thread), then offered; when the peer accepts, it is streamed.
+ *
+ * Returns: (transfer none): the transfer, also in the transfers model
+ */
+KletsenFileTransfer *
+kletsen_session_send_file (KletsenSession *self,
+                           const char     *peer,
+                           GFile          *file)
+{
+  g_autoptr(KletsenFileTransfer) transfer = _kletsen_file_transfer_new_outgoing (peer, file);
+
+  g_list_store_append (self->transfers, transfer);
+  _kletsen_file_transfer_prepare_async (transfer, prepared_cb, g_object_ref (self));
+  return transfer;
+}
+
+static void
+answer_offer (KletsenSession      *self,
+              KletsenFileTransfer *transfer,
+              gboolean             accept)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  Pending *p;
+
+  json_object_set_string_member (body, "transferId", kletsen_file_transfer_get_id (transfer));
+  json_object_set_string_member (body, "status", accept ? "OK" : "REJECTED");
+  p = send_request (self, "FILE_TRANSFER_RESPONSE", body, PENDING_SILENT, NULL);
+  p->transfer = g_object_ref (transfer);
+}
+
+/**
+ * kletsen_session_accept_file:
+ * @folder: where the file goes; only its base name is used, and no existing
+ *   file is replaced
+ */
+void
+kletsen_session_accept_file (KletsenSession      *self,
+                             KletsenFileTransfer *transfer,
+                             GFile               *folder)
+{
+  g_return_if_fail (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED);
+
+  if (self->state != KLETSEN_SESSION_ONLINE)
+    {
+      _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_FAILED, 0, _("Not connected to the server"));
+      return;
+    }
+  answer_offer (self, transfer, TRUE);
+  /* The side channel may open now: the server pairs the halves in any order. */
+  _kletsen_file_transfer_run (transfer, self->host, self->file_port, folder);
+}
+
+void
+kletsen_session_reject_file (KletsenSession      *self,
+                             KletsenFileTransfer *transfer)
+{
+  g_return_if_fail (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED);
+
+  if (self->state == KLETSEN_SESSION_ONLINE)
+    answer_offer (self, transfer, FALSE);
+  _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_REJECTED, 0, NULL);
+}
+
+/* ---- public API: keys ---- */
+
+/**
+ * kletsen_session_get_fingerprint:
+ *
+ * Returns: (nullable): this client's key fingerprint, once connected
+ */
+const char *
+kletsen_session_get_fingerprint (KletsenSession *self)
+{
+  return self->fingerprint;
+}
+
+/**
+ * kletsen_session_get_peer_fingerprint:
+ *
+ * Returns: (transfer full) (nullable): the fingerprint pinned for @peer
+ */
+char *
+kletsen_session_get_peer_fingerprint (KletsenSession *self,
+                                      const char     *peer)
+{
+  return pinned_fingerprint (self, peer);
+}
+
+gboolean
+kletsen_session_is_peer_blocked (KletsenSession *self,
+                                 const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+
+  return g_hash_table_contains (self->changed_keys, key);
+}
+
+/**
+ * kletsen_session_trust_peer_key:
+ *
+ * Accepts @peer's changed key (after the user compared fingerprints): it is
+ * pinned and sending is unblocked.
+ */
+void
+kletsen_session_trust_peer_key (KletsenSession *self,
+                                const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+  const char *public_key = g_hash_table_lookup (self->changed_keys, key);
+  g_autofree char *fingerprint = NULL;
+
+  if (public_key == NULL)
+    return;
+  fingerprint = kletsen_crypto_fingerprint (public_key);
+  pin (self, peer, fingerprint);
+  g_hash_table_insert (self->peer_keys, g_strdup (key), g_strdup (public_key));
+  g_hash_table_remove (self->changed_keys, key);
+}
