@@ -628,10 +628,12 @@ peer_key_arrived (KletsenSession *self,
     g_source_remove (id);
   g_hash_table_remove (self->key_timeouts, key);
 
-  queue = g_hash_table_lookup (self->secure_queue, key);
-  if (queue == NULL)
-    return;
-  g_hash_table_steal (self->secure_queue, key);
+  {
+    g_autofree char *stolen_key = NULL;
+
+    if (!g_hash_table_steal_extended (self->secure_queue, key, (gpointer *)&stolen_key, (gpointer *)&queue))
+      return;
+  }
   for (guint i = 0; i < queue->len; i++)
     encrypt_and_send (self, peer, public_key, g_ptr_array_index (queue, i));
   g_ptr_array_unref (queue);
