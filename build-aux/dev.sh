@@ -13,6 +13,8 @@ BUILD=${KLETSEN_BUILD_DIR:-$TOP/build}
 
 # Everything the build and the tests need, as Debian 12 packages.
 PACKAGES="meson ninja-build gcc pkg-config gettext python3 libglib2.0-dev libglib2.0-bin libjson-glib-dev libgnutls28-dev"
+# The desktop app, and what its UI test runs in: an X server in software and a session bus.
+PACKAGES="$PACKAGES libgtk-4-dev libadwaita-1-dev xvfb xauth dbus-daemon"
 
 missing=""
 for p in $PACKAGES; do
@@ -39,9 +41,17 @@ meson compile -C "$BUILD"
 
 case "${1:-run}" in
   run)
-    shift 2>/dev/null || true
-    echo "Starting kletsen-server on port 1337 (Ctrl+C stops it)."
-    exec "$BUILD/src/server/kletsen-server" "$@"
+    # The main job: the server on its defaults, and the desktop app connected to it.
+    "$BUILD/src/server/kletsen-server" --bind 127.0.0.1 &
+    server=$!
+    trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT INT TERM
+    echo "kletsen-server is listening on 127.0.0.1:1337; starting the app (close it to stop both)."
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+      GSETTINGS_SCHEMA_DIR="$BUILD/data" "$BUILD/src/client/gtk/kletsen" || true
+    else
+      echo "No display: the server runs until Ctrl+C."
+      wait "$server"
+    fi
     ;;
   test)
     status=0

@@ -1,0 +1,107 @@
+/* kletsen-preferences-window.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "kletsen-preferences-window.h"
+
+struct _KletsenPreferencesWindow
+{
+  AdwPreferencesWindow  parent_instance;
+
+  /* template widgets */
+  GtkSwitch            *notifications_switch;
+  GtkSwitch            *remember_switch;
+  AdwActionRow         *folder_row;
+
+  /* owned */
+  GSettings            *settings;
+};
+
+G_DEFINE_FINAL_TYPE (KletsenPreferencesWindow, kletsen_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+static void
+show_folder (KletsenPreferencesWindow *self)
+{
+  g_autofree char *path = g_settings_get_string (self->settings, "download-folder");
+  const char *downloads = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+
+  adw_action_row_set_subtitle (self->folder_row, *path ? path : downloads ? downloads : g_get_home_dir ());
+}
+
+static void
+folder_chosen_cb (GtkNativeDialog          *dialog,
+                  int                       response,
+                  KletsenPreferencesWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = g_file_get_path (folder);
+
+      if (path != NULL)
+        g_settings_set_string (self->settings, "download-folder", path);
+    }
+  g_object_unref (dialog);
+}
+
+static void
+choose_folder_cb (KletsenPreferencesWindow *self)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Download Folder"), GTK_WINDOW (self),
+                                                               GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                                               _("_Select"), _("_Cancel"));
+
+  g_signal_connect (chooser, "response", G_CALLBACK (folder_chosen_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+kletsen_preferences_window_dispose (GObject *object)
+{
+  KletsenPreferencesWindow *self = KLETSEN_PREFERENCES_WINDOW (object);
+
+  g_clear_object (&self->settings);
+  gtk_widget_dispose_template (GTK_WIDGET (self), KLETSEN_TYPE_PREFERENCES_WINDOW);
+
+  G_OBJECT_CLASS (kletsen_preferences_window_parent_class)->dispose (object);
+}
+
+static void
+kletsen_preferences_window_class_init (KletsenPreferencesWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = kletsen_preferences_window_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/nl/kletsen/Kletsen/kletsen-preferences-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, notifications_switch);
+  gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, remember_switch);
+  gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, folder_row);
+  gtk_widget_class_bind_template_callback (widget_class, choose_folder_cb);
+}
+
+static void
+kletsen_preferences_window_init (KletsenPreferencesWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->settings = g_settings_new (APP_ID);
+  g_settings_bind (self->settings, "notifications", self->notifications_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "remember-me", self->remember_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_signal_connect_object (self->settings, "changed::download-folder", G_CALLBACK (show_folder), self,
+                           G_CONNECT_SWAPPED);
+  show_folder (self);
+}
+
+GtkWidget *
+kletsen_preferences_window_new (GtkWindow *parent)
+{
+  return g_object_new (KLETSEN_TYPE_PREFERENCES_WINDOW, "transient-for", parent, "modal", TRUE, NULL);
+}

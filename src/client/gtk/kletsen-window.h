@@ -1,0 +1,24 @@
+/* kletsen-window.h
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+
+#include "kletsen-session.h"
+
+G_BEGIN_DECLS
+
+#define KLETSEN_TYPE_WINDOW (kletsen_window_get_type ())
+
+G_DECLARE_FINAL_TYPE (KletsenWindow, kletsen_window, KLETSEN, WINDOW, AdwApplicationWindow)
+
+KletsenWindow  *kletsen_window_new         (GtkApplication *application,
+                                            KletsenSession *session);
+KletsenSession *kletsen_window_get_session (KletsenWindow  *self);
+
+G_END_DECLS

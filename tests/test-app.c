@@ -1,0 +1,335 @@
+/* test-app.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* The desktop app, driven through its widgets and actions under Xvfb against
+ * the real server, with a headless second user (bob). With
+ * KLETSEN_SCREENSHOT_DIR set, it also renders the main states to PNG files
+ * there (build-aux/screenshots.sh). */
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "kletsen-protocol.h"
+#include "kletsen-session.h"
+#include "kletsen-test-util.h"
+#include "kletsen-window-private.h"
+
+static gboolean
+timed_out_cb (gpointer user_data)
+{
+  g_error ("timed out waiting for: %s", (const char *)user_data);
+  return G_SOURCE_REMOVE;
+}
+
+#define RUN_UNTIL(cond)                                                         \
+  G_STMT_START {                                                                \
+    guint _timeout = g_timeout_add_seconds (20, timed_out_cb, (gpointer)#cond); \
+    while (!(cond))                                                             \
+      g_main_context_iteration (NULL, TRUE);                                    \
+    g_source_remove (_timeout);                                                 \
+  } G_STMT_END
+
+static void
+settle (void)
+{
+  /* Let layout and drawing catch up (for screenshots only). */
+  for (guint i = 0; i < 50 && g_main_context_pending (NULL); i++)
+    g_main_context_iteration (NULL, FALSE);
+}
+
+static void
+save_shot (GtkWidget  *widget,
+           const char *name)
+{
+  const char *dir = g_getenv ("KLETSEN_SCREENSHOT_DIR");
+  g_autofree char *path = NULL;
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  GtkSnapshot *snapshot;
+  GskRenderNode *node;
+  GskRenderer *renderer;
+  int width, height;
+
+  if (dir == NULL)
+    return;
+  for (guint i = 0; i < 5; i++)
+    {
+      g_usleep (100000);
+      settle ();
+    }
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  path = g_build_filename (dir, name, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  gsk_render_node_unref (node);
+  g_test_message ("saved %s", path);
+}
+
+static void
+store_result_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **)user_data = g_object_ref (result);
+}
+
+static KletsenSession *
+headless_login (KtServer   *server,
+                const char *name,
+                const char *dir)
+{
+  KletsenSession *session = kletsen_session_new (dir);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  kletsen_session_set_file_port (session, server->file_port);
+  kletsen_session_connect_async (session, "127.0.0.1", server->port, name, NULL, store_result_cb, &result);
+  RUN_UNTIL (result != NULL);
+  g_assert_true (kletsen_session_connect_finish (session, result, NULL));
+  return session;
+}
+
+static guint
+n_items (gpointer model)
+{
+  return g_list_model_get_n_items (G_LIST_MODEL (model));
+}
+
+static KletsenChatMessage *
+shown_message (KletsenWindow *window,
+               guint          position)
+{
+  GListModel *model = G_LIST_MODEL (gtk_list_view_get_model (window->message_list));
+
+  return g_list_model_get_item (model, position);
+}
+
+static guint
+shown_count (KletsenWindow *window)
+{
+  return n_items (gtk_list_view_get_model (window->message_list));
+}
+
+static gboolean
+row_says (GtkListBox *list,
+          int         index,
+          const char *text)
+{
+  GtkListBoxRow *row = gtk_list_box_get_row_at_index (list, index);
+  GtkWidget *box = row ? gtk_list_box_row_get_child (row) : NULL;
+
+  for (GtkWidget *child = box ? gtk_widget_get_first_child (box) : NULL; child; child = gtk_widget_get_next_sibling (child))
+    if (GTK_IS_LABEL (child) && g_str_equal (gtk_label_get_text (GTK_LABEL (child)), text))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+type_and_send (KletsenWindow *window,
+               const char    *text)
+{
+  gtk_editable_set_text (GTK_EDITABLE (window->message_entry), text);
+  g_signal_emit_by_name (window->message_entry, "activate");
+}
+
+static void
+test_app (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--join-window-ms", "1500", NULL);
+  g_autofree char *alice_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *bob_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *downloads = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *port = NULL;
+  g_autoptr(KletsenSession) session = kletsen_session_new (alice_dir);
+  g_autoptr(KletsenSession) bob = NULL;
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(KletsenChatMessage) message = NULL;
+  KletsenWindow *window;
+  KletsenConversation *bob_everyone;
+  KletsenGameState *game;
+
+  g_settings_set_uint (settings, "file-port", server->file_port);
+  g_settings_set_string (settings, "download-folder", downloads);
+  window = kletsen_window_new (NULL, session);
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+  gtk_window_present (GTK_WINDOW (window));
+
+  /* The connect screen: a bad name is refused inline, then alice logs in. */
+  port = g_strdup_printf ("%u", server->port);
+  gtk_editable_set_text (GTK_EDITABLE (window->host_row), "127.0.0.1");
+  gtk_editable_set_text (GTK_EDITABLE (window->port_row), port);
+  gtk_editable_set_text (GTK_EDITABLE (window->username_row), "a");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window->connect_error)));
+  g_assert_cmpstr (gtk_label_get_text (window->connect_error), ==, "A user name has 3 to 14 letters, digits or underscores.");
+  gtk_editable_set_text (GTK_EDITABLE (window->username_row), "alice");
+  save_shot (GTK_WIDGET (window), "connect.png");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->connect_error)));
+
+  /* A second user appears in the sidebar. */
+  bob = headless_login (server, "bob", bob_dir);
+  RUN_UNTIL (row_says (window->sidebar_list, 2, "bob"));
+  g_assert_true (row_says (window->sidebar_list, 0, "Everyone"));
+  g_assert_true (row_says (window->sidebar_list, 1, "alice (you)"));
+
+  /* Everyone: the entry refuses empty text; a message is sent, then marked sent. */
+  gtk_editable_set_text (GTK_EDITABLE (window->message_entry), "   ");
+  g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (window->send_button)));
+  type_and_send (window, "Hallo allemaal!");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->message_entry)), ==, "");
+  bob_everyone = kletsen_session_get_everyone (bob);
+  RUN_UNTIL (n_items (bob_everyone) >= 1);
+  RUN_UNTIL ((message = shown_message (window, shown_count (window) - 1)) &&
+             kletsen_chat_message_get_state (message) == KLETSEN_MESSAGE_STATE_SENT);
+  g_clear_object (&message);
+
+  /* And one comes in. */
+  kletsen_session_broadcast_async (bob, "Hoi alice", NULL, NULL);
+  RUN_UNTIL ((message = shown_message (window, shown_count (window) - 1)) &&
+             g_strcmp0 (kletsen_chat_message_get_text (message), "Hoi alice") == 0);
+  g_clear_object (&message);
+  save_shot (GTK_WIDGET (window), "chat.png");
+
+  /* Private, through the sidebar row. */
+  g_signal_emit_by_name (gtk_list_box_get_row_at_index (window->sidebar_list, 2), "activate");
+  g_assert_cmpstr (adw_window_title_get_title (window->conversation_title), ==, "bob");
+  type_and_send (window, "Alleen voor jou");
+  RUN_UNTIL (n_items (kletsen_session_get_conversation (bob, "alice")) == 1);
+  kletsen_session_send_private_async (bob, "alice", "Dank je", NULL, NULL);
+  RUN_UNTIL (shown_count (window) == 2);
+
+  /* Encrypted, with the lock on; then the fingerprint dialog. */
+  gtk_toggle_button_set_active (window->secure_toggle, TRUE);
+  type_and_send (window, "Geheim");
+  /* bob's side: alice's message, his answer, and now this one. */
+  RUN_UNTIL (n_items (kletsen_session_get_conversation (bob, "alice")) == 3);
+  message = g_list_model_get_item (G_LIST_MODEL (kletsen_session_get_conversation (bob, "alice")), 2);
+  g_assert_true (kletsen_chat_message_get_encrypted (message));
+  g_assert_cmpstr (kletsen_chat_message_get_text (message), ==, "Geheim");
+  g_clear_object (&message);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.show-fingerprints", NULL);
+  g_assert_nonnull (window->open_dialog);
+  save_shot (window->open_dialog, "fingerprints.png");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (window->open_dialog), "close");
+  gtk_window_destroy (GTK_WINDOW (window->open_dialog));
+
+  /* A file from bob: the offer dialog, accept, and it arrives. */
+  {
+    g_autofree char *path = g_build_filename (bob_dir, "notes.txt", NULL);
+    g_autofree char *arrived = g_build_filename (downloads, "notes.txt", NULL);
+    g_autoptr(GFile) file = NULL;
+    g_autofree char *contents = NULL;
+    KletsenFileTransfer *incoming;
+
+    g_assert_true (g_file_set_contents (path, "Tot morgen!\n", -1, NULL));
+    file = g_file_new_for_path (path);
+    kletsen_session_send_file (bob, "alice", file);
+    RUN_UNTIL (window->open_dialog != NULL);
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (window->open_dialog), "accept");
+    gtk_window_destroy (GTK_WINDOW (window->open_dialog));
+    incoming = g_list_model_get_item (kletsen_session_get_transfers (session), 0);
+    RUN_UNTIL (kletsen_file_transfer_get_state (incoming) == KLETSEN_TRANSFER_DONE);
+    g_object_unref (incoming);
+    g_assert_true (g_file_get_contents (arrived, &contents, NULL, NULL));
+    g_assert_cmpstr (contents, ==, "Tot morgen!\n");
+    g_assert_cmpstr (gtk_stack_get_visible_child_name (window->transfers_stack), ==, "list");
+    gtk_menu_button_popup (window->transfers_button);
+    save_shot (GTK_WIDGET (gtk_menu_button_get_popover (window->transfers_button)), "transfers.png");
+    gtk_menu_button_popdown (window->transfers_button);
+  }
+
+  /* The game: start it from the window, bob joins, guess through the panel. */
+  game = kletsen_session_get_game (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.start-game", NULL);
+  RUN_UNTIL (kletsen_game_state_get_phase (kletsen_session_get_game (bob)) == KLETSEN_GAME_INVITED);
+  kletsen_session_join_game_async (bob, NULL, NULL);
+  RUN_UNTIL (gtk_revealer_get_reveal_child (window->game_revealer) && kletsen_game_state_get_phase (game) == KLETSEN_GAME_RUNNING);
+  {
+    GtkSpinButton *spin = NULL;
+    GtkButton *button = NULL;
+    int lo = 1, hi = 50;
+
+    spin = _kletsen_game_panel_get_guess_spin (window->game_panel);
+    button = _kletsen_game_panel_get_guess_button (window->game_panel);
+    g_assert_nonnull (spin);
+    for (guint tries = 0; tries < 6 && lo <= hi; tries++)
+      {
+        const GArray *guesses = kletsen_game_state_get_guesses (game);
+        guint before = guesses->len;
+        int mid = (lo + hi) / 2;
+        int result;
+
+        gtk_spin_button_set_value (spin, mid);
+        g_signal_emit_by_name (button, "clicked");
+        RUN_UNTIL (kletsen_game_state_get_guesses (game)->len == before + 1);
+        result = g_array_index (kletsen_game_state_get_guesses (game), KletsenGuess, before).result;
+        if (result == 0)
+          break;
+        if (result < 0)
+          lo = mid + 1;
+        else
+          hi = mid - 1;
+      }
+    save_shot (GTK_WIDGET (window), "game.png");
+  }
+  /* bob gives up: the game ends when no unfinished player is left. */
+  kletsen_session_disconnect (bob);
+  RUN_UNTIL (kletsen_game_state_get_phase (game) == KLETSEN_GAME_FINISHED);
+  g_assert_cmpuint (kletsen_game_state_get_results (game)->len, ==, 1);
+  g_assert_cmpstr (g_array_index (kletsen_game_state_get_results (game), KletsenGameResult, 0).name, ==, "alice");
+
+  /* Narrow and dark. */
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_FORCE_DARK);
+  gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
+  _kletsen_window_show_conversation (window, NULL);
+  save_shot (GTK_WIDGET (window), "narrow-dark.png");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  remove_tree (alice_dir);
+  remove_tree (bob_dir);
+  remove_tree (downloads);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add_func ("/app/whole-journey", test_app);
+
+  return g_test_run ();
+}
