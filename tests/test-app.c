@@ -242,8 +242,13 @@ test_app (void)
   gtk_widget_activate_action (GTK_WIDGET (window), "win.show-fingerprints", NULL);
   g_assert_nonnull (window->open_dialog);
   save_shot (window->open_dialog, "fingerprints.png");
-  adw_message_dialog_response (ADW_MESSAGE_DIALOG (window->open_dialog), "close");
-  gtk_window_destroy (GTK_WINDOW (window->open_dialog));
+  {
+    GtkWidget *dialog = window->open_dialog;
+
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "close");
+    g_assert_null (window->open_dialog);
+    gtk_window_destroy (GTK_WINDOW (dialog));
+  }
 
   /* A file from bob: the offer dialog, accept, and it arrives. */
   {
@@ -257,10 +262,17 @@ test_app (void)
     file = g_file_new_for_path (path);
     kletsen_session_send_file (bob, "alice", file);
     RUN_UNTIL (window->open_dialog != NULL);
-    adw_message_dialog_response (ADW_MESSAGE_DIALOG (window->open_dialog), "accept");
-    gtk_window_destroy (GTK_WINDOW (window->open_dialog));
+    {
+      GtkWidget *dialog = window->open_dialog;
+
+      g_assert_nonnull (g_object_get_data (G_OBJECT (dialog), "transfer"));
+      adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "accept");
+      gtk_window_destroy (GTK_WINDOW (dialog));
+    }
     incoming = g_list_model_get_item (kletsen_session_get_transfers (session), 0);
-    RUN_UNTIL (kletsen_file_transfer_get_state (incoming) == KLETSEN_TRANSFER_DONE);
+    RUN_UNTIL (kletsen_file_transfer_get_state (incoming) >= KLETSEN_TRANSFER_DONE);
+    g_assert_cmpstr (kletsen_file_transfer_get_error (incoming), ==, NULL);
+    g_assert_cmpint (kletsen_file_transfer_get_state (incoming), ==, KLETSEN_TRANSFER_DONE);
     g_object_unref (incoming);
     g_assert_true (g_file_get_contents (arrived, &contents, NULL, NULL));
     g_assert_cmpstr (contents, ==, "Tot morgen!\n");

@@ -34,6 +34,19 @@ drain (KtClient   *client,
 
 /* Starts a game by @first, has @others join, and checks the start message. */
 static void
+expect_joined (KtClient   *client,
+               const char *name,
+               guint       n_players)
+{
+  g_autoptr(JsonObject) joined = kt_client_expect (client, "GAME_JOINED");
+
+  g_assert_cmpstr (json_object_get_string_member (joined, "username"), ==, name);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (joined, "players")), ==, n_players);
+}
+
+/* Starts a game by @first, has @others join, and checks what the lobby hears:
+ * every player gets GAME_JOINED (extension) with the players so far. */
+static void
 play_lobby (KtClient  *first,
             KtClient **others,
             guint      n_others)
@@ -49,6 +62,9 @@ play_lobby (KtClient  *first,
       g_assert_cmpint (json_object_get_int_member (note, "joinSeconds"), ==, 1);
       kt_client_send (others[i], "JOIN_GAME_REQ");
       kt_client_expect_status (others[i], "JOIN_GAME_RESP", 0);
+      expect_joined (first, others[i]->name, i + 2);
+      for (guint j = 0; j <= i; j++)
+        expect_joined (others[j], others[i]->name, i + 2);
     }
 }
 

@@ -306,6 +306,9 @@ test_game (Fixture       *f,
   kletsen_session_join_game_async (bob, store_result_cb, &result);
   g_assert_true (request_ok (bob, wait_result (&result), 0));
   g_assert_cmpint (kletsen_game_state_get_phase (b), ==, KLETSEN_GAME_LOBBY);
+  /* The lobby knows who is in (GAME_JOINED). */
+  RUN_UNTIL (kletsen_game_state_get_players (a) != NULL && g_strv_length ((char **)kletsen_game_state_get_players (a)) == 2);
+  g_assert_cmpstr (kletsen_game_state_get_players (a)[1], ==, "bob");
 
   /* A second start is refused with its code. */
   g_clear_object (&result);

@@ -224,16 +224,33 @@ _kletsen_game_state_joined (KletsenGameState *self,
   set_phase (self, KLETSEN_GAME_LOBBY);
 }
 
+static void
+set_players (KletsenGameState *self,
+             JsonArray        *players)
+{
+  guint n = players ? json_array_get_length (players) : 0;
+
+  g_clear_pointer (&self->players, g_strfreev);
+  self->players = g_new0 (char *, n + 1);
+  for (guint i = 0, j = 0; i < n; i++)
+    if (json_array_get_string_element (players, i) != NULL)
+      self->players[j++] = g_strdup (json_array_get_string_element (players, i));
+}
+
+/* Who is in the lobby so far (GAME_JOINED, an extension of our server). */
+void
+_kletsen_game_state_lobby_players (KletsenGameState *self,
+                                   JsonArray        *players)
+{
+  set_players (self, players);
+  g_signal_emit (self, signals[CHANGED], 0);
+}
+
 void
 _kletsen_game_state_begin (KletsenGameState *self,
                            JsonArray        *players)
 {
-  guint n = json_array_get_length (players);
-
-  g_clear_pointer (&self->players, g_strfreev);
-  self->players = g_new0 (char *, n + 1);
-  for (guint i = 0; i < n; i++)
-    self->players[i] = g_strdup (json_array_get_string_element (players, i));
+  set_players (self, players);
   set_phase (self, KLETSEN_GAME_RUNNING);
 }
 

@@ -59,6 +59,8 @@ void                _kletsen_game_state_invited           (KletsenGameState *sel
 void                _kletsen_game_state_joined            (KletsenGameState *self,
                                                            const char       *initiator,
                                                            gint64            join_ms);
+void                _kletsen_game_state_lobby_players     (KletsenGameState *self,
+                                                           JsonArray        *players);
 void                _kletsen_game_state_begin             (KletsenGameState *self,
                                                            JsonArray        *players);
 void                _kletsen_game_state_guessed           (KletsenGameState *self,

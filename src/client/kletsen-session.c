@@ -805,6 +805,10 @@ handle_unsolicited (KletsenSession           *self,
         _kletsen_game_state_cancelled (self->game, reply_code (body));
       break;
 
+    case KLETSEN_MSG_GAME_JOINED:
+      _kletsen_game_state_lobby_players (self->game, json_object_get_array_member (body, "players"));
+      break;
+
     case KLETSEN_MSG_GAME_PROGRESS:
       _kletsen_game_state_progress (self->game, json_object_get_string_member (body, "username"),
                                     json_object_get_int_member (body, "finished"));

@@ -63,6 +63,7 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
   { KLETSEN_MSG_START_GAME_RESP, "START_GAME_RESP", S2C, NULL, { { "status", S } }, "3", FALSE },
   { KLETSEN_MSG_GAME_NOTIFICATION, "GAME_NOTIFICATION", S2C, NULL, { { "status", S } }, "3", FALSE },
   { KLETSEN_MSG_JOIN_GAME_RESP, "JOIN_GAME_RESP", S2C, NULL, { { "status", S } }, "3", FALSE },
+  { KLETSEN_MSG_GAME_JOINED, "GAME_JOINED", S2C, NULL, { { "username", S }, { "players", A } }, "3", TRUE },
   { KLETSEN_MSG_GUESS_NUMBER_RESP, "GUESS_NUMBER_RESP", S2C, NULL, { { "status", S } }, "3", FALSE },
   { KLETSEN_MSG_GAME_PROGRESS, "GAME_PROGRESS", S2C, NULL,
     { { "username", S }, { "timeMs", I }, { "finished", I }, { "players", I } }, "3", TRUE },

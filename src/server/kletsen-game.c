@@ -93,6 +93,16 @@ send_to_players (KletsenGame *game,
     _kletsen_connection_send (g_array_index (game->players, Player, i).conn, line);
 }
 
+static JsonArray *
+player_names (KletsenGame *game)
+{
+  JsonArray *names = json_array_new ();
+
+  for (guint i = 0; i < game->players->len; i++)
+    json_array_add_string_element (names, g_array_index (game->players, Player, i).conn->name);
+  return names;
+}
+
 static void
 reset (KletsenGame *game)
 {
@@ -185,9 +195,7 @@ join_window_closed_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
 
-  names = json_array_new ();
-  for (guint i = 0; i < game->players->len; i++)
-    json_array_add_string_element (names, g_array_index (game->players, Player, i).conn->name);
+  names = player_names (game);
   json_object_set_string_member (body, "status", "OK");
   json_object_set_array_member (body, "players", names);
   json_object_set_int_member (body, "min", GAME_MIN);
@@ -245,6 +253,20 @@ _kletsen_game_start (KletsenGame       *game,
   _kletsen_server_fan_out (game->server, line, conn);
 }
 
+/* Tells everybody in the lobby who is in it now (GAME_JOINED, extension). */
+static void
+announce_joined (KletsenGame       *game,
+                 KletsenConnection *conn)
+{
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(GBytes) line = NULL;
+
+  json_object_set_string_member (body, "username", conn->name);
+  json_object_set_array_member (body, "players", player_names (game));
+  line = kletsen_message_serialize ("GAME_JOINED", body);
+  send_to_players (game, line);
+}
+
 void
 _kletsen_game_join (KletsenGame       *game,
                     KletsenConnection *conn)
@@ -261,6 +283,8 @@ _kletsen_game_join (KletsenGame       *game,
   if (code == 0)
     add_player (game, conn);
   _kletsen_connection_send_status (conn, "JOIN_GAME_RESP", code);
+  if (code == 0)
+    announce_joined (game, conn);
 }
 
 /* A guess is a JSON integer or a string of decimal digits; anything else that

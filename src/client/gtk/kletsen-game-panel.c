@@ -107,9 +107,17 @@ update (KletsenGamePanel *self)
       status = g_strdup_printf (ngettext ("%d second left to join", "%d seconds left to join", left), left);
       break;
     case KLETSEN_GAME_LOBBY:
-      title = g_strdup (_("Guessing game"));
-      status = g_strdup_printf (ngettext ("Waiting for players: the game starts in %d second",
-                                          "Waiting for players: the game starts in %d seconds", left), left);
+      {
+        const char * const *players = kletsen_game_state_get_players (game);
+        g_autofree char *names = players && players[0] ? g_strjoinv (", ", (char **)players) : NULL;
+        g_autofree char *wait = g_strdup_printf (ngettext ("Waiting for players: the game starts in %d second.",
+                                                           "Waiting for players: the game starts in %d seconds.", left),
+                                                 left);
+
+        title = g_strdup (_("Guessing game"));
+        /* Translators: the list of players who joined the lobby so far */
+        status = names ? g_strdup_printf (_("%s In the game so far: %s"), wait, names) : g_steal_pointer (&wait);
+      }
       break;
     case KLETSEN_GAME_RUNNING:
       {

@@ -56,6 +56,28 @@ notify (KletsenWindow *self,
   g_application_send_notification (app, id, notification);
 }
 
+/* ---- dialogs ---- */
+
+static void
+untrack_dialog (KletsenWindow *self)
+{
+  if (self->open_dialog == NULL)
+    return;
+  g_object_remove_weak_pointer (G_OBJECT (self->open_dialog), (gpointer *)&self->open_dialog);
+  self->open_dialog = NULL;
+}
+
+/* Remembers the dialog on screen until it is answered (for the UI tests). */
+static void
+track_dialog (KletsenWindow *self,
+              GtkWidget     *dialog)
+{
+  untrack_dialog (self);
+  self->open_dialog = dialog;
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *)&self->open_dialog);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (untrack_dialog), self, G_CONNECT_SWAPPED);
+}
+
 /* ---- messages ---- */
 
 static void
@@ -645,8 +667,7 @@ file_offered_cb (KletsenWindow       *self,
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "reject");
   g_signal_connect_object (dialog, "response", G_CALLBACK (offer_response_cb), transfer, 0);
   g_object_set_data_full (G_OBJECT (dialog), "transfer", g_object_ref (transfer), g_object_unref);
-  self->open_dialog = dialog;
-  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *)&self->open_dialog);
+  track_dialog (self, dialog);
   gtk_window_present (GTK_WINDOW (dialog));
   notify (self, "file-offer", _("Incoming file"), body);
 }
@@ -738,8 +759,7 @@ show_fingerprints_action (GtkWidget  *widget,
                           peer, theirs ? theirs : _("not known yet: send an encrypted message first"));
   dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Compare Fingerprints"), body);
   adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
-  self->open_dialog = dialog;
-  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *)&self->open_dialog);
+  track_dialog (self, dialog);
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -779,8 +799,7 @@ peer_key_changed_cb (KletsenWindow *self,
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "peer", g_strdup (peer), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (key_change_response_cb), self, 0);
-  self->open_dialog = dialog;
-  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *)&self->open_dialog);
+  track_dialog (self, dialog);
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -1071,6 +1090,7 @@ kletsen_window_dispose (GObject *object)
     }
   if (self->conversation != NULL)
     g_clear_signal_handler (&self->conversation_items_id, self->conversation);
+  untrack_dialog (self);
   g_clear_object (&self->conversation);
   g_clear_object (&self->sidebar_model);
   g_clear_object (&self->session);
