@@ -15,6 +15,8 @@ BUILD=${KLETSEN_BUILD_DIR:-$TOP/build}
 PACKAGES="meson ninja-build gcc pkg-config gettext python3 libglib2.0-dev libglib2.0-bin libjson-glib-dev libgnutls28-dev"
 # The desktop app, and what its UI test runs in: an X server in software and a session bus.
 PACKAGES="$PACKAGES libgtk-4-dev libadwaita-1-dev xvfb xauth dbus-daemon"
+# What the packaging tests validate with.
+PACKAGES="$PACKAGES desktop-file-utils appstream"
 
 missing=""
 for p in $PACKAGES; do

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -72,7 +73,7 @@ create_key (const char  *path,
 
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "Cannot create %s: %s", dir, g_strerror (errno));
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), _("Cannot create %s: %s"), dir, g_strerror (errno));
       return FALSE;
     }
   if (gnutls_failed (gnutls_x509_privkey_init (&key), "key", error))
@@ -189,7 +190,7 @@ import_public_key (const char  *public_key,
 
 bad:
   g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_KEY,
-                       "The public key is not an RSA key");
+                       _("The public key is not an RSA key"));
   return NULL;
 }
 
@@ -294,7 +295,7 @@ kletsen_identity_decrypt (KletsenIdentity  *self,
       g_bytes_get_size (sealed) < NONCE_LEN + TAG_LEN)
     {
       g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
-                           "The encrypted message is malformed");
+                           _("The encrypted message is malformed"));
       return NULL;
     }
 
@@ -303,7 +304,7 @@ kletsen_identity_decrypt (KletsenIdentity  *self,
   if (gnutls_privkey_decrypt_data (self->private_key, 0, &in, &key) < 0 || key.size != SESSION_KEY_LEN)
     {
       g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
-                           "The message was not encrypted for this key");
+                           _("The message was not encrypted for this key"));
       goto out;
     }
 
@@ -315,7 +316,7 @@ kletsen_identity_decrypt (KletsenIdentity  *self,
                                   data + NONCE_LEN, len - NONCE_LEN, text, &text_len) < 0)
     {
       g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_FAILED,
-                           "The message did not authenticate");
+                           _("The message did not authenticate"));
       g_clear_pointer (&text, g_free);
       goto out;
     }
@@ -323,7 +324,7 @@ kletsen_identity_decrypt (KletsenIdentity  *self,
   if (!g_utf8_validate_len (text, text_len, NULL))
     {
       g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
-                           "The message is not text");
+                           _("The message is not text"));
       g_clear_pointer (&text, g_free);
     }
 

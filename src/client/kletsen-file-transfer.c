@@ -608,8 +608,10 @@ finish_receive (KletsenFileTransfer *self)
   g_output_stream_close (self->output, NULL, NULL);
   if (self->bytes_done != self->size)
     {
-      g_autofree char *why = g_strdup_printf (_("The file arrived incomplete (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes) and was deleted"),
-                                              self->bytes_done, self->size);
+      g_autofree char *done = g_strdup_printf ("%" G_GUINT64_FORMAT, self->bytes_done);
+      g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, self->size);
+      g_autofree char *why = g_strdup_printf (_("The file arrived incomplete (%s of %s bytes) and was deleted"),
+                                              done, size);
       _kletsen_file_transfer_fail (self, KLETSEN_TRANSFER_FAILED, 0, why);
       return;
     }

@@ -141,7 +141,9 @@ main (int    argc,
     };
 
     setlocale (LC_ALL, "");
-    bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+    /* KLETSEN_LOCALEDIR points at the catalogues of a tree that is not
+     * installed where it was configured for (tests, relocated installs). */
+    bindtextdomain (GETTEXT_PACKAGE, g_getenv ("KLETSEN_LOCALEDIR") ? g_getenv ("KLETSEN_LOCALEDIR") : LOCALEDIR);
     bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
     context = g_option_context_new (NULL);

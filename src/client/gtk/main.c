@@ -19,7 +19,9 @@ main (int    argc,
   g_autoptr(KletsenApplication) app = NULL;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* KLETSEN_LOCALEDIR points at the catalogues of a tree that is not
+     * installed where it was configured for (tests, relocated installs). */
+    bindtextdomain (GETTEXT_PACKAGE, g_getenv ("KLETSEN_LOCALEDIR") ? g_getenv ("KLETSEN_LOCALEDIR") : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
