@@ -188,7 +188,6 @@ server_start (Server     *server,
   g_autoptr(GDataInputStream) out = NULL;
   g_autofree char *chat = NULL;
   g_autofree char *file = NULL;
-  g_autofree char *line = NULL;
 
   server->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, binary,
                                       "--bind", "127.0.0.1", "--port", "0", "--file-port", "0", NULL);

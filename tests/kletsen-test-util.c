@@ -359,3 +359,13 @@ kt_client_sync (KtClient *client)
   body = kt_client_expect (client, "PONG_ERROR");
   g_assert_cmpint (json_object_get_int_member (body, "code"), ==, 8000);
 }
+
+/* Expects @n messages with @header in a row, and forgets them. */
+void
+kt_client_drain (KtClient   *client,
+                 const char *header,
+                 guint       n)
+{
+  for (guint i = 0; i < n; i++)
+    json_object_unref (kt_client_expect (client, header));
+}

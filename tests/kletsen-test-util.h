@@ -59,6 +59,9 @@ void        kt_client_expect_eof     (KtClient   *client);
 void        kt_client_expect_dscn    (KtClient   *client,
                                       int         reason);
 void        kt_client_sync           (KtClient   *client);
+void        kt_client_drain          (KtClient   *client,
+                                      const char *header,
+                                      guint       n);
 void        kt_client_set_timeout    (KtClient   *client,
                                       guint       seconds);
 

@@ -26,10 +26,7 @@ drain (KtClient   *client,
        const char *header,
        guint       n)
 {
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(JsonObject) msg = kt_client_expect (client, header);
-    }
+  kt_client_drain (client, header, n);
 }
 
 /* Starts a game by @first, has @others join, and checks the start message. */

@@ -21,6 +21,9 @@ typedef struct
 } ParseCase;
 
 #define NUL_LINE "BROADCAST_REQ {\"message\":\"a\0b\"}"
+/* A NUL inside a header that starts like a known one, longer than it: found
+ * by fuzz-message reading past the table's header (regression test). */
+#define NUL_HEADER "SECURE_MESSAGE_RES\0paddingpaddingpadding"
 #define C2S KLETSEN_TO_SERVER
 #define S2C KLETSEN_TO_CLIENT
 #define OK KLETSEN_PARSE_OK
@@ -85,6 +88,8 @@ static const ParseCase parse_cases[] = {
   { "BROADCAST_REQ {\"message\":\"\xff\"}", 0, C2S, BAD },
   { "BROADCAST_REQ {\"message\":\"\xc3\"}", 0, C2S, BAD },
   { NUL_LINE, sizeof (NUL_LINE) - 1, C2S, BAD },
+  { NUL_HEADER, sizeof (NUL_HEADER) - 1, C2S, UNKNOWN },
+  { NUL_HEADER, sizeof (NUL_HEADER) - 1, S2C, UNKNOWN },
   { "BROADCAST_REQ {\"message\":\"x\"", 0, C2S, BAD },
   { "BROADCAST_REQ {", 0, C2S, BAD },
   { "BROADCAST_REQ }", 0, C2S, BAD },

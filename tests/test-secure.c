@@ -17,10 +17,7 @@ drain (KtClient   *client,
        const char *header,
        guint       n)
 {
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(JsonObject) msg = kt_client_expect (client, header);
-    }
+  kt_client_drain (client, header, n);
 }
 
 /* Every forwarded message names the real sender, whatever the client wrote,

@@ -164,11 +164,11 @@ test_not_logged_in (void)
 {
   g_autoptr(KtServer) server = kt_server_start (NULL);
   g_autoptr(KtClient) c = kt_client_connect (server);
-  g_autoptr(JsonObject) welcome = kt_client_expect (c, "WELCOME");
   const char *bodies[] = { "", " {}", " garbage", " [1,2]" };
   const KletsenMessageInfo *table;
   gsize n;
 
+  kt_client_drain (c, "WELCOME", 1);
   table = kletsen_message_table (&n);
   for (gsize i = 0; i < n; i++)
     {
@@ -387,10 +387,10 @@ test_heartbeat (void)
   g_autoptr(KtClient) watcher = NULL;
   g_autoptr(KtClient) anon = kt_client_connect (server);
   g_autoptr(KtClient) c = NULL;
-  g_autoptr(JsonObject) msg = kt_client_expect (anon, "WELCOME");
   g_autoptr(JsonObject) msg_joined = NULL;
   gint64 login_at, first_ping, second_ping;
 
+  kt_client_drain (anon, "WELCOME", 1);
   c = kt_client_login (server, "pinged");
   login_at = g_get_monotonic_time ();
 
@@ -613,6 +613,7 @@ test_silent_peers (void)
 
   msg = kt_client_expect (a, "JOINED");
   g_clear_pointer (&msg, json_object_unref);
+  g_assert_nonnull (silent); /* connected, never speaks */
   kt_client_send_raw (trickle, "BROAD", 5);
   kt_client_send (a, "PRIVATE_MESSAGE_REQ {\"receiver\":\"bob\",\"message\":\"hi\"}");
   kt_client_expect_status (a, "PRIVATE_MESSAGE_RESP", 0);

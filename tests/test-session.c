@@ -972,6 +972,7 @@ test_login_errors (Fixture       *f,
   g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) bound = NULL;
 
+  g_assert_cmpint (kletsen_session_get_state (alice), ==, KLETSEN_SESSION_ONLINE);
   kletsen_session_connect_async (again, "127.0.0.1", f->server->port, "ALICE", NULL, store_result_cb, &result);
   g_assert_false (kletsen_session_connect_finish (again, wait_result (&result), &error));
   g_assert_error (error, KLETSEN_PROTOCOL_ERROR, 5000);

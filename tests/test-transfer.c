@@ -22,10 +22,7 @@ drain (KtClient   *client,
        const char *header,
        guint       n)
 {
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(JsonObject) msg = kt_client_expect (client, header);
-    }
+  kt_client_drain (client, header, n);
 }
 
 /* Sends an offer from @from to @to and returns the transferId @to sees. */

@@ -662,8 +662,10 @@ sent_all_cb (GObject      *object,
              gpointer      user_data)
 {
   g_autoptr(KletsenFileTransfer) self = user_data;
-  g_autoptr(GBytes) rest = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, NULL);
+  GBytes *rest = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, NULL);
 
+  /* Whatever the server says now (nothing, normally), it closes. */
+  g_clear_pointer (&rest, g_bytes_unref);
   if (is_over (self))
     return;
   /* The server closes our side once the downloader has every byte. */

@@ -129,9 +129,11 @@ kletsen_message_lookup (const char        *line,
     {
       const KletsenMessageInfo *info = &messages[i];
 
+      /* Lengths first: the line may hold a NUL, which strncmp() would
+       * take for the end of the header (found by fuzz-message). */
       if (info->direction == direction &&
-          strncmp (info->header, line, header_len) == 0 &&
-          info->header[header_len] == '\0')
+          strlen (info->header) == header_len &&
+          memcmp (info->header, line, header_len) == 0)
         return info;
     }
 

@@ -11,6 +11,7 @@
 #include "kletsen-framer.h"
 #include "kletsen-json-check.h"
 #include "kletsen-message.h"
+#include "kletsen-side-channel.h"
 
 /* The default ports of protocol.md §1. */
 #define KLETSEN_DEFAULT_PORT      1337

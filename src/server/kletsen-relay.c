@@ -28,8 +28,7 @@
 
 #include "kletsen-server-private.h"
 
-#define HEADER_LEN 37
-#define ID_LEN 36
+#define HEADER_LEN KLETSEN_SIDE_HEADER_LEN
 /* Rounds of read-and-write per wake-up, so that one fast transfer cannot keep
  * the loop from the chat connections. */
 #define PUMP_ROUNDS 16
@@ -389,38 +388,25 @@ side_peer_reject (SidePeer   *peer,
   side_peer_free (peer, TRUE);
 }
 
-static gboolean
-id_is_well_formed (const char *id)
-{
-  for (guint i = 0; i < ID_LEN; i++)
-    {
-      gboolean dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-      if (dash ? id[i] != '-' : !g_ascii_isxdigit (id[i]))
-        return FALSE;
-    }
-  return TRUE;
-}
-
 /* The 37 bytes are in: hand the socket to its transfer's relay. */
 static void
 side_peer_place (SidePeer *peer)
 {
   KletsenServer *server = peer->server;
-  char role = peer->header[ID_LEN];
+  char id[KLETSEN_TRANSFER_ID_LEN + 1];
+  KletsenSideRole role;
   KletsenTransfer *transfer;
   KletsenRelay *relay;
   int *fd_slot;
   gpointer *tag_slot;
   char **peer_slot;
 
-  peer->header[ID_LEN] = '\0';
-  if ((role != 'S' && role != 'R') || !id_is_well_formed (peer->header))
+  if (!kletsen_side_header_parse (peer->header, peer->got, id, &role))
     {
       side_peer_reject (peer, "malformed header");
       return;
     }
-  transfer = g_hash_table_lookup (server->transfers, peer->header);
+  transfer = g_hash_table_lookup (server->transfers, id);
   if (transfer == NULL)
     {
       side_peer_reject (peer, "unknown transfer");
@@ -435,12 +421,12 @@ side_peer_place (SidePeer *peer)
   if (transfer->relay == NULL)
     transfer->relay = relay_new (server, transfer);
   relay = transfer->relay;
-  fd_slot = role == 'S' ? &relay->up_fd : &relay->down_fd;
-  tag_slot = role == 'S' ? &relay->up_tag : &relay->down_tag;
-  peer_slot = role == 'S' ? &relay->up_peer : &relay->down_peer;
+  fd_slot = role == KLETSEN_SIDE_UPLOADER ? &relay->up_fd : &relay->down_fd;
+  tag_slot = role == KLETSEN_SIDE_UPLOADER ? &relay->up_tag : &relay->down_tag;
+  peer_slot = role == KLETSEN_SIDE_UPLOADER ? &relay->up_peer : &relay->down_peer;
   if (*fd_slot >= 0)
     {
-      side_peer_reject (peer, role == 'S' ? "uploader already connected" : "downloader already connected");
+      side_peer_reject (peer, role == KLETSEN_SIDE_UPLOADER ? "uploader already connected" : "downloader already connected");
       return;
     }
 
@@ -452,7 +438,7 @@ side_peer_place (SidePeer *peer)
       g_source_attach ((GSource *)relay, NULL);
       relay->attached = TRUE;
     }
-  g_info ("%s: side channel for %s as %s", peer->peer, transfer->id, role == 'S' ? "uploader" : "downloader");
+  g_info ("%s: side channel for %s as %s", peer->peer, transfer->id, role == KLETSEN_SIDE_UPLOADER ? "uploader" : "downloader");
   side_peer_free (peer, FALSE);
 
   if (relay->up_fd >= 0 && relay->down_fd >= 0)

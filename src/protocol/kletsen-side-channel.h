@@ -1,0 +1,31 @@
+/* kletsen-side-channel.h
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The file side channel's header (protocol.md §4): 36 characters of
+ * transferId, then `S` (uploader) or `R` (downloader). */
+#define KLETSEN_SIDE_HEADER_LEN 37
+#define KLETSEN_TRANSFER_ID_LEN 36
+
+typedef enum
+{
+  KLETSEN_SIDE_UPLOADER   = 'S',
+  KLETSEN_SIDE_DOWNLOADER = 'R',
+} KletsenSideRole;
+
+gboolean kletsen_side_header_parse      (const char      *header,
+                                         gsize            len,
+                                         char             id[KLETSEN_TRANSFER_ID_LEN + 1],
+                                         KletsenSideRole *role);
+gboolean kletsen_transfer_id_is_valid   (const char      *id);
+
+G_END_DECLS
