@@ -58,18 +58,34 @@ case "${1:-run}" in
   test)
     status=0
     meson test -C "$BUILD" --print-errorlogs --num-processes 2 || status=$?
-    # One closing line that any CI reads: counted from meson's own log.
-    python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
+    cp "$BUILD/meson-logs/testlog.json" "$BUILD/testlog-plain.json"
+
+    # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer:
+    # any invalid access, leak or undefined behaviour fails it.
+    ASAN_BUILD="$BUILD-asan"
+    if [ ! -f "$ASAN_BUILD/build.ninja" ]; then
+      meson setup "$ASAN_BUILD" --buildtype=debugoptimized -Dwerror=true \
+        -Db_sanitize=address,undefined -Db_lundef=false
+    fi
+    meson compile -C "$ASAN_BUILD"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    KLETSEN_UNDER_TOOL=asan \
+      meson test -C "$ASAN_BUILD" --print-errorlogs --num-processes 2 || status=$?
+
+    # One closing line that any CI reads: counted from meson's own logs.
+    python3 - "$BUILD/testlog-plain.json" "$ASAN_BUILD/meson-logs/testlog.json" <<'PY'
 import json, sys
 passed = failed = skipped = 0
-for line in open(sys.argv[1]):
-    result = json.loads(line).get("result")
-    if result in ("OK", "EXPECTEDFAIL"):
-        passed += 1
-    elif result == "SKIP":
-        skipped += 1
-    else:
-        failed += 1
+for log in sys.argv[1:]:
+    for line in open(log):
+        result = json.loads(line).get("result")
+        if result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif result == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
 print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
 PY
     exit $status

@@ -52,6 +52,7 @@ with tempfile.TemporaryDirectory() as dest:
     r = subprocess.run([os.path.join(top, "bin/kletsen-cli"), "--name", "x", "--port", "1", "list"],
                        capture_output=True, text=True, env=env)
     check("Een gebruikersnaam heeft 3 tot 14 letters" in r.stderr, "kletsen-cli speaks Dutch: " + r.stderr.strip())
+    check(r.returncode == 1, "and exits with status 1 (got %d)" % r.returncode)
 
 print("1..%d" % len(results))
 sys.exit(0 if all(results) else 1)

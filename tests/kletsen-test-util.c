@@ -40,12 +40,21 @@ kt_server_start (const char *first_arg,
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_auto(GStrv) wrapper = NULL;
   g_autofree char *line = NULL;
   KtServer *server;
   const char *colon;
   va_list args;
 
   g_assert_nonnull (binary);
+  /* KLETSEN_SERVER_WRAPPER runs the server under a tool, such as valgrind. */
+  if (g_getenv ("KLETSEN_SERVER_WRAPPER") != NULL)
+    {
+      wrapper = g_strsplit (g_getenv ("KLETSEN_SERVER_WRAPPER"), " ", -1);
+      for (guint i = 0; wrapper[i] != NULL; i++)
+        if (*wrapper[i] != '\0')
+          g_ptr_array_add (argv, wrapper[i]);
+    }
   g_ptr_array_add (argv, (char *)binary);
   g_ptr_array_add (argv, "--bind");
   g_ptr_array_add (argv, "127.0.0.1");
@@ -120,9 +129,19 @@ kt_server_free (KtServer *server)
 {
   if (server->process != NULL && g_subprocess_get_identifier (server->process) != NULL)
     {
-      g_subprocess_force_exit (server->process);
+      /* GSubprocess reaps the child from GLib's worker thread, so the
+       * identifier goes NULL without this thread's main loop. */
+      g_subprocess_send_signal (server->process, SIGTERM);
+      for (guint i = 0; i < 400 && g_subprocess_get_identifier (server->process) != NULL; i++)
+        g_usleep (50 * 1000);
+      if (g_subprocess_get_identifier (server->process) != NULL)
+        g_subprocess_force_exit (server->process);
       g_subprocess_wait (server->process, NULL, NULL);
     }
+  if (server->process != NULL && g_subprocess_get_if_exited (server->process) &&
+      g_subprocess_get_exit_status (server->process) != 0)
+    g_error ("kletsen-server exited with status %d (see its report above)",
+             g_subprocess_get_exit_status (server->process));
   g_clear_object (&server->process);
   g_free (server);
 }

@@ -193,6 +193,8 @@ main (int    argc,
   g_autoptr(GOptionContext) context = g_option_context_new ("list | say TEXT | tell PEER TEXT | send-file PEER FILE | listen [FOLDER]");
   g_autoptr(GError) error = NULL;
   g_autoptr(KletsenSession) session = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GFile) folder = NULL;
   const char *command;
   Cli cli = { 0 };
 
@@ -215,7 +217,7 @@ main (int    argc,
       return 2;
     }
 
-  cli.loop = g_main_loop_new (NULL, FALSE);
+  cli.loop = loop = g_main_loop_new (NULL, FALSE);
   cli.session = session = kletsen_session_new (data_dir);
   kletsen_session_set_file_port (session, file_port);
   kletsen_session_connect_async (session, host, port, name, NULL, connected_cb, &cli);
@@ -241,7 +243,7 @@ main (int    argc,
   else if (g_str_equal (command, "listen") && argc <= 3)
     {
       if (argc == 3)
-        cli.folder = g_file_new_for_commandline_arg (argv[2]);
+        cli.folder = folder = g_file_new_for_commandline_arg (argv[2]);
       g_signal_connect (session, "file-offered", G_CALLBACK (file_offered_cb), &cli);
       g_signal_connect (kletsen_session_get_conversations (session), "items-changed",
                         G_CALLBACK (conversation_added_cb), &cli);
@@ -256,7 +258,5 @@ main (int    argc,
 
   g_main_loop_run (cli.loop);
   kletsen_session_disconnect (session);
-  g_clear_object (&cli.folder);
-  g_main_loop_unref (cli.loop);
   return cli.status;
 }

@@ -827,6 +827,16 @@ connected_cb (GObject      *object,
  *
  * The offer was accepted: connect to the side channel and move the bytes.
  */
+/* We accepted an offer into @folder; the side channel opens once the server
+ * has our answer (_kletsen_file_transfer_run). */
+void
+_kletsen_file_transfer_accepted (KletsenFileTransfer *self,
+                                 GFile               *folder)
+{
+  g_set_object (&self->folder, folder);
+  set_state (self, KLETSEN_TRANSFER_CONNECTING);
+}
+
 void
 _kletsen_file_transfer_run (KletsenFileTransfer *self,
                             const char          *host,
@@ -837,7 +847,8 @@ _kletsen_file_transfer_run (KletsenFileTransfer *self,
 
   g_return_if_fail (self->id != NULL && strlen (self->id) == 36);
 
-  g_set_object (&self->folder, folder);
+  if (folder != NULL)
+    g_set_object (&self->folder, folder);
   set_state (self, KLETSEN_TRANSFER_CONNECTING);
   g_socket_client_connect_to_host_async (client, host, port, self->cancellable, connected_cb, g_object_ref (self));
 }

@@ -76,6 +76,8 @@ void                     _kletsen_file_transfer_fail           (KletsenFileTrans
                                                                 KletsenTransferState state,
                                                                 int                  code,
                                                                 const char          *message);
+void                     _kletsen_file_transfer_accepted       (KletsenFileTransfer *self,
+                                                                GFile               *folder);
 void                     _kletsen_file_transfer_run            (KletsenFileTransfer *self,
                                                                 const char          *host,
                                                                 guint16              port,

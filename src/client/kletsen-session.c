@@ -322,6 +322,10 @@ complete (KletsenSession *self,
     _kletsen_file_transfer_fail (p->transfer, KLETSEN_TRANSFER_FAILED, code, kletsen_code_describe (code));
   else if (p->transfer != NULL && kletsen_file_transfer_get_direction (p->transfer) == KLETSEN_TRANSFER_SEND)
     _kletsen_file_transfer_set_offered (p->transfer);
+  else if (p->transfer != NULL && kletsen_file_transfer_get_state (p->transfer) == KLETSEN_TRANSFER_CONNECTING)
+    /* Our acceptance is confirmed: only now may the side channel open, or
+     * the server could see our half before our answer and refuse it. */
+    _kletsen_file_transfer_run (p->transfer, self->host, self->file_port, NULL);
 
   if (p->task == NULL)
     return;
@@ -1844,9 +1848,8 @@ kletsen_session_accept_file (KletsenSession      *self,
       _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_FAILED, 0, _("Not connected to the server"));
       return;
     }
+  _kletsen_file_transfer_accepted (transfer, folder);
   answer_offer (self, transfer, TRUE);
-  /* The side channel may open now: the server pairs the halves in any order. */
-  _kletsen_file_transfer_run (transfer, self->host, self->file_port, folder);
 }
 
 void

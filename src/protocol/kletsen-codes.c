@@ -32,6 +32,8 @@ static const KletsenCodeInfo codes[] = {
   { 7010,  N_("The connection was too slow to keep up"), TRUE, TRUE },
   { 7011,  N_("The server is shutting down"), TRUE, TRUE },
   { 7012,  N_("The server is full"), TRUE, TRUE },
+  { 7013,  N_("The connection did not log in in time"), TRUE, TRUE },
+  { 7014,  N_("Too many requests; slow down"), TRUE, FALSE },
   { 8000,  N_("Heartbeat reply without a heartbeat"), FALSE, FALSE },
   { 8001,  N_("You are not playing in this game"), FALSE, FALSE },
   { 9002,  N_("Nobody guessed the number"), FALSE, FALSE },

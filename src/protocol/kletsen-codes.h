@@ -41,6 +41,8 @@ typedef enum
   KLETSEN_CODE_QUEUE_OVERFLOW        = 7010, /* extension */
   KLETSEN_CODE_SERVER_SHUTDOWN       = 7011, /* extension */
   KLETSEN_CODE_SERVER_FULL           = 7012, /* extension */
+  KLETSEN_CODE_LOGIN_TIMEOUT         = 7013, /* extension */
+  KLETSEN_CODE_TOO_MANY_REQUESTS     = 7014, /* extension */
 
   KLETSEN_CODE_PONG_WITHOUT_PING     = 8000,
   KLETSEN_CODE_NOT_A_PLAYER          = 8001,

@@ -63,6 +63,9 @@ _kletsen_connection_new (KletsenServer *server,
   conn->pong_link.data = conn;
   conn->dirty_link.data = conn;
   conn->all_link.data = conn;
+  conn->login_link.data = conn;
+  conn->tokens = server->options.rate_limit * 2;
+  conn->rate_stamp = g_get_monotonic_time ();
 
   source = (ConnectionSource *)g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
   source->conn = conn;

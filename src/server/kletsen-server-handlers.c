@@ -212,6 +212,15 @@ _kletsen_server_handle_line (KletsenConnection *conn,
       return TRUE;
     }
 
+  /* A flood is answered, not followed: over the rate, a request gets its
+   * reply header with 7014 and is not carried out. PONGs always count. */
+  if (info->type != KLETSEN_MSG_PONG && !_kletsen_server_take_token (conn->server, conn))
+    {
+      if (info->response != NULL)
+        _kletsen_connection_send_status (conn, info->response, KLETSEN_CODE_TOO_MANY_REQUESTS);
+      return TRUE;
+    }
+
   if (!conn->logged_in && !may_use_before_login (info))
     {
       _kletsen_connection_send_status (conn, info->response, KLETSEN_CODE_NOT_LOGGED_IN);

@@ -84,6 +84,10 @@ struct _KletsenConnection
   GList                   pong_link;  /* in server->pong_queue while a PING waits */
   GList                   dirty_link; /* in server->dirty while output waits to be flushed */
   GList                   all_link;   /* in server->connections, or in server->doomed */
+  GList                   login_link; /* in server->login_queue until LOGIN */
+  gint64                  login_deadline;
+  gint64                  rate_stamp; /* monotonic µs of the last token refill */
+  int                     tokens;     /* requests it may still make at once */
   guint                   n_offers;   /* its offers waiting for an answer */
 };
 
@@ -115,6 +119,7 @@ struct _KletsenServer
   GQueue                dirty;        /* with output to flush */
   GQueue                ping_queue;   /* by ping deadline */
   GQueue                pong_queue;   /* by pong deadline */
+  GQueue                login_queue;  /* by login deadline */
   gboolean              shutting_down;
   GCallback             shutdown_done;
   gpointer              shutdown_data;
@@ -158,6 +163,8 @@ void               _kletsen_server_add_user       (KletsenServer     *self,
 void               _kletsen_server_remove_user    (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_got_pong       (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+gboolean           _kletsen_server_take_token     (KletsenServer     *self,
                                                    KletsenConnection *conn);
 
 /* kletsen-server-handlers.c */

@@ -48,6 +48,8 @@ kletsen_server_options_init (KletsenServerOptions *options)
     .max_clients = 10000,
     .max_queue_bytes = 8 * 1024 * 1024,
     .linger_ms = 2000,
+    .login_timeout_ms = 30000,
+    .rate_limit = 1000,
     .file_port = KLETSEN_DEFAULT_FILE_PORT,
     .offer_timeout_ms = 60000,
     .header_timeout_ms = 10000,
@@ -165,6 +167,8 @@ _kletsen_server_mark_doomed (KletsenServer     *self,
         g_queue_unlink (&self->ping_queue, &conn->ping_link);
       if (in_queue (&self->pong_queue, &conn->pong_link))
         g_queue_unlink (&self->pong_queue, &conn->pong_link);
+      if (in_queue (&self->login_queue, &conn->login_link))
+        g_queue_unlink (&self->login_queue, &conn->login_link);
     }
 }
 
@@ -186,6 +190,12 @@ heartbeat_rearm (KletsenServer *self)
       conn = self->pong_queue.head->data;
       if (ready < 0 || conn->pong_deadline < ready)
         ready = conn->pong_deadline;
+    }
+  if (self->login_queue.head != NULL)
+    {
+      conn = self->login_queue.head->data;
+      if (ready < 0 || conn->login_deadline < ready)
+        ready = conn->login_deadline;
     }
   g_source_set_ready_time (self->heartbeat_source, ready);
 }
@@ -238,6 +248,16 @@ heartbeat_dispatch (GSource     *source,
       _kletsen_connection_close (conn, KLETSEN_CODE_PONG_TIMEOUT);
     }
 
+  /* The login deadline is the same for all, so this queue is in order too. */
+  while ((link = self->login_queue.head) != NULL &&
+         ((KletsenConnection *)link->data)->login_deadline <= now)
+    {
+      KletsenConnection *conn = link->data;
+
+      g_queue_unlink (&self->login_queue, link);
+      _kletsen_connection_close (conn, KLETSEN_CODE_LOGIN_TIMEOUT);
+    }
+
   while ((link = self->ping_queue.head) != NULL &&
          ((KletsenConnection *)link->data)->ping_deadline <= now)
     {
@@ -276,6 +296,37 @@ _kletsen_server_got_pong (KletsenServer     *self,
   conn->ping_outstanding = FALSE;
   g_queue_unlink (&self->pong_queue, &conn->pong_link);
   heartbeat_rearm (self);
+}
+
+/**
+ * _kletsen_server_take_token:
+ *
+ * The per-connection rate limit: a token bucket that refills at
+ * --rate-limit requests per second and holds twice that.
+ *
+ * Returns: %TRUE when @conn may make one more request now
+ */
+gboolean
+_kletsen_server_take_token (KletsenServer     *self,
+                            KletsenConnection *conn)
+{
+  int rate = self->options.rate_limit;
+  gint64 now, refill;
+
+  if (rate <= 0)
+    return TRUE;
+  if (conn->tokens > 0)
+    {
+      conn->tokens--;
+      return TRUE;
+    }
+  now = g_get_monotonic_time ();
+  refill = (now - conn->rate_stamp) * rate / G_USEC_PER_SEC;
+  if (refill <= 0)
+    return FALSE;
+  conn->tokens = (int)MIN (refill, (gint64)rate * 2) - 1;
+  conn->rate_stamp = now;
+  return TRUE;
 }
 
 /* ---- users ---- */
@@ -317,6 +368,8 @@ _kletsen_server_add_user (KletsenServer     *self,
   schedule_ping (self, conn, g_get_monotonic_time () + (gint64)self->options.ping_interval_ms * 1000);
   heartbeat_rearm (self);
 
+  if (in_queue (&self->login_queue, &conn->login_link))
+    g_queue_unlink (&self->login_queue, &conn->login_link);
   conn_log (conn, G_LOG_LEVEL_INFO, "logged in");
   _kletsen_server_fan_out (self, joined, conn);
 }
@@ -466,6 +519,9 @@ accept_one (KletsenServer *self,
 
   conn = _kletsen_connection_new (self, fd, peer);
   g_queue_push_tail_link (&self->connections, &conn->all_link);
+  conn->login_deadline = g_get_monotonic_time () + (gint64)self->options.login_timeout_ms * 1000;
+  g_queue_push_tail_link (&self->login_queue, &conn->login_link);
+  heartbeat_rearm (self);
   conn_log (conn, G_LOG_LEVEL_INFO, "connected");
 
   welcome = welcome_line ();

@@ -25,6 +25,8 @@ typedef struct
   int       max_clients;
   gint64    max_queue_bytes;  /* per client, unsent output */
   int       linger_ms;        /* how long a closing connection may take to drain */
+  int       login_timeout_ms; /* a connection that has not logged in by then is closed (7013) */
+  int       rate_limit;       /* requests per second per connection, bursts of twice that; 0: none */
 
   /* Level 3: file transfer */
   int       file_port;        /* the side channel; 0 picks a free port */

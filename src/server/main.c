@@ -10,7 +10,9 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -61,16 +63,40 @@ check_options (const KletsenServerOptions  *o,
     bad = "--max-queue-bytes must be at least --max-line";
   else if (o->file_port < 0 || o->file_port > 65535)
     bad = "--file-port must be 0 to 65535";
-  else if (o->offer_timeout_ms <= 0 || o->header_timeout_ms <= 0)
+  else if (o->offer_timeout_ms <= 0 || o->header_timeout_ms <= 0 || o->login_timeout_ms <= 0)
     bad = "times must be positive";
   else if (o->max_file_size < 0 || o->max_offers <= 0)
     bad = "--max-file-size and --max-offers must be positive";
+  else if (o->rate_limit < 0)
+    bad = "--rate-limit must be 0 (none) or more";
   else if (o->relay_window < 4096 || o->relay_window > 64 * 1024 * 1024)
     bad = "--relay-window must be 4096 to 67108864 bytes";
 
   if (bad != NULL)
     g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, bad);
   return bad == NULL;
+}
+
+/* Each client is one descriptor and each transfer up to four: take all the
+ * kernel allows this process, and say so when that is fewer than needed. */
+static void
+raise_descriptor_limit (int max_clients)
+{
+  struct rlimit limit;
+  rlim_t wanted = (rlim_t)max_clients + 64;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  if (limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+        g_message ("cannot raise the descriptor limit: %s", g_strerror (errno));
+      getrlimit (RLIMIT_NOFILE, &limit);
+    }
+  if (limit.rlim_cur < wanted)
+    g_message ("the descriptor limit is %lu, so fewer than the %d clients of --max-clients can connect; "
+               "raise it (ulimit -n, or LimitNOFILE= in the service)", (unsigned long)limit.rlim_cur, max_clients);
 }
 
 static char *
@@ -134,6 +160,10 @@ main (int    argc,
         "File offers one user may have waiting for an answer (default 16)", "N" },
       { "relay-window", 0, 0, G_OPTION_ARG_INT, &options.relay_window,
         "Bytes of one transfer the relay holds at most (default 262144)", "BYTES" },
+      { "login-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.login_timeout_ms,
+        "Time a connection has to log in before it is closed with 7013 (default 30000)", "MS" },
+      { "rate-limit", 0, 0, G_OPTION_ARG_INT, &options.rate_limit,
+        "Requests per second one connection may make, in bursts of twice that; more get 7014 (default 1000, 0 for none)", "N" },
       { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
         "Log every connection, login and disconnect", NULL },
       { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -166,6 +196,7 @@ main (int    argc,
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", "Kletsen-Server Kletsen-Protocol", TRUE);
 
+  raise_descriptor_limit (options.max_clients);
   app.loop = g_main_loop_new (NULL, FALSE);
   app.server = kletsen_server_new (&options);
   g_free (options.bind);

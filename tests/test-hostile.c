@@ -1,0 +1,299 @@
+/* test-hostile.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* Clients that mean harm, against the real kletsen-server: each may cost
+ * only its own slot, and never anyone else's service. Where a timer is what
+ * is tested, the test shortens it and paces itself with sleeps. */
+
+#include "config.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "kletsen-test-util.h"
+
+static GPid
+server_pid (KtServer *server)
+{
+  return (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server->process), NULL, 10);
+}
+
+static guint
+open_fds (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", pid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static gint64
+rss_kib (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+  const char *rss;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  rss = strstr (status, "VmRSS:");
+  g_assert_nonnull (rss);
+  return g_ascii_strtoll (rss + 6, NULL, 10);
+}
+
+/* A client that connects and never logs in is closed with 7013; one that
+ * logged in in time stays. */
+static void
+test_login_timeout (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--login-timeout-ms", "300", NULL);
+  g_autoptr(KtClient) idle = kt_client_connect (server);
+  g_autoptr(KtClient) quick = kt_client_login (server, "quick");
+  gint64 start = g_get_monotonic_time ();
+
+  kt_client_drain (idle, "WELCOME", 1);
+  kt_client_expect_dscn (idle, 7013);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 200 * 1000);
+  kt_client_sync (quick);
+}
+
+/* A client that trickles a byte at a time without a newline meets whichever
+ * limit comes first: the line limit, or the login timeout. */
+static void
+test_trickle (void)
+{
+  g_autoptr(KtServer) fast_limit = kt_server_start ("--max-line", "1024", "--login-timeout-ms", "20000", NULL);
+  g_autoptr(KtServer) slow_limit = kt_server_start ("--login-timeout-ms", "300", NULL);
+  g_autoptr(KtClient) a = kt_client_connect (fast_limit);
+  g_autoptr(KtClient) b = kt_client_connect (slow_limit);
+  g_autoptr(KtClient) bystander = kt_client_login (fast_limit, "bystander");
+
+  kt_client_drain (a, "WELCOME", 1);
+  kt_client_drain (b, "WELCOME", 1);
+  for (guint i = 0; i < 1025; i++)
+    kt_client_send_raw (a, "x", 1);
+  kt_client_expect_dscn (a, 7001);
+
+  for (guint i = 0; i < 3; i++)
+    {
+      kt_client_send_raw (b, "x", 1);
+      g_usleep (50 * 1000);
+    }
+  kt_client_expect_dscn (b, 7013);
+  kt_client_sync (bystander);
+}
+
+/* A PONG round trip; LEFT and BROADCAST lines that arrive first are skipped. */
+static gint64
+round_trip_us (KtClient *client)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  kt_client_send (client, "PONG");
+  for (;;)
+    {
+      g_autofree char *line = kt_client_read_line (client);
+
+      g_assert_nonnull (line);
+      if (g_str_equal (line, "PONG_ERROR {\"code\":8000}"))
+        break;
+      g_assert_true (g_str_has_prefix (line, "LEFT ") || g_str_has_prefix (line, "JOINED ") ||
+                     g_str_has_prefix (line, "BROADCAST "));
+    }
+  return g_get_monotonic_time () - start;
+}
+
+/* A client that never reads while another floods it: 7010 at the cap, and
+ * the others' round trips meanwhile stay quick. */
+static void
+test_flood_latency (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--max-queue-bytes", "1048576", "--rate-limit", "0", NULL);
+  g_autoptr(KtClient) sink = kt_client_connect (server);
+  g_autoptr(KtClient) flooder = NULL;
+  g_autoptr(KtClient) other = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  gint64 worst = 0, total = 0;
+  guint samples = 0;
+  int small = 4096;
+  gboolean left = FALSE;
+
+  setsockopt (g_socket_get_fd (sink->socket), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  kt_client_drain (sink, "WELCOME", 1);
+  kt_client_send (sink, "LOGIN {\"username\":\"sink\"}");
+  kt_client_expect_status (sink, "LOGIN_RESP", 0);
+  flooder = kt_client_login (server, "flooder");
+  other = kt_client_login (server, "other");
+  kt_client_drain (flooder, "JOINED", 1);
+
+  for (guint i = 0; i < 8000; i++)
+    g_string_append_c (text, 'f');
+
+  /* other reads everything (it gets the broadcasts too) and measures its own
+   * round trips between bursts. */
+  for (guint burst = 0; burst < 400 && !left; burst++)
+    {
+      gint64 t;
+
+      for (guint i = 0; i < 8; i++)
+        kt_client_send (flooder, "BROADCAST_REQ {\"message\":\"%s\"}", text->str);
+      for (guint i = 0; i < 8;)
+        {
+          g_autofree char *line = kt_client_read_line (flooder);
+
+          g_assert_nonnull (line);
+          if (g_str_has_prefix (line, "BROADCAST_RESP"))
+            i++;
+          else if (g_str_has_prefix (line, "LEFT"))
+            left = TRUE;
+        }
+      for (guint i = 0; i < 8; i++)
+        {
+          g_autofree char *line = kt_client_read_line (other);
+
+          g_assert_nonnull (line);
+          if (!g_str_has_prefix (line, "BROADCAST "))
+            i--;
+        }
+      t = round_trip_us (other);
+      worst = MAX (worst, t);
+      total += t;
+      samples++;
+    }
+
+  g_assert_true (left);
+  g_test_message ("other's round trip during the flood: mean %.2f ms, worst %.2f ms over %u samples",
+                  total / 1000.0 / samples, worst / 1000.0, samples);
+  g_assert_cmpint (worst, <, 500 * 1000);
+}
+
+/* 1,000 connect/disconnect cycles, resets in the middle of a line, and
+ * half-open sockets leave no descriptor and no memory behind. */
+static void
+test_churn (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--login-timeout-ms", "1000", NULL);
+  g_autoptr(KtClient) witness = kt_client_login (server, "witness");
+  GPid pid = server_pid (server);
+  guint fds_before;
+  gint64 rss_before, rss_after;
+  struct linger hard = { 1, 0 };
+
+  /* Warm up the allocator once, then measure. */
+  for (guint i = 0; i < 50; i++)
+    {
+      g_autoptr(KtClient) c = kt_client_connect (server);
+    }
+  kt_client_sync (witness);
+  fds_before = open_fds (pid);
+  rss_before = rss_kib (pid);
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autoptr(KtClient) c = kt_client_connect (server);
+
+      switch (i % 4)
+        {
+        case 0: /* connect and go */
+          break;
+        case 1: /* log in, then reset in the middle of a line */
+          {
+            g_autofree char *login = g_strdup_printf ("LOGIN {\"username\":\"churn%u\"}\nBROADCAST_REQ {\"mess", i);
+
+            kt_client_send_raw (c, login, strlen (login));
+            setsockopt (g_socket_get_fd (c->socket), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+          }
+          break;
+        case 2: /* half-open: half a line, then shut down our sending side and vanish */
+          kt_client_send_raw (c, "LIST_USERS", 10);
+          g_socket_shutdown (c->socket, FALSE, TRUE, NULL);
+          break;
+        default: /* a proper goodbye */
+          kt_client_drain (c, "WELCOME", 1);
+          kt_client_send (c, "BYE");
+          kt_client_expect_status (c, "BYE_RESP", 0);
+          break;
+        }
+    }
+
+  /* Every close is seen by the server before it answers a later request;
+   * round trips, not sleeps, until the count settles. Bounded. */
+  for (guint attempt = 0; attempt < 200 && open_fds (pid) > fds_before; attempt++)
+    {
+      round_trip_us (witness);
+      g_usleep (10 * 1000);
+    }
+  g_assert_cmpuint (open_fds (pid), <=, fds_before);
+  rss_after = rss_kib (pid);
+  g_test_message ("server: %u descriptors before and after; RSS %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT " KiB",
+                  fds_before, rss_before, rss_after);
+  /* A sanitizer's quarantine or valgrind keeps freed memory on purpose. */
+  if (g_getenv ("KLETSEN_UNDER_TOOL") == NULL)
+    g_assert_cmpint (rss_after - rss_before, <, 1024);
+
+  /* The JOINEDs and LEFTs of the users that came and went reached the
+   * witness; it is still served. */
+  round_trip_us (witness);
+}
+
+/* A client that floods requests is answered with 7014 past its rate, and
+ * the others are served as usual meanwhile. */
+static void
+test_rate_limit (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--rate-limit", "100", NULL);
+  g_autoptr(KtClient) flooder = kt_client_login (server, "flooder");
+  g_autoptr(KtClient) other = kt_client_login (server, "other");
+  g_autoptr(GString) burst = g_string_new (NULL);
+  guint ok = 0, limited = 0;
+  gint64 t;
+
+  kt_client_drain (flooder, "JOINED", 1);
+  for (guint i = 0; i < 2000; i++)
+    g_string_append (burst, "LIST_USERS_REQ\n");
+  kt_client_send_raw (flooder, burst->str, burst->len);
+
+  t = round_trip_us (other);
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autoptr(JsonObject) reply = kt_client_expect (flooder, "LIST_USERS_RESP");
+
+      if (g_strcmp0 (json_object_get_string_member (reply, "status"), "OK") == 0)
+        ok++;
+      else
+        {
+          g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 7014);
+          limited++;
+        }
+    }
+  g_test_message ("flood of 2000: %u answered, %u refused with 7014; other's round trip %.2f ms", ok, limited, t / 1000.0);
+  /* The burst allowance (200, less the LOGIN) and what refilled meanwhile;
+   * the rest refused. */
+  g_assert_cmpuint (ok, >=, 199);
+  g_assert_cmpuint (limited, >, 0);
+  g_assert_cmpint (t, <, 500 * 1000);
+  /* PONG is never limited, and the connection stays. */
+  kt_client_sync (flooder);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/hostile/login-timeout", test_login_timeout);
+  g_test_add_func ("/hostile/trickle", test_trickle);
+  g_test_add_func ("/hostile/flood-latency", test_flood_latency);
+  g_test_add_func ("/hostile/churn", test_churn);
+  g_test_add_func ("/hostile/rate-limit", test_rate_limit);
+
+  return g_test_run ();
+}
