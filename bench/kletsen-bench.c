@@ -1,0 +1,920 @@
+/* kletsen-bench.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* Kletsen's own load generator: one thread, its own epoll loop (nothing of
+ * the server's code path), talking to a kletsen-server on 127.0.0.1 only.
+ *
+ *   kletsen-bench --server PATH [--scenario NAME] [options]
+ *
+ * Scenarios:
+ *   fanout   N clients log in; S of them send M broadcasts of B bytes each,
+ *            at most W unacknowledged (BROADCAST_RESP) per sender; every
+ *            delivery is counted and timed (the send time rides in the text)
+ *   latency  fanout with one sender and one message in flight
+ *   idle     N logged-in connections held (PINGs answered) for T seconds; the
+ *            server's RSS before and after, per connection
+ *   login    N clients connect and log in at once: time to the last LOGIN_RESP
+ *   relay    a file through the side channel vs. one direct loopback connection
+ *   all      each of the above with the defaults of docs/benchmarks.md
+ *
+ * One JSON line per run on stdout, then a table of every run. */
+
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK (256 * 1024)
+#define MAX_EVENTS 512
+
+typedef enum { C_CONNECTING, C_WELCOMED, C_READY, C_DEAD } ClientState;
+
+typedef struct
+{
+  int         fd;
+  ClientState state;
+  gboolean    want_out;
+  GString    *in;        /* an unfinished line */
+  GString    *out;       /* unsent bytes */
+  gsize       out_off;
+  guint       sent;      /* broadcasts sent (senders) */
+  guint       acked;     /* BROADCAST_RESP received */
+} Client;
+
+typedef struct
+{
+  /* the server */
+  pid_t    pid;
+  int      port;
+  int      file_port;
+  /* the run */
+  int      ep;
+  Client  *clients;
+  guint    n;
+  guint    ready;
+  guint    dead;
+  /* fan-out */
+  guint    senders;
+  guint    messages;
+  guint    bytes;
+  guint    window;
+  guint64  expected;
+  guint64  delivered;
+  guint64  nacks;
+  gint64   first_send;
+  gint64   last_delivery;
+  GArray  *latency_us;   /* guint32 */
+  char    *padding;
+} Bench;
+
+static gint64
+now_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long
+proc_kib (pid_t pid, const char *key)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int)pid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strstr (text, key)) == NULL)
+    return -1;
+  return strtol (p + strlen (key), NULL, 10);
+}
+
+/* ---- the server ---- */
+
+static void
+server_start (Bench      *b,
+              const char *binary,
+              guint       max_clients)
+{
+  int pipefd[2];
+  g_autofree char *max = g_strdup_printf ("%u", max_clients + 64);
+  char buf[512];
+  gsize got = 0;
+  char *line2;
+
+  if (pipe (pipefd) != 0)
+    g_error ("pipe: %s", g_strerror (errno));
+  b->pid = fork ();
+  if (b->pid == 0)
+    {
+      dup2 (pipefd[1], STDOUT_FILENO);
+      close (pipefd[0]);
+      execl (binary, binary, "--bind", "127.0.0.1", "--port", "0", "--file-port", "0",
+             "--max-clients", max, (char *)NULL);
+      _exit (127);
+    }
+  close (pipefd[1]);
+  while (got < sizeof buf - 1)
+    {
+      gssize n = read (pipefd[0], buf + got, sizeof buf - 1 - got);
+
+      if (n <= 0)
+        break;
+      got += n;
+      buf[got] = '\0';
+      if ((line2 = strchr (buf, '\n')) != NULL && strchr (line2 + 1, '\n') != NULL)
+        break;
+    }
+  close (pipefd[0]);
+  buf[got] = '\0';
+  line2 = strchr (buf, '\n');
+  if (line2 == NULL || strncmp (buf, "listening on ", 13) != 0)
+    g_error ("the server did not start: %s", buf);
+  *line2 = '\0';
+  b->port = atoi (strrchr (buf, ':') + 1);
+  b->file_port = atoi (strrchr (line2 + 1, ':') + 1);
+}
+
+static void
+server_stop (Bench *b)
+{
+  int status;
+
+  if (b->pid <= 0)
+    return;
+  kill (b->pid, SIGTERM);
+  for (int i = 0; i < 100 && waitpid (b->pid, &status, WNOHANG) == 0; i++)
+    g_usleep (50000);
+  kill (b->pid, SIGKILL);
+  waitpid (b->pid, &status, 0);
+  b->pid = 0;
+}
+
+/* ---- clients ---- */
+
+static void
+watch (Bench  *b,
+       guint   i,
+       gboolean out)
+{
+  Client *c = &b->clients[i];
+  struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.u32 = i };
+
+  if (c->want_out == out)
+    return;
+  c->want_out = out;
+  epoll_ctl (b->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void
+client_kill (Bench      *b,
+             guint       i,
+             const char *why)
+{
+  Client *c = &b->clients[i];
+
+  if (c->state == C_DEAD)
+    return;
+  if (b->dead++ == 0)
+    g_printerr ("kletsen-bench: client %u: %s\n", i, why);
+  if (c->state == C_READY)
+    b->ready--;
+  c->state = C_DEAD;
+  epoll_ctl (b->ep, EPOLL_CTL_DEL, c->fd, NULL);
+  close (c->fd);
+}
+
+static void
+flush_out (Bench *b,
+           guint  i)
+{
+  Client *c = &b->clients[i];
+
+  while (c->out_off < c->out->len)
+    {
+      gssize n = send (c->fd, c->out->str + c->out_off, c->out->len - c->out_off, MSG_NOSIGNAL);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          watch (b, i, TRUE);
+          return;
+        }
+      if (n <= 0)
+        {
+          client_kill (b, i, g_strerror (errno));
+          return;
+        }
+      c->out_off += n;
+    }
+  g_string_truncate (c->out, 0);
+  c->out_off = 0;
+  watch (b, i, FALSE);
+}
+
+static void
+queue (Bench      *b,
+       guint       i,
+       const char *data,
+       gsize       len)
+{
+  g_string_append_len (b->clients[i].out, data, len);
+}
+
+static void
+send_broadcast (Bench *b,
+                guint  i)
+{
+  Client *c = &b->clients[i];
+  char head[96];
+  int n = g_snprintf (head, sizeof head, "BROADCAST_REQ {\"message\":\"%u:%" G_GINT64_FORMAT ":", i, now_us ());
+
+  if (b->first_send == 0)
+    b->first_send = now_us ();
+  queue (b, i, head, n);
+  queue (b, i, b->padding, b->bytes > (guint)n ? b->bytes - n : 1);
+  queue (b, i, "\"}\n", 3);
+  c->sent++;
+}
+
+static void
+top_up (Bench *b,
+        guint  i)
+{
+  Client *c = &b->clients[i];
+
+  while (c->sent < b->messages && c->sent - c->acked < b->window)
+    send_broadcast (b, i);
+}
+
+static void
+handle_line (Bench *b,
+             guint  i,
+             char  *line,
+             gsize  len)
+{
+  Client *c = &b->clients[i];
+
+  if (len == 4 && memcmp (line, "PING", 4) == 0)
+    queue (b, i, "PONG\n", 5);
+  else if (strncmp (line, "BROADCAST {", 11) == 0)
+    {
+      const char *m = strstr (line, "\"message\":\"");
+      char *end;
+      gint64 sent;
+
+      b->delivered++;
+      b->last_delivery = now_us ();
+      if (m != NULL && (end = strchr (m + 11, ':')) != NULL)
+        {
+          sent = g_ascii_strtoll (end + 1, NULL, 10);
+          if (sent > 0)
+            {
+              guint32 us = (guint32)MIN (b->last_delivery - sent, G_MAXUINT32);
+
+              g_array_append_val (b->latency_us, us);
+            }
+        }
+    }
+  else if (strncmp (line, "BROADCAST_RESP ", 15) == 0)
+    {
+      c->acked++;
+      if (strstr (line, "\"OK\"") == NULL)
+        b->nacks++;
+      top_up (b, i);
+    }
+  else if (strncmp (line, "WELCOME ", 8) == 0 && c->state == C_CONNECTING)
+    {
+      char login[64];
+      int n = g_snprintf (login, sizeof login, "LOGIN {\"username\":\"kb%05u\"}\n", i);
+
+      c->state = C_WELCOMED;
+      queue (b, i, login, n);
+    }
+  else if (strncmp (line, "LOGIN_RESP ", 11) == 0 && c->state == C_WELCOMED)
+    {
+      if (strstr (line, "\"OK\"") == NULL)
+        client_kill (b, i, line);
+      else
+        {
+          c->state = C_READY;
+          b->ready++;
+        }
+    }
+  else if (strncmp (line, "DSCN ", 5) == 0)
+    client_kill (b, i, line);
+}
+
+static void
+read_client (Bench *b,
+             guint  i,
+             char  *buf)
+{
+  Client *c = &b->clients[i];
+
+  for (int round = 0; round < 4 && c->state != C_DEAD; round++)
+    {
+      gssize n = recv (c->fd, buf, READ_CHUNK, 0);
+      char *p, *nl;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        break;
+      if (n <= 0)
+        {
+          client_kill (b, i, n == 0 ? "closed by the server" : g_strerror (errno));
+          return;
+        }
+      p = buf;
+      while ((nl = memchr (p, '\n', buf + n - p)) != NULL)
+        {
+          if (c->in->len > 0)
+            {
+              g_string_append_len (c->in, p, nl - p);
+              handle_line (b, i, c->in->str, c->in->len);
+              g_string_truncate (c->in, 0);
+            }
+          else
+            {
+              *nl = '\0';
+              handle_line (b, i, p, nl - p);
+            }
+          p = nl + 1;
+        }
+      g_string_append_len (c->in, p, buf + n - p);
+      if (n < READ_CHUNK)
+        break;
+    }
+  if (c->state != C_DEAD && c->out->len > c->out_off)
+    flush_out (b, i);
+}
+
+static void
+poll_once (Bench *b,
+           int    timeout_ms,
+           char  *buf)
+{
+  struct epoll_event events[MAX_EVENTS];
+  int n = epoll_wait (b->ep, events, MAX_EVENTS, timeout_ms);
+
+  for (int e = 0; e < n; e++)
+    {
+      guint i = events[e].data.u32;
+      Client *c = &b->clients[i];
+
+      if (c->state == C_DEAD)
+        continue;
+      if (events[e].events & EPOLLOUT)
+        flush_out (b, i);
+      if (c->state != C_DEAD && (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        read_client (b, i, buf);
+    }
+}
+
+static int
+connect_one (int port)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect (fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS)
+    g_error ("connect: %s", g_strerror (errno));
+  return fd;
+}
+
+/* Connects and logs in n clients; returns the microseconds it took. */
+static gint64
+connect_all (Bench *b,
+             guint  n,
+             char  *buf,
+             guint  batch)
+{
+  gint64 start = now_us ();
+  gint64 deadline = start + 60 * G_USEC_PER_SEC;
+  guint opened = 0;
+
+  b->ep = epoll_create1 (EPOLL_CLOEXEC);
+  b->clients = g_new0 (Client, n);
+  b->n = n;
+  while (b->ready + b->dead < n && now_us () < deadline)
+    {
+      /* Open in batches, so as not to overflow the listen backlog. */
+      while (opened < n && opened - (b->ready + b->dead) < batch)
+        {
+          Client *c = &b->clients[opened];
+          struct epoll_event ev = { .events = EPOLLIN, .data.u32 = opened };
+
+          c->fd = connect_one (b->port);
+          c->in = g_string_new (NULL);
+          c->out = g_string_new (NULL);
+          epoll_ctl (b->ep, EPOLL_CTL_ADD, c->fd, &ev);
+          opened++;
+        }
+      poll_once (b, 100, buf);
+    }
+  if (b->ready < n)
+    g_error ("only %u of %u clients logged in (%u died)", b->ready, n, b->dead);
+  return now_us () - start;
+}
+
+static void
+disconnect_all (Bench *b)
+{
+  for (guint i = 0; i < b->n; i++)
+    {
+      if (b->clients[i].state != C_DEAD)
+        close (b->clients[i].fd);
+      g_string_free (b->clients[i].in, TRUE);
+      g_string_free (b->clients[i].out, TRUE);
+    }
+  g_clear_pointer (&b->clients, g_free);
+  close (b->ep);
+  b->ready = b->dead = 0;
+}
+
+/* Waits until every client has read everything sent so far, answering PINGs. */
+static void
+settle (Bench *b,
+        char  *buf,
+        int    ms)
+{
+  gint64 end = now_us () + ms * 1000;
+
+  while (now_us () < end)
+    poll_once (b, 10, buf);
+}
+
+/* ---- results ---- */
+
+typedef struct
+{
+  char   *name;
+  char   *figure;
+  char   *detail;
+} Row;
+
+static GPtrArray *rows;
+
+static void
+add_row (const char *name,
+         char       *figure,
+         char       *detail)
+{
+  Row *r = g_new0 (Row, 1);
+
+  r->name = g_strdup (name);
+  r->figure = figure;
+  r->detail = detail;
+  g_ptr_array_add (rows, r);
+}
+
+static int
+compare_u32 (gconstpointer a,
+             gconstpointer b)
+{
+  guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
+
+  return (x > y) - (x < y);
+}
+
+static double
+percentile (GArray *sorted,
+            double  p)
+{
+  if (sorted->len == 0)
+    return 0;
+  return g_array_index (sorted, guint32, MIN ((guint)(p * sorted->len), sorted->len - 1)) / 1000.0;
+}
+
+/* ---- scenarios ---- */
+
+static void
+run_fanout (const char *binary,
+            const char *label,
+            guint       n,
+            guint       senders,
+            guint       messages,
+            guint       bytes,
+            guint       window)
+{
+  Bench b = { 0 };
+  g_autofree char *buf = g_malloc (READ_CHUNK + 1);
+  gint64 deadline;
+  double seconds, rate;
+
+  b.senders = senders;
+  b.messages = messages;
+  b.bytes = bytes;
+  b.window = window;
+  b.expected = (guint64)senders * messages * (n - 1);
+  b.latency_us = g_array_sized_new (FALSE, FALSE, sizeof (guint32), MIN (b.expected, 4000000));
+  b.padding = g_strnfill (bytes, 'x');
+  server_start (&b, binary, n);
+  connect_all (&b, n, buf, 256);
+  settle (&b, buf, 300); /* the JOINED storm is over */
+
+  b.delivered = 0;
+  g_array_set_size (b.latency_us, 0);
+  for (guint i = 0; i < senders; i++)
+    {
+      top_up (&b, i);
+      flush_out (&b, i);
+    }
+  deadline = now_us () + 120 * G_USEC_PER_SEC;
+  while (b.delivered < b.expected && now_us () < deadline && b.dead == 0)
+    poll_once (&b, 100, buf);
+
+  seconds = (b.last_delivery - b.first_send) / 1e6;
+  rate = b.delivered / MAX (seconds, 1e-9);
+  g_array_sort (b.latency_us, compare_u32);
+  printf ("{\"bench\":\"%s\",\"clients\":%u,\"senders\":%u,\"messages\":%u,\"bytes\":%u,\"window\":%u,"
+          "\"expected\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT ",\"nacks\":%" G_GUINT64_FORMAT ","
+          "\"seconds\":%.3f,\"deliveries_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":\"%s\"}\n",
+          label, n, senders, messages, bytes, window, b.expected, b.delivered, b.nacks, seconds, rate,
+          percentile (b.latency_us, 0.5), percentile (b.latency_us, 0.99), percentile (b.latency_us, 1.0),
+          b.delivered == b.expected && b.nacks == 0 ? "ok" : "incomplete");
+  fflush (stdout);
+  add_row (label, g_strdup_printf ("%.2f M deliveries/s", rate / 1e6),
+           g_strdup_printf ("%u clients, %u×%u msgs of %u B, window %u; p50 %.2f ms, p99 %.2f ms%s",
+                            n, senders, messages, bytes, window, percentile (b.latency_us, 0.5),
+                            percentile (b.latency_us, 0.99),
+                            b.delivered == b.expected ? "" : " (INCOMPLETE)"));
+
+  disconnect_all (&b);
+  server_stop (&b);
+  g_array_unref (b.latency_us);
+  g_free (b.padding);
+}
+
+static void
+run_idle (const char *binary,
+          guint       n,
+          guint       hold_s)
+{
+  Bench b = { 0 };
+  g_autofree char *buf = g_malloc (READ_CHUNK + 1);
+  long before, after_login, after_hold;
+  g_autofree char *label = g_strdup_printf ("idle %u", n);
+
+  server_start (&b, binary, n);
+  g_usleep (200000);
+  before = proc_kib (b.pid, "VmRSS:");
+  connect_all (&b, n, buf, 512);
+  settle (&b, buf, 500);
+  after_login = proc_kib (b.pid, "VmRSS:");
+  settle (&b, buf, hold_s * 1000); /* PINGs come and are answered */
+  after_hold = proc_kib (b.pid, "VmRSS:");
+
+  printf ("{\"bench\":\"%s\",\"clients\":%u,\"hold_s\":%u,\"rss_before_kib\":%ld,\"rss_logged_in_kib\":%ld,"
+          "\"rss_after_hold_kib\":%ld,\"bytes_per_connection\":%.0f,\"alive\":%u,\"status\":\"%s\"}\n",
+          label, n, hold_s, before, after_login, after_hold, (MAX (after_login, after_hold) - before) * 1024.0 / n,
+          b.ready, b.ready == n ? "ok" : "lost clients");
+  fflush (stdout);
+  add_row (label, g_strdup_printf ("%.0f B/connection", (MAX (after_login, after_hold) - before) * 1024.0 / n),
+           g_strdup_printf ("RSS %ld → %ld KiB, %u of %u alive after %u s of heartbeats",
+                            before, MAX (after_login, after_hold), b.ready, n, hold_s));
+  disconnect_all (&b);
+  server_stop (&b);
+}
+
+static void
+run_login (const char *binary,
+           guint       n)
+{
+  Bench b = { 0 };
+  g_autofree char *buf = g_malloc (READ_CHUNK + 1);
+  g_autofree char *label = g_strdup_printf ("login %u", n);
+  gint64 us;
+
+  server_start (&b, binary, n);
+  us = connect_all (&b, n, buf, 2048);
+  printf ("{\"bench\":\"%s\",\"clients\":%u,\"seconds\":%.3f,\"status\":\"ok\"}\n", label, n, us / 1e6);
+  fflush (stdout);
+  add_row (label, g_strdup_printf ("%.2f s", us / 1e6), g_strdup_printf ("%u clients connect and log in at once", n));
+  disconnect_all (&b);
+  server_stop (&b);
+}
+
+/* ---- the file relay ---- */
+
+typedef struct
+{
+  int     fd;
+  gsize   size;
+  gint64  started;
+} Sender;
+
+static void
+send_all (int         fd,
+          const void *data,
+          gsize       len)
+{
+  while (len > 0)
+    {
+      gssize n = send (fd, data, len, MSG_NOSIGNAL);
+
+      if (n <= 0)
+        g_error ("send: %s", g_strerror (errno));
+      data = (const char *)data + n;
+      len -= n;
+    }
+}
+
+static void *
+sender_thread (void *data)
+{
+  Sender *s = data;
+  g_autofree char *block = g_malloc (1 << 20);
+  gsize left = s->size;
+
+  memset (block, 0xa5, 1 << 20);
+  s->started = now_us ();
+  while (left > 0)
+    {
+      gsize n = MIN (left, (gsize)1 << 20);
+
+      send_all (s->fd, block, n);
+      left -= n;
+    }
+  shutdown (s->fd, SHUT_WR);
+  return NULL;
+}
+
+static double
+receive_all (int     fd,
+             gsize   expected,
+             Sender *s)
+{
+  g_autofree char *buf = g_malloc (1 << 20);
+  gsize got = 0;
+  gssize n;
+
+  while ((n = recv (fd, buf, 1 << 20, 0)) > 0)
+    got += n;
+  if (got != expected)
+    g_error ("relay: %zu of %zu bytes", got, expected);
+  return (now_us () - s->started) / 1e6;
+}
+
+static int
+blocking_connect (int port)
+{
+  int fd = connect_one (port);
+  struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+  /* Wait for the non-blocking connect, then block from here on. */
+  poll (&p, 1, 10000);
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+static char *
+read_line_blocking (int fd)
+{
+  GString *line = g_string_new (NULL);
+  char ch;
+
+  while (recv (fd, &ch, 1, 0) == 1 && ch != '\n')
+    g_string_append_c (line, ch);
+  return g_string_free (line, FALSE);
+}
+
+static char *
+expect_prefix (int         fd,
+               const char *prefix)
+{
+  for (;;)
+    {
+      char *line = read_line_blocking (fd);
+
+      if (g_str_has_prefix (line, prefix))
+        return line;
+      if (*line == '\0')
+        g_error ("relay: connection closed waiting for %s", prefix);
+      g_free (line);
+    }
+}
+
+static double
+relay_once (Bench *b,
+            int    alice,
+            int    bob,
+            gsize  size)
+{
+  g_autofree char *offer = g_strdup_printf ("FILE_TRANSFER_REQUEST {\"receiver\":\"kbbob\",\"filename\":\"bench.bin\",\"size\":%zu,"
+                                            "\"checksum\":\"%064d\"}\n", size, 0);
+  g_autofree char *request = NULL;
+  g_autofree char *answer = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *up = NULL;
+  g_autofree char *down = NULL;
+  const char *id;
+  Sender s = { 0 };
+  pthread_t thread;
+  double seconds;
+  int rfd;
+
+  send_all (alice, offer, strlen (offer));
+  request = expect_prefix (bob, "FILE_TRANSFER_REQUEST");
+  id = strstr (request, "\"transferId\":\"") + 14;
+  answer = g_strdup_printf ("FILE_TRANSFER_RESPONSE {\"transferId\":\"%.36s\",\"status\":\"OK\"}\n", id);
+  send_all (bob, answer, strlen (answer));
+  reply = expect_prefix (alice, "FILE_TRANSFER_RESPONSE");
+  up = g_strdup_printf ("%.36sS", id);
+  down = g_strdup_printf ("%.36sR", id);
+
+  rfd = blocking_connect (b->file_port);
+  send_all (rfd, down, 37);
+  s.fd = blocking_connect (b->file_port);
+  s.size = size;
+  send_all (s.fd, up, 37);
+  pthread_create (&thread, NULL, sender_thread, &s);
+  seconds = receive_all (rfd, size, &s);
+  pthread_join (thread, NULL);
+  close (rfd);
+  close (s.fd);
+  return seconds;
+}
+
+static double
+direct_once (gsize size)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t len = sizeof addr;
+  int listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  Sender s = { 0 };
+  pthread_t thread;
+  double seconds;
+  int down;
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  bind (listener, (struct sockaddr *)&addr, sizeof addr);
+  listen (listener, 1);
+  getsockname (listener, (struct sockaddr *)&addr, &len);
+  s.fd = blocking_connect (ntohs (addr.sin_port));
+  s.size = size;
+  down = accept (listener, NULL, NULL);
+  pthread_create (&thread, NULL, sender_thread, &s);
+  seconds = receive_all (down, size, &s);
+  pthread_join (thread, NULL);
+  close (down);
+  close (s.fd);
+  close (listener);
+  return seconds;
+}
+
+static int
+compare_double (const void *a,
+                const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+
+  return (x > y) - (x < y);
+}
+
+static void
+run_relay (const char *binary,
+           guint       size_mib,
+           guint       runs)
+{
+  Bench b = { 0 };
+  gsize size = (gsize)size_mib << 20;
+  g_autofree double *direct = g_new (double, runs);
+  g_autofree double *relay = g_new (double, runs);
+  long before, peak;
+  int alice, bob;
+  char *line;
+
+  server_start (&b, binary, 8);
+  before = proc_kib (b.pid, "VmRSS:");
+  alice = blocking_connect (b.port);
+  bob = blocking_connect (b.port);
+  g_free (expect_prefix (alice, "WELCOME"));
+  g_free (expect_prefix (bob, "WELCOME"));
+  send_all (alice, "LOGIN {\"username\":\"kbalice\"}\n", 29);
+  g_free (expect_prefix (alice, "LOGIN_RESP"));
+  send_all (bob, "LOGIN {\"username\":\"kbbob\"}\n", 27);
+  line = expect_prefix (bob, "LOGIN_RESP");
+  g_free (line);
+
+  for (guint i = 0; i < runs; i++)
+    {
+      direct[i] = size_mib / direct_once (size);
+      relay[i] = size_mib / relay_once (&b, alice, bob, size);
+    }
+  peak = proc_kib (b.pid, "VmHWM:");
+  close (alice);
+  close (bob);
+  server_stop (&b);
+
+  qsort (direct, runs, sizeof (double), compare_double);
+  qsort (relay, runs, sizeof (double), compare_double);
+  printf ("{\"bench\":\"relay\",\"size_mib\":%u,\"runs\":%u,\"direct_mib_s\":%.0f,\"relay_mib_s\":%.0f,\"ratio\":%.3f,"
+          "\"rss_before_kib\":%ld,\"rss_peak_kib\":%ld,\"status\":\"ok\"}\n",
+          size_mib, runs, direct[runs / 2], relay[runs / 2], relay[runs / 2] / direct[runs / 2], before, peak);
+  fflush (stdout);
+  add_row ("relay", g_strdup_printf ("%.0f%% of direct", 100 * relay[runs / 2] / direct[runs / 2]),
+           g_strdup_printf ("%.0f vs %.0f MiB/s (median of %u × %u MiB); RSS %ld → %ld KiB",
+                            relay[runs / 2], direct[runs / 2], runs, size_mib, before, peak));
+}
+
+/* ---- main ---- */
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autofree char *binary = g_strdup (g_getenv ("KLETSEN_SERVER"));
+  g_autofree char *scenario = g_strdup ("all");
+  int n = 0, senders = 10, messages = 200, bytes = 200, window = 16, hold = 12, size_mib = 1024, runs = 3;
+  GOptionEntry entries[] = {
+    { "server", 0, 0, G_OPTION_ARG_FILENAME, &binary, "The kletsen-server binary", "PATH" },
+    { "scenario", 0, 0, G_OPTION_ARG_STRING, &scenario, "fanout, latency, idle, login, relay or all", "NAME" },
+    { "clients", 'n', 0, G_OPTION_ARG_INT, &n, "Clients", "N" },
+    { "senders", 's', 0, G_OPTION_ARG_INT, &senders, "Senders (fanout)", "S" },
+    { "messages", 'm', 0, G_OPTION_ARG_INT, &messages, "Messages per sender (fanout)", "M" },
+    { "bytes", 0, 0, G_OPTION_ARG_INT, &bytes, "Bytes per message (fanout)", "B" },
+    { "window", 0, 0, G_OPTION_ARG_INT, &window, "Messages in flight per sender (fanout)", "W" },
+    { "hold", 0, 0, G_OPTION_ARG_INT, &hold, "Seconds to hold idle connections (idle)", "T" },
+    { "size-mib", 0, 0, G_OPTION_ARG_INT, &size_mib, "File size (relay)", "MIB" },
+    { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs, median reported (relay)", "N" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  struct rlimit limit;
+
+  g_option_context_set_summary (context, "Kletsen's load generator (127.0.0.1 only).");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error) || binary == NULL)
+    {
+      g_printerr ("%s\n", error ? error->message : "kletsen-bench: --server PATH (or KLETSEN_SERVER) is needed");
+      return 2;
+    }
+  signal (SIGPIPE, SIG_IGN);
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &limit);
+    }
+  rows = g_ptr_array_new ();
+
+  if (g_str_equal (scenario, "fanout"))
+    run_fanout (binary, "fanout", n ? n : 1000, senders, messages, bytes, window);
+  else if (g_str_equal (scenario, "latency"))
+    run_fanout (binary, "latency", n ? n : 100, 1, messages == 200 ? 2000 : messages, bytes, 1);
+  else if (g_str_equal (scenario, "idle"))
+    run_idle (binary, n ? n : 5000, hold);
+  else if (g_str_equal (scenario, "login"))
+    run_login (binary, n ? n : 10000);
+  else if (g_str_equal (scenario, "relay"))
+    run_relay (binary, size_mib, runs);
+  else if (g_str_equal (scenario, "all"))
+    {
+      run_fanout (binary, "fanout 1000", 1000, 10, 200, 200, 16);
+      run_fanout (binary, "fanout 100", 100, 10, 1000, 200, 16);
+      run_fanout (binary, "latency 100", 100, 1, 2000, 200, 1);
+      run_idle (binary, 5000, hold);
+      run_idle (binary, 10000, hold);
+      run_login (binary, 10000);
+      run_relay (binary, size_mib, runs);
+    }
+  else
+    {
+      g_printerr ("kletsen-bench: unknown scenario %s\n", scenario);
+      return 2;
+    }
+
+  printf ("\n%-14s %-22s %s\n", "scenario", "result", "details");
+  for (guint i = 0; i < rows->len; i++)
+    {
+      Row *r = g_ptr_array_index (rows, i);
+
+      printf ("%-14s %-22s %s\n", r->name, r->figure, r->detail);
+    }
+  return 0;
+}
