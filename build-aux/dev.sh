@@ -17,6 +17,8 @@ PACKAGES="meson ninja-build gcc pkg-config gettext python3 libglib2.0-dev libgli
 PACKAGES="$PACKAGES libgtk-4-dev libadwaita-1-dev xvfb xauth dbus-daemon"
 # What the packaging tests validate with.
 PACKAGES="$PACKAGES desktop-file-utils appstream"
+# TLS: GIO's backend, and certtool for tests/certs/create-certs.sh.
+PACKAGES="$PACKAGES glib-networking gnutls-bin"
 
 missing=""
 for p in $PACKAGES; do

@@ -43,7 +43,6 @@ kt_server_start (const char *first_arg,
   g_auto(GStrv) wrapper = NULL;
   g_autofree char *line = NULL;
   KtServer *server;
-  const char *colon;
   va_list args;
 
   g_assert_nonnull (binary);
@@ -62,6 +61,10 @@ kt_server_start (const char *first_arg,
   g_ptr_array_add (argv, "0");
   g_ptr_array_add (argv, "--file-port");
   g_ptr_array_add (argv, "0");
+  g_ptr_array_add (argv, "--tls-port");
+  g_ptr_array_add (argv, "0");
+  g_ptr_array_add (argv, "--tls-file-port");
+  g_ptr_array_add (argv, "0");
   va_start (args, first_arg);
   for (const char *arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
     g_ptr_array_add (argv, (char *)arg);
@@ -75,23 +78,33 @@ kt_server_start (const char *first_arg,
   g_assert_no_error (error);
 
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
-  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, "listening on "));
-  colon = strrchr (line, ':');
-  g_assert_nonnull (colon);
-  server->port = (guint16)g_ascii_strtoull (colon + 1, NULL, 10);
-  g_assert_cmpuint (server->port, >, 0);
+  /* "listening on", "file transfers on", "tls listening on", "tls file
+   * transfers on" (each only when that port is open), then "ready". */
+  for (;;)
+    {
+      guint16 *slot = NULL;
+      const char *colon;
 
-  g_free (line);
-  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, "file transfers on "));
-  colon = strrchr (line, ':');
-  server->file_port = (guint16)g_ascii_strtoull (colon + 1, NULL, 10);
-  g_assert_cmpuint (server->file_port, >, 0);
+      g_free (line);
+      line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (g_str_equal (line, "ready"))
+        break;
+      if (g_str_has_prefix (line, "listening on "))
+        slot = &server->port;
+      else if (g_str_has_prefix (line, "file transfers on "))
+        slot = &server->file_port;
+      else if (g_str_has_prefix (line, "tls listening on "))
+        slot = &server->tls_port;
+      else if (g_str_has_prefix (line, "tls file transfers on "))
+        slot = &server->tls_file_port;
+      g_assert_nonnull (slot);
+      colon = strrchr (line, ':');
+      g_assert_nonnull (colon);
+      *slot = (guint16)g_ascii_strtoull (colon + 1, NULL, 10);
+      g_assert_cmpuint (*slot, >, 0);
+    }
   return server;
 }
 

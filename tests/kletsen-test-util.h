@@ -17,8 +17,10 @@ G_BEGIN_DECLS
 typedef struct
 {
   GSubprocess *process;
-  guint16      port;
+  guint16      port;          /* 0 when the server has no clear-text ports */
   guint16      file_port;
+  guint16      tls_port;      /* 0 without TLS */
+  guint16      tls_file_port;
 } KtServer;
 
 /* One blocking client socket with a read timeout: every wait in a test is for

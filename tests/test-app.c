@@ -334,6 +334,44 @@ test_app (void)
   remove_tree (downloads);
 }
 
+/* A secure connection to a server with a self-signed certificate: the app
+ * shows its fingerprint, and trusting it connects. */
+static void
+test_app_tls_trust (void)
+{
+  g_autofree char *cert_path = g_test_build_filename (G_TEST_DIST, "certs", "self-signed.pem", NULL);
+  g_autofree char *key_path = g_test_build_filename (G_TEST_DIST, "certs", "self-signed-key.pem", NULL);
+  g_autoptr(KtServer) server = kt_server_start ("--tls-cert", cert_path, "--tls-key", key_path, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autoptr(KletsenSession) session = kletsen_session_new (dir);
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autofree char *port = g_strdup_printf ("%u", server->tls_port);
+  KletsenWindow *window;
+  GtkWidget *dialog;
+
+  g_settings_set_uint (settings, "tls-file-port", server->tls_file_port);
+  window = kletsen_window_new (NULL, session);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_editable_set_text (GTK_EDITABLE (window->host_row), "127.0.0.1");
+  gtk_switch_set_active (window->secure_switch, TRUE);
+  gtk_editable_set_text (GTK_EDITABLE (window->port_row), port);
+  gtk_editable_set_text (GTK_EDITABLE (window->username_row), "henk");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+
+  RUN_UNTIL (window->open_dialog != NULL);
+  dialog = window->open_dialog;
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)),
+                            kletsen_session_get_certificate_fingerprint (session)));
+  save_shot (dialog, "certificate.png");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "trust");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+  g_assert_true (kletsen_session_get_tls (session));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  remove_tree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -342,6 +380,7 @@ main (int    argc,
   adw_init ();
 
   g_test_add_func ("/app/whole-journey", test_app);
+  g_test_add_func ("/app/tls-trust", test_app_tls_trust);
 
   return g_test_run ();
 }

@@ -42,6 +42,9 @@ struct _KletsenFileTransfer
   GOutputStream            *output;    /* the socket (sending) or the file (receiving) */
   GChecksum                *hash;
   guchar                   *buffer;
+  GTlsDatabase             *tls_database;
+  char                     *tls_fingerprint; /* the chat connection's certificate */
+  gboolean                  tls;
 
   /* state */
   KletsenTransferDirection  direction;
@@ -114,6 +117,8 @@ kletsen_file_transfer_finalize (GObject *object)
   g_clear_object (&self->folder);
   g_clear_object (&self->part);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->tls_database);
+  g_free (self->tls_fingerprint);
   g_clear_pointer (&self->hash, g_checksum_free);
 
   G_OBJECT_CLASS (kletsen_file_transfer_parent_class)->finalize (object);
@@ -697,8 +702,12 @@ read_cb (GObject      *object,
           finish_receive (self);
           return;
         }
-      /* All sent: half-close so the server sees our EOF, then wait for it to close. */
-      g_socket_shutdown (g_socket_connection_get_socket (self->connection), FALSE, TRUE, NULL);
+      /* All sent: half-close so the server sees our EOF, then wait for it to
+       * close. Over TLS, closing the output sends close_notify first. */
+      if (self->tls)
+        g_output_stream_close (g_io_stream_get_output_stream (G_IO_STREAM (self->connection)), NULL, NULL);
+      else
+        g_socket_shutdown (g_socket_connection_get_socket (self->connection), FALSE, TRUE, NULL);
       g_input_stream_read_bytes_async (g_io_stream_get_input_stream (G_IO_STREAM (self->connection)),
                                        1, G_PRIORITY_DEFAULT, self->cancellable, sent_all_cb, g_object_ref (self));
       return;
@@ -827,6 +836,48 @@ connected_cb (GObject      *object,
  *
  * The offer was accepted: connect to the side channel and move the bytes.
  */
+/* The side channel makes the same trust decision as the chat connection:
+ * TLS when it used TLS, and a certificate GIO cannot validate only if it is
+ * the very one the chat connection accepted. */
+void
+_kletsen_file_transfer_set_tls (KletsenFileTransfer *self,
+                                gboolean             use_tls,
+                                GTlsDatabase        *database,
+                                const char          *fingerprint)
+{
+  self->tls = use_tls;
+  g_set_object (&self->tls_database, database);
+  g_free (self->tls_fingerprint);
+  self->tls_fingerprint = g_strdup (fingerprint);
+}
+
+static gboolean
+accept_certificate_cb (GTlsConnection       *connection,
+                       GTlsCertificate      *certificate,
+                       GTlsCertificateFlags  errors,
+                       KletsenFileTransfer  *self)
+{
+  g_autofree char *fingerprint = _kletsen_certificate_fingerprint (certificate);
+
+  return self->tls_fingerprint != NULL && g_str_equal (fingerprint, self->tls_fingerprint);
+}
+
+static void
+client_event_cb (GSocketClient       *client,
+                 GSocketClientEvent   event,
+                 GSocketConnectable  *connectable,
+                 GIOStream           *connection,
+                 KletsenFileTransfer *self)
+{
+  if (event != G_SOCKET_CLIENT_TLS_HANDSHAKING || !G_IS_TLS_CLIENT_CONNECTION (connection))
+    return;
+  if (self->tls_database != NULL)
+    g_tls_connection_set_database (G_TLS_CONNECTION (connection), self->tls_database);
+  /* The file's size and SHA-256 are checked at the end: a cut-off stream is caught there. */
+  g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (connection), FALSE);
+  g_signal_connect_object (connection, "accept-certificate", G_CALLBACK (accept_certificate_cb), self, 0);
+}
+
 /* We accepted an offer into @folder; the side channel opens once the server
  * has our answer (_kletsen_file_transfer_run). */
 void
@@ -850,5 +901,7 @@ _kletsen_file_transfer_run (KletsenFileTransfer *self,
   if (folder != NULL)
     g_set_object (&self->folder, folder);
   set_state (self, KLETSEN_TRANSFER_CONNECTING);
+  g_socket_client_set_tls (client, self->tls);
+  g_signal_connect_object (client, "event", G_CALLBACK (client_event_cb), self, 0);
   g_socket_client_connect_to_host_async (client, host, port, self->cancellable, connected_cb, g_object_ref (self));
 }

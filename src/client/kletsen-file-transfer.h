@@ -76,6 +76,11 @@ void                     _kletsen_file_transfer_fail           (KletsenFileTrans
                                                                 KletsenTransferState state,
                                                                 int                  code,
                                                                 const char          *message);
+char                    *_kletsen_certificate_fingerprint      (GTlsCertificate     *certificate);
+void                     _kletsen_file_transfer_set_tls        (KletsenFileTransfer *self,
+                                                                gboolean             use_tls,
+                                                                GTlsDatabase        *database,
+                                                                const char          *fingerprint);
 void                     _kletsen_file_transfer_accepted       (KletsenFileTransfer *self,
                                                                 GFile               *folder);
 void                     _kletsen_file_transfer_run            (KletsenFileTransfer *self,

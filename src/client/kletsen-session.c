@@ -24,6 +24,7 @@
 #include "kletsen-crypto.h"
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
+#include <glib/gstdio.h>
 
 #define READ_CHUNK (64 * 1024)
 #define MAX_LINE (4 * 1024 * 1024)
@@ -80,6 +81,14 @@ struct _KletsenSession
   guint16              file_port;
   guint                ping_interval_ms;
   guint                pong_timeout_ms;
+  gboolean             tls;
+  GTlsDatabase        *tls_database; /* NULL: the system's */
+
+  /* the server's certificate */
+  GKeyFile            *trusted_servers; /* "host:port" → fingerprint the user trusted */
+  char                *trusted_path;
+  char                *certificate_fingerprint; /* the current or the last refused one */
+  int                  certificate_problem;     /* a KletsenSessionError, or -1 */
 
   /* the connection */
   GSocketConnection   *connection;
@@ -323,9 +332,12 @@ complete (KletsenSession *self,
   else if (p->transfer != NULL && kletsen_file_transfer_get_direction (p->transfer) == KLETSEN_TRANSFER_SEND)
     _kletsen_file_transfer_set_offered (p->transfer);
   else if (p->transfer != NULL && kletsen_file_transfer_get_state (p->transfer) == KLETSEN_TRANSFER_CONNECTING)
-    /* Our acceptance is confirmed: only now may the side channel open, or
-     * the server could see our half before our answer and refuse it. */
-    _kletsen_file_transfer_run (p->transfer, self->host, self->file_port, NULL);
+    {
+      /* Our acceptance is confirmed: only now may the side channel open, or
+       * the server could see our half before our answer and refuse it. */
+      _kletsen_file_transfer_set_tls (p->transfer, self->tls, self->tls_database, self->certificate_fingerprint);
+      _kletsen_file_transfer_run (p->transfer, self->host, self->file_port, NULL);
+    }
 
   if (p->task == NULL)
     return;
@@ -736,7 +748,10 @@ handle_offer_outcome (KletsenSession *self,
   else if (code != 0)
     _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_FAILED, code, kletsen_code_describe (code));
   else
-    _kletsen_file_transfer_run (transfer, self->host, self->file_port, NULL);
+    {
+      _kletsen_file_transfer_set_tls (transfer, self->tls, self->tls_database, self->certificate_fingerprint);
+      _kletsen_file_transfer_run (transfer, self->host, self->file_port, NULL);
+    }
 }
 
 static void
@@ -1016,6 +1031,128 @@ read_more (KletsenSession *self)
                              read_cb, g_object_ref (self));
 }
 
+/* ---- the server's certificate ---- */
+
+/**
+ * _kletsen_certificate_fingerprint:
+ *
+ * Returns: (transfer full): SHA-256 of the DER certificate, 16 groups of 4
+ *   hex digits, as the app shows it
+ */
+char *
+_kletsen_certificate_fingerprint (GTlsCertificate *certificate)
+{
+  g_autoptr(GByteArray) der = NULL;
+  g_autofree char *hex = NULL;
+  GString *out = g_string_new (NULL);
+
+  g_object_get (certificate, "certificate", &der, NULL);
+  hex = g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
+  for (guint i = 0; hex[i]; i++)
+    {
+      if (i > 0 && i % 4 == 0)
+        g_string_append_c (out, ' ');
+      g_string_append_c (out, g_ascii_toupper (hex[i]));
+    }
+  return g_string_free (out, FALSE);
+}
+
+static char *
+server_key (KletsenSession *self)
+{
+  return g_strdup_printf ("%s:%u", self->host, self->port);
+}
+
+/* Called when GIO could not validate the certificate (unknown CA, self-signed,
+ * wrong name, expired…): it is accepted only if it is exactly the one the
+ * user trusted for this server. */
+static gboolean
+accept_certificate_cb (GTlsConnection       *connection,
+                       GTlsCertificate      *certificate,
+                       GTlsCertificateFlags  errors,
+                       KletsenSession       *self)
+{
+  g_autofree char *key = server_key (self);
+  g_autofree char *pinned = g_key_file_get_string (self->trusted_servers, "servers", key, NULL);
+  g_autofree char *fingerprint = _kletsen_certificate_fingerprint (certificate);
+
+  g_free (self->certificate_fingerprint);
+  self->certificate_fingerprint = g_strdup (fingerprint);
+  if (pinned != NULL && g_str_equal (pinned, fingerprint))
+    return TRUE;
+  self->certificate_problem = pinned != NULL ? KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED
+                                             : KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE;
+  return FALSE;
+}
+
+static void
+client_event_cb (GSocketClient      *client,
+                 GSocketClientEvent  event,
+                 GSocketConnectable *connectable,
+                 GIOStream          *connection,
+                 KletsenSession     *self)
+{
+  if (event != G_SOCKET_CLIENT_TLS_HANDSHAKING || !G_IS_TLS_CLIENT_CONNECTION (connection))
+    return;
+  if (self->tls_database != NULL)
+    g_tls_connection_set_database (G_TLS_CONNECTION (connection), self->tls_database);
+  /* Lines end with newlines, so a cut-off stream cannot fake a message. */
+  g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (connection), FALSE);
+  g_signal_connect (connection, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
+}
+
+/* After a handshake that GIO validated: a server the user pinned must still
+ * show the pinned certificate, even if a CA vouches for the new one. */
+static gboolean
+check_pinned (KletsenSession *self)
+{
+  GTlsCertificate *certificate;
+  g_autofree char *key = server_key (self);
+  g_autofree char *pinned = g_key_file_get_string (self->trusted_servers, "servers", key, NULL);
+  GIOStream *tls = G_IS_TCP_WRAPPER_CONNECTION (self->connection)
+                     ? g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (self->connection))
+                     : NULL;
+
+  if (!G_IS_TLS_CONNECTION (tls))
+    return TRUE;
+  certificate = g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls));
+  g_free (self->certificate_fingerprint);
+  self->certificate_fingerprint = certificate ? _kletsen_certificate_fingerprint (certificate) : NULL;
+  if (pinned == NULL || self->certificate_fingerprint == NULL || g_str_equal (pinned, self->certificate_fingerprint))
+    return TRUE;
+  self->certificate_problem = KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED;
+  return FALSE;
+}
+
+static GError *
+certificate_error (KletsenSession *self)
+{
+  if (self->certificate_problem == KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED)
+    return g_error_new (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED,
+                        _("The server’s certificate is not the one you trusted before (now %s). "
+                          "Someone may be intercepting the connection."), self->certificate_fingerprint);
+  return g_error_new (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE,
+                      _("Nobody vouches for the server’s certificate (fingerprint %s)."),
+                      self->certificate_fingerprint ? self->certificate_fingerprint : "?");
+}
+
+/* A certificate problem ends the attempt for good: retrying cannot fix it. */
+static void
+refuse_certificate (KletsenSession *self)
+{
+  g_autoptr(GError) error = certificate_error (self);
+  GTask *task = g_steal_pointer (&self->connect_task);
+
+  self->want_online = FALSE;
+  set_last_error (self, error->message);
+  if (task != NULL)
+    {
+      g_task_return_error (task, g_error_copy (error));
+      g_object_unref (task);
+    }
+  connection_lost (self, NULL);
+}
+
 /* ---- connecting, losing the connection, reconnecting ---- */
 
 static gboolean
@@ -1130,6 +1267,12 @@ connected_cb (GObject      *object,
       g_object_unref (self);
       return;
     }
+  if (connection == NULL && self->certificate_problem >= 0)
+    {
+      refuse_certificate (self);
+      g_object_unref (self);
+      return;
+    }
   if (connection == NULL)
     {
       connection_lost (self, error->message);
@@ -1138,6 +1281,12 @@ connected_cb (GObject      *object,
     }
 
   self->connection = connection;
+  if (!check_pinned (self))
+    {
+      refuse_certificate (self);
+      g_object_unref (self);
+      return;
+    }
   g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   kletsen_framer_free (self->framer);
   self->framer = kletsen_framer_new (MAX_LINE);
@@ -1156,6 +1305,9 @@ start_connecting (KletsenSession *self)
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
   g_socket_client_set_timeout (client, 10);
+  g_socket_client_set_tls (client, self->tls);
+  self->certificate_problem = -1;
+  g_signal_connect (client, "event", G_CALLBACK (client_event_cb), self);
   set_state (self, KLETSEN_SESSION_CONNECTING);
   g_socket_client_connect_to_host_async (client, self->host, self->port, self->cancellable,
                                          connected_cb, g_object_ref (self));
@@ -1201,6 +1353,10 @@ kletsen_session_finalize (GObject *object)
   g_clear_pointer (&self->key_timeouts, g_hash_table_unref);
   g_clear_pointer (&self->pins, g_key_file_unref);
   g_free (self->pins_path);
+  g_clear_object (&self->tls_database);
+  g_clear_pointer (&self->trusted_servers, g_key_file_unref);
+  g_free (self->trusted_path);
+  g_free (self->certificate_fingerprint);
 
   G_OBJECT_CLASS (kletsen_session_parent_class)->finalize (object);
 }
@@ -1288,6 +1444,8 @@ kletsen_session_init (KletsenSession *self)
   self->secure_queue = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   self->key_timeouts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->pins = g_key_file_new ();
+  self->trusted_servers = g_key_file_new ();
+  self->certificate_problem = -1;
 }
 
 /**
@@ -1305,6 +1463,8 @@ kletsen_session_new (const char *data_dir)
   self->data_dir = data_dir ? g_strdup (data_dir) : g_build_filename (g_get_user_data_dir (), "kletsen", NULL);
   self->pins_path = g_build_filename (self->data_dir, "pinned-keys.ini", NULL);
   g_key_file_load_from_file (self->pins, self->pins_path, G_KEY_FILE_NONE, NULL);
+  self->trusted_path = g_build_filename (self->data_dir, "trusted-servers.ini", NULL);
+  g_key_file_load_from_file (self->trusted_servers, self->trusted_path, G_KEY_FILE_NONE, NULL);
   return self;
 }
 
@@ -1428,6 +1588,62 @@ kletsen_session_set_file_port (KletsenSession *self,
                                guint16         port)
 {
   self->file_port = port;
+}
+
+/**
+ * kletsen_session_set_tls:
+ * @use_tls: speak TLS to the server (its TLS port, default 1339)
+ * @database: (nullable): the certificates to trust; %NULL for the system's
+ *
+ * The file side channel follows: it uses TLS too, and trusts exactly the
+ * certificate the chat connection trusted.
+ */
+void
+kletsen_session_set_tls (KletsenSession *self,
+                         gboolean        use_tls,
+                         GTlsDatabase   *database)
+{
+  self->tls = use_tls;
+  g_set_object (&self->tls_database, database);
+}
+
+gboolean
+kletsen_session_get_tls (KletsenSession *self)
+{
+  return self->tls;
+}
+
+/**
+ * kletsen_session_get_certificate_fingerprint:
+ *
+ * Returns: (nullable): the fingerprint of the server's certificate: the one
+ *   in use, or the one just refused (to show the user before trusting it)
+ */
+const char *
+kletsen_session_get_certificate_fingerprint (KletsenSession *self)
+{
+  return self->certificate_fingerprint;
+}
+
+/**
+ * kletsen_session_trust_certificate:
+ *
+ * Trusts the certificate last refused as untrusted for this host and port
+ * (after the user compared its fingerprint), pinned in the data directory.
+ */
+void
+kletsen_session_trust_certificate (KletsenSession *self)
+{
+  g_autofree char *key = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->certificate_fingerprint == NULL || self->host == NULL)
+    return;
+  key = server_key (self);
+  g_key_file_set_string (self->trusted_servers, "servers", key, self->certificate_fingerprint);
+  g_mkdir_with_parents (self->data_dir, 0700);
+  if (!g_key_file_save_to_file (self->trusted_servers, self->trusted_path, &error))
+    g_warning ("Cannot save the trusted servers: %s", error->message);
 }
 
 /* The server's heartbeat, for noticing a dead server (defaults 10 s and 3 s). */

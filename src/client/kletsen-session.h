@@ -37,6 +37,8 @@ typedef enum
   KLETSEN_SESSION_ERROR_KEY_CHANGED, /* the peer's key changed; trust it first */
   KLETSEN_SESSION_ERROR_NO_KEY,      /* the peer did not send a key in time */
   KLETSEN_SESSION_ERROR_SERVER,      /* the server broke the protocol */
+  KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE, /* nobody vouches for it; see the fingerprint */
+  KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED,   /* not the certificate trusted before */
 } KletsenSessionError;
 
 GQuark kletsen_session_error_quark (void);
@@ -65,6 +67,12 @@ const char          *kletsen_session_get_last_error       (KletsenSession       
 int                  kletsen_session_get_disconnect_reason (KletsenSession      *self);
 void                 kletsen_session_set_file_port        (KletsenSession       *self,
                                                            guint16               port);
+void                 kletsen_session_set_tls              (KletsenSession       *self,
+                                                           gboolean              use_tls,
+                                                           GTlsDatabase         *database);
+gboolean             kletsen_session_get_tls              (KletsenSession       *self);
+const char          *kletsen_session_get_certificate_fingerprint (KletsenSession *self);
+void                 kletsen_session_trust_certificate    (KletsenSession       *self);
 void                 kletsen_session_set_heartbeat        (KletsenSession       *self,
                                                            guint                 ping_interval_ms,
                                                            guint                 pong_timeout_ms);

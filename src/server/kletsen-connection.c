@@ -47,10 +47,74 @@ _kletsen_connection_is_open (KletsenConnection *conn)
   return conn->state == CONN_OPEN;
 }
 
+static void
+handshake_done_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  KletsenConnection *conn = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (object), result, &error);
+
+  /* A connection torn down meanwhile cancelled us first. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (conn->handshake_timeout != NULL)
+    {
+      g_source_destroy (conn->handshake_timeout);
+      g_clear_pointer (&conn->handshake_timeout, g_source_unref);
+    }
+  if (!ok)
+    {
+      g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
+
+      _kletsen_connection_abort (conn, why);
+      return;
+    }
+  if (conn->state != CONN_OPEN)
+    return;
+  g_source_attach (conn->source, NULL);
+  _kletsen_server_send_welcome (conn->server, conn);
+}
+
+static gboolean
+handshake_timeout_cb (gpointer user_data)
+{
+  KletsenConnection *conn = user_data;
+
+  g_clear_pointer (&conn->handshake_timeout, g_source_unref);
+  _kletsen_connection_abort (conn, "TLS handshake did not finish in time");
+  return G_SOURCE_REMOVE;
+}
+
+/* A TLS connection speaks only once its handshake is done; a handshake that
+ * stalls or fails costs its own slot and nothing else. */
+gboolean
+_kletsen_connection_start_tls (KletsenConnection *conn)
+{
+  g_autoptr(GError) error = NULL;
+
+  conn->tls = _kletsen_tls_wrap (conn->server, conn->fd, &error);
+  if (conn->tls == NULL)
+    {
+      conn->fd = -1;
+      conn_log (conn, G_LOG_LEVEL_INFO, "TLS failed: %s", error->message);
+      return FALSE;
+    }
+  conn->handshake_timeout = g_timeout_source_new (conn->server->options.handshake_timeout_ms);
+  g_source_set_callback (conn->handshake_timeout, handshake_timeout_cb, conn, NULL);
+  g_source_set_static_name (conn->handshake_timeout, "kletsen-handshake-timeout");
+  g_source_attach (conn->handshake_timeout, NULL);
+  conn->handshake = g_cancellable_new ();
+  g_tls_connection_handshake_async (conn->tls, G_PRIORITY_DEFAULT, conn->handshake, handshake_done_cb, conn);
+  return TRUE;
+}
+
 KletsenConnection *
 _kletsen_connection_new (KletsenServer *server,
                          int            fd,
-                         const char    *peer)
+                         const char    *peer,
+                         gboolean       tls)
 {
   KletsenConnection *conn = g_new0 (KletsenConnection, 1);
   ConnectionSource *source;
@@ -71,8 +135,11 @@ _kletsen_connection_new (KletsenServer *server,
   source->conn = conn;
   g_source_set_static_name ((GSource *)source, "kletsen-connection");
   conn->fd_tag = g_source_add_unix_fd ((GSource *)source, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  g_source_attach ((GSource *)source, NULL);
   conn->source = (GSource *)source;
+
+  /* A TLS connection's source waits for the handshake. */
+  if (!tls)
+    g_source_attach ((GSource *)source, NULL);
 
   return conn;
 }
@@ -94,6 +161,16 @@ queue_clear (KletsenConnection *conn)
 void
 _kletsen_connection_free (KletsenConnection *conn)
 {
+  if (conn->handshake != NULL)
+    {
+      g_cancellable_cancel (conn->handshake);
+      g_clear_object (&conn->handshake);
+    }
+  if (conn->handshake_timeout != NULL)
+    {
+      g_source_destroy (conn->handshake_timeout);
+      g_clear_pointer (&conn->handshake_timeout, g_source_unref);
+    }
   if (conn->source != NULL)
     {
       g_source_destroy (conn->source);
@@ -112,7 +189,11 @@ _kletsen_connection_free (KletsenConnection *conn)
 
       setsockopt (conn->fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     }
-  close (conn->fd);
+  /* A TLS connection owns its socket and closes it. */
+  if (conn->tls != NULL)
+    g_clear_object (&conn->tls);
+  else if (conn->fd >= 0)
+    close (conn->fd);
   queue_clear (conn);
   kletsen_framer_free (conn->framer);
   g_free (conn->peer);
@@ -275,7 +356,15 @@ _kletsen_connection_flush (KletsenConnection *conn)
       msg.msg_iov = iov;
       msg.msg_iovlen = n;
 
-      sent = sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (conn->tls != NULL)
+        {
+          int error_number = 0;
+
+          sent = _kletsen_tls_writev (conn->tls, iov, n, &error_number);
+          errno = error_number;
+        }
+      else
+        sent = sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (sent < 0)
         {
           if (errno == EINTR)
@@ -378,15 +467,58 @@ line_cb (char     *line,
   return _kletsen_server_handle_line (conn, line, len) && conn->state == CONN_OPEN;
 }
 
+/* Reads once from the socket, or from the TLS connection. */
+static gssize
+read_some (KletsenConnection *conn,
+           char              *buffer,
+           gsize              size)
+{
+  gssize n;
+
+  if (conn->tls != NULL)
+    {
+      int error_number = 0;
+
+      n = _kletsen_tls_read (conn->tls, buffer, size, &error_number);
+      errno = error_number;
+      return n;
+    }
+  do
+    n = recv (conn->fd, buffer, size, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+static void connection_read_once (KletsenConnection *conn);
+
+/* GnuTLS decrypts whole records, so after a read the TLS connection may hold
+ * bytes that no longer make the socket readable: read until it says EAGAIN
+ * (a few rounds now, the rest on the next iteration). */
 static void
 connection_read (KletsenConnection *conn)
 {
-  KletsenServer *server = conn->server;
-  gssize n;
+  guint rounds = conn->tls != NULL ? 16 : 1;
 
-  do
-    n = recv (conn->fd, server->read_buffer, server->read_buffer_size, MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
+  conn->tls_more = FALSE;
+  for (guint i = 0; i < rounds && conn->state != CONN_DEAD; i++)
+    {
+      conn->read_again = FALSE;
+      connection_read_once (conn);
+      if (!conn->read_again)
+        return;
+    }
+  if (conn->tls != NULL && conn->read_again && conn->state != CONN_DEAD)
+    {
+      conn->tls_more = TRUE;
+      g_source_set_ready_time (conn->source, 0);
+    }
+}
+
+static void
+connection_read_once (KletsenConnection *conn)
+{
+  KletsenServer *server = conn->server;
+  gssize n = read_some (conn, server->read_buffer, server->read_buffer_size);
 
   if (n < 0)
     {
@@ -406,6 +538,7 @@ connection_read (KletsenConnection *conn)
         _kletsen_connection_abort (conn, NULL);
       return;
     }
+  conn->read_again = TRUE;
   if (conn->state != CONN_OPEN)
     return; /* a closing connection discards what still arrives */
 
@@ -423,6 +556,11 @@ connection_source_dispatch (GSource     *source,
 
   if (conn->state == CONN_DEAD)
     return G_SOURCE_CONTINUE;
+  if (conn->tls_more)
+    {
+      g_source_set_ready_time (source, -1);
+      events |= G_IO_IN;
+    }
 
   if (events & G_IO_OUT)
     _kletsen_connection_flush (conn);

@@ -41,6 +41,9 @@ typedef struct
   gpointer       tag;
   GSource       *timeout;
   char          *peer;
+  GTlsConnection *tls;     /* on the TLS file port; owns the socket */
+  GCancellable  *handshake;
+  gboolean       ready;    /* clear text, or the handshake is done */
   guint          got;
   char           header[HEADER_LEN + 1];
 } SidePeer;
@@ -52,6 +55,8 @@ struct _KletsenRelay
   KletsenTransfer *transfer;
   int              up_fd;        /* -1 until the uploader is there */
   int              down_fd;
+  GTlsConnection  *up_tls;       /* set when that half came over TLS */
+  GTlsConnection  *down_tls;
   gpointer         up_tag;
   gpointer         down_tag;
   char            *up_peer;
@@ -85,6 +90,12 @@ _kletsen_relay_free (KletsenRelay *relay)
 {
   GSource *source = (GSource *)relay;
 
+  if (relay->up_tls != NULL)
+    relay->up_fd = -1;
+  if (relay->down_tls != NULL)
+    relay->down_fd = -1;
+  g_clear_object (&relay->up_tls);
+  g_clear_object (&relay->down_tls);
   close_fd (&relay->up_fd);
   close_fd (&relay->down_fd);
   close_fd (&relay->pipe_r);
@@ -172,7 +183,15 @@ fill (KletsenRelay *relay)
       room = relay->window - relay->buffer_off - relay->held;
       if (room == 0)
         return IO_AGAIN;
-      n = recv (relay->up_fd, relay->buffer + relay->buffer_off + relay->held, room, MSG_DONTWAIT);
+      if (relay->up_tls != NULL)
+        {
+          int error_number = 0;
+
+          n = _kletsen_tls_read (relay->up_tls, relay->buffer + relay->buffer_off + relay->held, room, &error_number);
+          errno = error_number;
+        }
+      else
+        n = recv (relay->up_fd, relay->buffer + relay->buffer_off + relay->held, room, MSG_DONTWAIT);
     }
   if (n > 0)
     relay->held += n;
@@ -190,7 +209,16 @@ drain (KletsenRelay *relay)
     n = splice (relay->pipe_r, NULL, relay->down_fd, NULL, relay->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   else
 #endif
-    n = send (relay->down_fd, relay->buffer + relay->buffer_off, relay->held, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (relay->down_tls != NULL)
+      {
+        struct iovec iov = { relay->buffer + relay->buffer_off, relay->held };
+        int error_number = 0;
+
+        n = _kletsen_tls_writev (relay->down_tls, &iov, 1, &error_number);
+        errno = error_number;
+      }
+    else
+      n = send (relay->down_fd, relay->buffer + relay->buffer_off, relay->held, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (n > 0)
     {
       relay->held -= n;
@@ -206,7 +234,17 @@ static gboolean
 check_downloader (KletsenRelay *relay)
 {
   char scratch[512];
-  gssize n = recv (relay->down_fd, scratch, sizeof scratch, MSG_DONTWAIT);
+  gssize n;
+
+  if (relay->down_tls != NULL)
+    {
+      int error_number = 0;
+
+      n = _kletsen_tls_read (relay->down_tls, scratch, sizeof scratch, &error_number);
+      errno = error_number;
+    }
+  else
+    n = recv (relay->down_fd, scratch, sizeof scratch, MSG_DONTWAIT);
 
   if (n == 0)
     relay->down_eof = TRUE; /* a half-close; it may still read */
@@ -221,6 +259,9 @@ relay_dispatch (GSource     *source,
   KletsenRelay *relay = (KletsenRelay *)source;
   GIOCondition up = relay->up_tag ? g_source_query_unix_fd (source, relay->up_tag) : 0;
   GIOCondition down = relay->down_tag ? g_source_query_unix_fd (source, relay->down_tag) : 0;
+
+  /* A kick: TLS may hold decrypted bytes that no socket event announces. */
+  g_source_set_ready_time (source, -1);
 
   if (relay->transfer->state != TRANSFER_RELAYING)
     {
@@ -297,6 +338,9 @@ relay_dispatch (GSource     *source,
         break;
     }
 
+  /* Stopped by the round limit with TLS bytes perhaps still inside: come back. */
+  if (relay->up_tls != NULL && !relay->up_eof && relay->held < relay->window)
+    g_source_set_ready_time (source, 0);
   relay_watch (relay);
   return G_SOURCE_CONTINUE;
 }
@@ -329,7 +373,9 @@ relay_start (KletsenRelay *relay)
 #ifdef __linux__
   int fds[2];
 
-  if (g_getenv ("KLETSEN_RELAY_COPY") == NULL && pipe2 (fds, O_NONBLOCK | O_CLOEXEC) == 0)
+  /* splice() moves bytes between sockets, which TLS records are not. */
+  if (relay->up_tls == NULL && relay->down_tls == NULL &&
+      g_getenv ("KLETSEN_RELAY_COPY") == NULL && pipe2 (fds, O_NONBLOCK | O_CLOEXEC) == 0)
     {
       int size;
 
@@ -354,6 +400,7 @@ relay_start (KletsenRelay *relay)
       g_clear_pointer (&transfer->expiry, g_source_unref);
     }
   relay->started = g_get_monotonic_time ();
+  g_source_set_ready_time ((GSource *)relay, 0);
   g_info ("transfer %s (%s → %s, %" G_GINT64_FORMAT " bytes): relaying %s → %s",
           transfer->id, transfer->uploader_name, transfer->downloader_name, transfer->size,
           relay->up_peer, relay->down_peer);
@@ -368,7 +415,17 @@ side_peer_free (SidePeer *peer,
   KletsenServer *server = peer->server;
 
   server->side_peers = g_list_remove (server->side_peers, peer);
-  if (close_socket)
+  if (peer->handshake != NULL)
+    {
+      g_cancellable_cancel (peer->handshake);
+      g_clear_object (&peer->handshake);
+    }
+  if (peer->tls != NULL)
+    {
+      if (close_socket)
+        g_clear_object (&peer->tls);
+    }
+  else if (close_socket)
     close (peer->fd);
   if (peer->timeout != NULL)
     {
@@ -431,6 +488,10 @@ side_peer_place (SidePeer *peer)
     }
 
   *fd_slot = peer->fd;
+  if (role == KLETSEN_SIDE_UPLOADER)
+    relay->up_tls = g_steal_pointer (&peer->tls);
+  else
+    relay->down_tls = g_steal_pointer (&peer->tls);
   *peer_slot = g_strdup (peer->peer);
   *tag_slot = g_source_add_unix_fd ((GSource *)relay, peer->fd, G_IO_HUP | G_IO_ERR);
   if (!relay->attached)
@@ -452,31 +513,76 @@ side_peer_dispatch (GSource     *source,
                     gpointer     user_data)
 {
   SidePeer *peer = (SidePeer *)source;
-  /* Exactly the header: what follows is file data and stays in the socket. */
-  gssize n = recv (peer->fd, peer->header + peer->got, HEADER_LEN - peer->got, MSG_DONTWAIT);
 
-  switch (io_result (n))
+  if (!peer->ready)
+    return G_SOURCE_CONTINUE;
+
+  /* Exactly the header: what follows is file data and stays in the socket
+   * (or in the TLS connection, which the relay reads next). TLS may return
+   * the header in pieces without the socket becoming readable again. */
+  while (peer->got < HEADER_LEN)
     {
-    case IO_PROGRESS:
-      peer->got += n;
-      if (peer->got == HEADER_LEN)
-        side_peer_place (peer);
-      break;
-    case IO_EOF:
-      side_peer_reject (peer, "incomplete header");
-      break;
-    case IO_ERROR:
-      side_peer_reject (peer, g_strerror (errno));
-      break;
-    case IO_AGAIN:
-    default:
-      break;
+      gssize n;
+
+      if (peer->tls != NULL)
+        {
+          int error_number = 0;
+
+          n = _kletsen_tls_read (peer->tls, peer->header + peer->got, HEADER_LEN - peer->got, &error_number);
+          errno = error_number;
+        }
+      else
+        n = recv (peer->fd, peer->header + peer->got, HEADER_LEN - peer->got, MSG_DONTWAIT);
+
+      switch (io_result (n))
+        {
+        case IO_PROGRESS:
+          peer->got += n;
+          break;
+        case IO_EOF:
+          side_peer_reject (peer, "incomplete header");
+          return G_SOURCE_CONTINUE;
+        case IO_ERROR:
+          side_peer_reject (peer, g_strerror (errno));
+          return G_SOURCE_CONTINUE;
+        case IO_AGAIN:
+        default:
+          return G_SOURCE_CONTINUE;
+        }
     }
+  side_peer_place (peer);
   return G_SOURCE_CONTINUE;
 }
 
+static void
+side_handshake_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  SidePeer *peer = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (object), result, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        side_peer_reject (peer, error->message);
+      return;
+    }
+  peer->ready = TRUE;
+  g_source_set_ready_time ((GSource *)peer, 0);
+}
+
+static gboolean
+side_peer_dispatch_kick (GSource     *source,
+                         GSourceFunc  callback,
+                         gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return side_peer_dispatch (source, callback, user_data);
+}
+
 static GSourceFuncs side_peer_funcs = {
-  .dispatch = side_peer_dispatch,
+  .dispatch = side_peer_dispatch_kick,
 };
 
 static gboolean
@@ -486,16 +592,14 @@ header_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-file_listen_cb (GSocket      *socket,
-                GIOCondition  condition,
-                gpointer      user_data)
+static void
+accept_side_peers (KletsenServer *server,
+                   GSocket       *listener,
+                   gboolean       tls)
 {
-  KletsenServer *server = user_data;
-
   for (guint i = 0; i < 64; i++)
     {
-      int fd = accept4 (g_socket_get_fd (server->file_listener), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
       SidePeer *peer;
 
       if (fd < 0)
@@ -511,49 +615,95 @@ file_listen_cb (GSocket      *socket,
       g_source_set_static_name ((GSource *)peer, "kletsen-side-peer");
       peer->server = server;
       peer->fd = fd;
-      peer->peer = _kletsen_describe_peer (fd, "file:");
+      peer->peer = _kletsen_describe_peer (fd, tls ? "tls-file:" : "file:");
       peer->tag = g_source_add_unix_fd ((GSource *)peer, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-      g_source_attach ((GSource *)peer, NULL);
+      /* The header timeout covers the TLS handshake too. */
       peer->timeout = g_timeout_source_new (server->options.header_timeout_ms);
       g_source_set_callback (peer->timeout, header_timeout_cb, peer, NULL);
       g_source_attach (peer->timeout, NULL);
       server->side_peers = g_list_prepend (server->side_peers, peer);
+
+      if (tls)
+        {
+          g_autoptr(GError) error = NULL;
+
+          /* While handshaking, GIO reads the socket; our source waits. */
+          g_source_remove_unix_fd ((GSource *)peer, peer->tag);
+          peer->tag = NULL;
+          peer->tls = _kletsen_tls_wrap (server, fd, &error);
+          if (peer->tls == NULL)
+            {
+              peer->fd = -1;
+              g_source_attach ((GSource *)peer, NULL);
+              side_peer_reject (peer, error->message);
+              continue;
+            }
+          peer->tag = g_source_add_unix_fd ((GSource *)peer, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+          peer->handshake = g_cancellable_new ();
+          g_tls_connection_handshake_async (peer->tls, G_PRIORITY_DEFAULT, peer->handshake, side_handshake_cb, peer);
+        }
+      else
+        peer->ready = TRUE;
+      g_source_attach ((GSource *)peer, NULL);
     }
+}
+
+static gboolean
+file_listen_cb (GSocket      *socket,
+                GIOCondition  condition,
+                gpointer      user_data)
+{
+  accept_side_peers (user_data, socket, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+tls_file_listen_cb (GSocket      *socket,
+                    GIOCondition  condition,
+                    gpointer      user_data)
+{
+  accept_side_peers (user_data, socket, TRUE);
   return G_SOURCE_CONTINUE;
 }
 
 /**
  * _kletsen_relay_listen:
+ * @listener: (out): the bound socket
+ * @source: (out): its accept source
+ * @tls: whether side-channel peers there speak TLS
  *
- * Opens the file port on the chat port's address.
+ * Opens a file port on the address the chat port is bound to.
  */
 gboolean
 _kletsen_relay_listen (KletsenServer  *self,
+                       GSocket       **listener,
+                       GSource       **source,
+                       int             port,
+                       gboolean        tls,
                        GError        **error)
 {
-  g_autoptr(GSocketAddress) chat = g_socket_get_local_address (self->listener, error);
+  GSocket *chat = tls ? self->tls_listener : self->listener;
+  g_autoptr(GSocketAddress) chat_address = g_socket_get_local_address (chat, error);
   g_autoptr(GSocketAddress) address = NULL;
   GInetAddress *inet;
 
-  if (chat == NULL)
+  if (chat_address == NULL)
     return FALSE;
-  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (chat));
-  address = g_inet_socket_address_new (inet, self->options.file_port);
+  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (chat_address));
+  address = g_inet_socket_address_new (inet, port);
 
-  self->file_listener = g_socket_new (g_inet_address_get_family (inet), G_SOCKET_TYPE_STREAM,
-                                      G_SOCKET_PROTOCOL_TCP, error);
-  if (self->file_listener == NULL)
+  *listener = g_socket_new (g_inet_address_get_family (inet), G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (*listener == NULL)
     return FALSE;
-  g_socket_set_listen_backlog (self->file_listener, 1024);
-  if (!g_socket_bind (self->file_listener, address, TRUE, error) ||
-      !g_socket_listen (self->file_listener, error))
+  g_socket_set_listen_backlog (*listener, 1024);
+  if (!g_socket_bind (*listener, address, TRUE, error) || !g_socket_listen (*listener, error))
     return FALSE;
-  g_socket_set_blocking (self->file_listener, FALSE);
+  g_socket_set_blocking (*listener, FALSE);
 
-  self->file_listen_source = g_socket_create_source (self->file_listener, G_IO_IN, NULL);
-  g_source_set_callback (self->file_listen_source, G_SOURCE_FUNC (file_listen_cb), self, NULL);
-  g_source_set_static_name (self->file_listen_source, "kletsen-file-listen");
-  g_source_attach (self->file_listen_source, NULL);
+  *source = g_socket_create_source (*listener, G_IO_IN, NULL);
+  g_source_set_callback (*source, tls ? G_SOURCE_FUNC (tls_file_listen_cb) : G_SOURCE_FUNC (file_listen_cb), self, NULL);
+  g_source_set_static_name (*source, tls ? "kletsen-tls-file-listen" : "kletsen-file-listen");
+  g_source_attach (*source, NULL);
   return TRUE;
 }
 
@@ -570,8 +720,15 @@ _kletsen_relay_stop (KletsenServer *self)
       g_source_destroy (self->file_listen_source);
       g_clear_pointer (&self->file_listen_source, g_source_unref);
     }
+  if (self->tls_file_listen_source != NULL)
+    {
+      g_source_destroy (self->tls_file_listen_source);
+      g_clear_pointer (&self->tls_file_listen_source, g_source_unref);
+    }
   if (self->file_listener != NULL)
     g_socket_close (self->file_listener, NULL);
+  if (self->tls_file_listener != NULL)
+    g_socket_close (self->tls_file_listener, NULL);
   while (self->side_peers != NULL)
     side_peer_free (self->side_peers->data, TRUE);
   g_hash_table_remove_all (self->transfers);

@@ -7,6 +7,8 @@
 
 #pragma once
 
+#include <sys/uio.h>
+
 #include "kletsen-protocol.h"
 #include "kletsen-server.h"
 
@@ -63,6 +65,9 @@ struct _KletsenConnection
   char                   *name;       /* the login; NULL before LOGIN */
   GBytes                **queue;      /* ring of unsent lines, shared by reference */
   GSource                *linger_source;
+  GTlsConnection         *tls;        /* NULL for clear text */
+  GSource                *handshake_timeout;
+  GCancellable           *handshake;
 
   /* state */
   int                     fd;
@@ -77,6 +82,8 @@ struct _KletsenConnection
   gboolean                want_out;   /* G_IO_OUT is being watched */
   gboolean                logged_in;  /* listed in server->users and users_by_key */
   gboolean                reset;      /* close with RST, dropping what the kernel holds */
+  gboolean                read_again; /* the last read returned data */
+  gboolean                tls_more;   /* the TLS connection may hold decrypted bytes */
   gboolean                ping_outstanding;
   gint64                  ping_deadline;
   gint64                  pong_deadline;
@@ -108,6 +115,11 @@ struct _KletsenServer
   GHashTable           *transfers;    /* transferId → KletsenTransfer */
   GSocket              *file_listener;
   GSource              *file_listen_source;
+  GTlsCertificate      *certificate;  /* NULL: no TLS */
+  GSocket              *tls_listener;
+  GSource              *tls_listen_source;
+  GSocket              *tls_file_listener;
+  GSource              *tls_file_listen_source;
   GList                *side_peers;   /* side-channel connections still sending their header */
   GBytes               *ping_line;
   char                 *read_buffer;
@@ -129,8 +141,10 @@ struct _KletsenServer
 /* kletsen-connection.c */
 KletsenConnection *_kletsen_connection_new        (KletsenServer     *server,
                                                    int                fd,
-                                                   const char        *peer);
+                                                   const char        *peer,
+                                                   gboolean           tls);
 void               _kletsen_connection_free       (KletsenConnection *conn);
+gboolean           _kletsen_connection_start_tls  (KletsenConnection *conn);
 void               _kletsen_connection_send       (KletsenConnection *conn,
                                                    GBytes            *line);
 void               _kletsen_connection_send_status (KletsenConnection *conn,
@@ -147,6 +161,8 @@ gboolean           _kletsen_connection_is_open    (KletsenConnection *conn);
 char              *_kletsen_describe_peer         (int                fd,
                                                    const char        *prefix);
 void               _kletsen_server_connection_gone (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+void               _kletsen_server_send_welcome   (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_mark_dirty     (KletsenServer     *self,
                                                    KletsenConnection *conn);
@@ -182,8 +198,28 @@ void               _kletsen_server_end_transfer   (KletsenServer     *self,
                                                    KletsenTransfer   *transfer);
 void               _kletsen_transfer_free         (KletsenTransfer   *transfer);
 
+/* kletsen-tls.c */
+GTlsCertificate   *_kletsen_tls_load              (const char        *cert_file,
+                                                   const char        *key_file,
+                                                   GError           **error);
+GTlsConnection    *_kletsen_tls_wrap              (KletsenServer     *server,
+                                                   int                fd,
+                                                   GError           **error);
+gssize             _kletsen_tls_read              (GTlsConnection    *tls,
+                                                   void              *buffer,
+                                                   gsize              size,
+                                                   int               *error_number);
+gssize             _kletsen_tls_writev            (GTlsConnection    *tls,
+                                                   struct iovec      *iov,
+                                                   guint              n,
+                                                   int               *error_number);
+
 /* kletsen-relay.c */
 gboolean           _kletsen_relay_listen          (KletsenServer     *self,
+                                                   GSocket          **listener,
+                                                   GSource          **source,
+                                                   int                port,
+                                                   gboolean           tls,
                                                    GError           **error);
 void               _kletsen_relay_stop            (KletsenServer     *self);
 void               _kletsen_relay_free            (KletsenRelay      *relay);

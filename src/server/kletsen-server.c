@@ -56,6 +56,9 @@ kletsen_server_options_init (KletsenServerOptions *options)
     .max_file_size = G_GINT64_CONSTANT (16) * 1024 * 1024 * 1024,
     .max_offers = 16,
     .relay_window = 256 * 1024,
+    .tls_port = 1339,
+    .tls_file_port = 1340,
+    .handshake_timeout_ms = 10000,
   };
 }
 
@@ -72,6 +75,8 @@ typedef struct
 {
   GSource        base;
   KletsenServer *server;
+  GSocket       *listener; /* for listen sources */
+  gboolean       tls;
 } ServerSource;
 
 static gboolean
@@ -496,13 +501,22 @@ refuse (int fd)
   close (fd);
 }
 
+void
+_kletsen_server_send_welcome (KletsenServer     *self,
+                              KletsenConnection *conn)
+{
+  g_autoptr(GBytes) welcome = welcome_line ();
+
+  _kletsen_connection_send (conn, welcome);
+}
+
 static void
 accept_one (KletsenServer *self,
-            int            fd)
+            int            fd,
+            gboolean       tls)
 {
   KletsenConnection *conn;
-  g_autofree char *peer = _kletsen_describe_peer (fd, "");
-  g_autoptr(GBytes) welcome = NULL;
+  g_autofree char *peer = _kletsen_describe_peer (fd, tls ? "tls:" : "");
   int one = 1;
 
   if (self->shutting_down ||
@@ -517,15 +531,17 @@ accept_one (KletsenServer *self,
   /* Our own write coalescing decides when bytes leave; Nagle would only add delay. */
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-  conn = _kletsen_connection_new (self, fd, peer);
+  conn = _kletsen_connection_new (self, fd, peer, tls);
   g_queue_push_tail_link (&self->connections, &conn->all_link);
   conn->login_deadline = g_get_monotonic_time () + (gint64)self->options.login_timeout_ms * 1000;
   g_queue_push_tail_link (&self->login_queue, &conn->login_link);
   heartbeat_rearm (self);
   conn_log (conn, G_LOG_LEVEL_INFO, "connected");
 
-  welcome = welcome_line ();
-  _kletsen_connection_send (conn, welcome);
+  if (!tls)
+    _kletsen_server_send_welcome (self, conn);
+  else if (!_kletsen_connection_start_tls (conn))
+    _kletsen_connection_abort (conn, NULL);
 }
 
 static gboolean
@@ -534,7 +550,8 @@ listen_dispatch (GSource     *source,
                  gpointer     user_data)
 {
   KletsenServer *self = ((ServerSource *)source)->server;
-  int listen_fd = g_socket_get_fd (self->listener);
+  int listen_fd = g_socket_get_fd (((ServerSource *)source)->listener);
+  gboolean tls = ((ServerSource *)source)->tls;
 
   for (int i = 0; i < ACCEPTS_PER_DISPATCH; i++)
     {
@@ -550,7 +567,7 @@ listen_dispatch (GSource     *source,
             g_message ("accept failed: %s", g_strerror (errno));
           break;
         }
-      accept_one (self, fd);
+      accept_one (self, fd, tls);
     }
 
   return G_SOURCE_CONTINUE;
@@ -590,6 +607,15 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->transfers, g_hash_table_unref);
   g_clear_pointer (&self->file_listen_source, g_source_unref);
   g_clear_object (&self->file_listener);
+  if (self->tls_listen_source)
+    g_source_destroy (self->tls_listen_source);
+  g_clear_pointer (&self->tls_listen_source, g_source_unref);
+  g_clear_pointer (&self->tls_file_listen_source, g_source_unref);
+  g_clear_object (&self->tls_listener);
+  g_clear_object (&self->tls_file_listener);
+  g_clear_object (&self->certificate);
+  g_clear_pointer (&self->options.tls_cert, g_free);
+  g_clear_pointer (&self->options.tls_key, g_free);
   if (self->listen_source)
     g_source_destroy (self->listen_source);
   g_clear_pointer (&self->listen_source, g_source_unref);
@@ -646,6 +672,8 @@ kletsen_server_new (const KletsenServerOptions *options)
 
   self->options = *options;
   self->options.bind = g_strdup (options->bind);
+  self->options.tls_cert = g_strdup (options->tls_cert);
+  self->options.tls_key = g_strdup (options->tls_key);
   return self;
 }
 
@@ -686,24 +714,106 @@ listen_on (const char  *bind,
  * listens on every address, IPv6 and IPv4 alike, or IPv4 only where the
  * system has no IPv6.
  */
+static GSource *
+listen_source_new (KletsenServer *self,
+                   GSocket       *listener,
+                   gboolean       tls)
+{
+  GSource *source = server_source_new (self, &listen_funcs, tls ? "kletsen-tls-listen" : "kletsen-listen");
+
+  ((ServerSource *)source)->listener = listener;
+  ((ServerSource *)source)->tls = tls;
+  g_source_add_unix_fd (source, g_socket_get_fd (listener), G_IO_IN);
+  g_source_attach (source, NULL);
+  return source;
+}
+
+/* Binds the clear-text chat port, or the TLS one, on the configured address:
+ * without one, on every address, IPv6 and IPv4 alike, or IPv4 only where
+ * the system has no IPv6. */
+static GSocket *
+listen_chat (KletsenServer  *self,
+             int             port,
+             GError        **error)
+{
+  g_autoptr(GError) v6_error = NULL;
+  GSocket *listener = listen_on (self->options.bind, port, self->options.bind ? error : &v6_error);
+
+  if (listener == NULL && self->options.bind == NULL)
+    listener = listen_on ("0.0.0.0", port, error);
+  return listener;
+}
+
+/**
+ * kletsen_server_start:
+ *
+ * Loads the TLS certificate (if any) and binds every port: chat and file in
+ * clear text (unless --tls-only), and both again over TLS when a
+ * certificate is given.
+ */
 gboolean
 kletsen_server_start (KletsenServer  *self,
                       GError        **error)
 {
-  g_autoptr(GError) v6_error = NULL;
+  if (self->options.tls_cert != NULL || self->options.tls_key != NULL)
+    {
+      if (self->options.tls_cert == NULL || self->options.tls_key == NULL)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "--tls-cert and --tls-key go together");
+          return FALSE;
+        }
+      self->certificate = _kletsen_tls_load (self->options.tls_cert, self->options.tls_key, error);
+      if (self->certificate == NULL)
+        return FALSE;
+    }
+  else if (self->options.tls_only)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "--tls-only needs --tls-cert and --tls-key");
+      return FALSE;
+    }
 
-  self->listener = listen_on (self->options.bind, self->options.port,
-                              self->options.bind ? error : &v6_error);
-  if (self->listener == NULL && self->options.bind == NULL)
-    self->listener = listen_on ("0.0.0.0", self->options.port, error);
-  if (self->listener == NULL)
-    return FALSE;
-  if (!_kletsen_relay_listen (self, error))
-    return FALSE;
+  if (!self->options.tls_only)
+    {
+      self->listener = listen_chat (self, self->options.port, error);
+      if (self->listener == NULL ||
+          !_kletsen_relay_listen (self, &self->file_listener, &self->file_listen_source,
+                                  self->options.file_port, FALSE, error))
+        return FALSE;
+      self->listen_source = listen_source_new (self, self->listener, FALSE);
+    }
+  if (self->certificate != NULL)
+    {
+      self->tls_listener = listen_chat (self, self->options.tls_port, error);
+      if (self->tls_listener == NULL ||
+          !_kletsen_relay_listen (self, &self->tls_file_listener, &self->tls_file_listen_source,
+                                  self->options.tls_file_port, TRUE, error))
+        return FALSE;
+      self->tls_listen_source = listen_source_new (self, self->tls_listener, TRUE);
+    }
+  return TRUE;
+}
 
-  self->listen_source = server_source_new (self, &listen_funcs, "kletsen-listen");
-  g_source_add_unix_fd (self->listen_source, g_socket_get_fd (self->listener), G_IO_IN);
-  g_source_attach (self->listen_source, NULL);
+/**
+ * kletsen_server_reload_certificate:
+ *
+ * Reads the certificate and key files again (SIGHUP). New connections get
+ * the new certificate; connections already up keep theirs.
+ */
+gboolean
+kletsen_server_reload_certificate (KletsenServer  *self,
+                                   GError        **error)
+{
+  GTlsCertificate *fresh;
+
+  if (self->certificate == NULL)
+    return TRUE;
+  fresh = _kletsen_tls_load (self->options.tls_cert, self->options.tls_key, error);
+  if (fresh == NULL)
+    return FALSE;
+  g_object_unref (self->certificate);
+  self->certificate = fresh;
   return TRUE;
 }
 
@@ -715,7 +825,29 @@ kletsen_server_start (KletsenServer  *self,
 GSocketAddress *
 kletsen_server_get_address (KletsenServer *self)
 {
-  return g_socket_get_local_address (self->listener, NULL);
+  return self->listener ? g_socket_get_local_address (self->listener, NULL) : NULL;
+}
+
+/**
+ * kletsen_server_get_tls_address:
+ *
+ * Returns: (transfer full) (nullable): the TLS chat port's address, if TLS is on
+ */
+GSocketAddress *
+kletsen_server_get_tls_address (KletsenServer *self)
+{
+  return self->tls_listener ? g_socket_get_local_address (self->tls_listener, NULL) : NULL;
+}
+
+/**
+ * kletsen_server_get_tls_file_address:
+ *
+ * Returns: (transfer full) (nullable): the TLS file port's address, if TLS is on
+ */
+GSocketAddress *
+kletsen_server_get_tls_file_address (KletsenServer *self)
+{
+  return self->tls_file_listener ? g_socket_get_local_address (self->tls_file_listener, NULL) : NULL;
 }
 
 /**
@@ -726,7 +858,7 @@ kletsen_server_get_address (KletsenServer *self)
 GSocketAddress *
 kletsen_server_get_file_address (KletsenServer *self)
 {
-  return g_socket_get_local_address (self->file_listener, NULL);
+  return self->file_listener ? g_socket_get_local_address (self->file_listener, NULL) : NULL;
 }
 
 guint
@@ -760,8 +892,15 @@ kletsen_server_shutdown (KletsenServer *self,
       g_source_destroy (self->listen_source);
       g_clear_pointer (&self->listen_source, g_source_unref);
     }
+  if (self->tls_listen_source != NULL)
+    {
+      g_source_destroy (self->tls_listen_source);
+      g_clear_pointer (&self->tls_listen_source, g_source_unref);
+    }
   if (self->listener != NULL)
     g_socket_close (self->listener, NULL);
+  if (self->tls_listener != NULL)
+    g_socket_close (self->tls_listener, NULL);
   _kletsen_relay_stop (self);
 
   for (link = self->connections.head; link != NULL; link = link->next)

@@ -35,6 +35,14 @@ typedef struct
   gint64    max_file_size;    /* bytes; larger offers get 10000 */
   int       max_offers;       /* offers one user may have waiting at once */
   int       relay_window;     /* bytes of one transfer the relay holds at most */
+
+  /* TLS */
+  char     *tls_cert;         /* PEM files; NULL: no TLS */
+  char     *tls_key;
+  int       tls_port;         /* chat over TLS; 0 picks a free port */
+  int       tls_file_port;    /* the side channel over TLS */
+  gboolean  tls_only;         /* no clear-text ports at all */
+  int       handshake_timeout_ms;
 } KletsenServerOptions;
 
 void kletsen_server_options_init (KletsenServerOptions *options);
@@ -48,6 +56,10 @@ gboolean       kletsen_server_start            (KletsenServer               *sel
                                                 GError                     **error);
 GSocketAddress *kletsen_server_get_address     (KletsenServer               *self);
 GSocketAddress *kletsen_server_get_file_address (KletsenServer              *self);
+GSocketAddress *kletsen_server_get_tls_address (KletsenServer               *self);
+GSocketAddress *kletsen_server_get_tls_file_address (KletsenServer          *self);
+gboolean       kletsen_server_reload_certificate (KletsenServer             *self,
+                                                GError                     **error);
 void           kletsen_server_shutdown         (KletsenServer               *self,
                                                 GCallback                    done,
                                                 gpointer                     user_data);

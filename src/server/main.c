@@ -35,6 +35,19 @@ shutdown_done_cb (gpointer user_data)
 }
 
 static gboolean
+on_hangup_cb (gpointer user_data)
+{
+  App *app = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (kletsen_server_reload_certificate (app->server, &error))
+    g_message ("reloaded the TLS certificate");
+  else
+    g_message ("kept the old TLS certificate: %s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
 on_signal_cb (gpointer user_data)
 {
   App *app = user_data;
@@ -67,6 +80,10 @@ check_options (const KletsenServerOptions  *o,
     bad = "times must be positive";
   else if (o->max_file_size < 0 || o->max_offers <= 0)
     bad = "--max-file-size and --max-offers must be positive";
+  else if (o->tls_port < 0 || o->tls_port > 65535 || o->tls_file_port < 0 || o->tls_file_port > 65535)
+    bad = "--tls-port and --tls-file-port must be 0 to 65535";
+  else if (o->handshake_timeout_ms <= 0)
+    bad = "--handshake-timeout-ms must be positive";
   else if (o->rate_limit < 0)
     bad = "--rate-limit must be 0 (none) or more";
   else if (o->relay_window < 4096 || o->relay_window > 64 * 1024 * 1024)
@@ -110,6 +127,19 @@ describe_address (GSocketAddress *address)
   return g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (inet));
 }
 
+static void
+print_address (const char     *what,
+               GSocketAddress *address)
+{
+  g_autofree char *where = NULL;
+
+  if (address == NULL)
+    return;
+  where = describe_address (address);
+  printf ("%s %s\n", what, where);
+  g_object_unref (address);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -119,10 +149,6 @@ main (int    argc,
   gboolean version = FALSE;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketAddress) address = NULL;
-  g_autofree char *where = NULL;
-  g_autoptr(GSocketAddress) file_address = NULL;
-  g_autofree char *file_where = NULL;
   App app = { 0 };
 
   kletsen_server_options_init (&options);
@@ -164,6 +190,15 @@ main (int    argc,
         "Time a connection has to log in before it is closed with 7013 (default 30000)", "MS" },
       { "rate-limit", 0, 0, G_OPTION_ARG_INT, &options.rate_limit,
         "Requests per second one connection may make, in bursts of twice that; more get 7014 (default 1000, 0 for none)", "N" },
+      { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &options.tls_cert,
+        "PEM certificate (chain): turns on TLS on --tls-port and --tls-file-port", "FILE" },
+      { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &options.tls_key, "PEM private key of --tls-cert", "FILE" },
+      { "tls-port", 0, 0, G_OPTION_ARG_INT, &options.tls_port, "Chat port over TLS (default 1339)", "PORT" },
+      { "tls-file-port", 0, 0, G_OPTION_ARG_INT, &options.tls_file_port,
+        "File side channel over TLS (default 1340)", "PORT" },
+      { "tls-only", 0, 0, G_OPTION_ARG_NONE, &options.tls_only, "Open no clear-text ports", NULL },
+      { "handshake-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.handshake_timeout_ms,
+        "Time a TLS handshake may take (default 10000)", "MS" },
       { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
         "Log every connection, login and disconnect", NULL },
       { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -200,6 +235,8 @@ main (int    argc,
   app.loop = g_main_loop_new (NULL, FALSE);
   app.server = kletsen_server_new (&options);
   g_free (options.bind);
+  g_free (options.tls_cert);
+  g_free (options.tls_key);
 
   if (!kletsen_server_start (app.server, &error))
     {
@@ -209,14 +246,14 @@ main (int    argc,
 
   g_unix_signal_add (SIGINT, on_signal_cb, &app);
   g_unix_signal_add (SIGTERM, on_signal_cb, &app);
+  g_unix_signal_add (SIGHUP, on_hangup_cb, &app);
 
-  address = kletsen_server_get_address (app.server);
-  where = describe_address (address);
-  file_address = kletsen_server_get_file_address (app.server);
-  file_where = describe_address (file_address);
-  /* Tests and scripts read these lines to learn the ports. */
-  printf ("listening on %s\n", where);
-  printf ("file transfers on %s\n", file_where);
+  /* Tests and scripts read these lines to learn the ports; "ready" ends them. */
+  print_address ("listening on", kletsen_server_get_address (app.server));
+  print_address ("file transfers on", kletsen_server_get_file_address (app.server));
+  print_address ("tls listening on", kletsen_server_get_tls_address (app.server));
+  print_address ("tls file transfers on", kletsen_server_get_tls_file_address (app.server));
+  printf ("ready\n");
   fflush (stdout);
 
   g_main_loop_run (app.loop);

@@ -23,6 +23,7 @@ struct _KletsenWindow
   AdwEntryRow          *host_row;
   AdwEntryRow          *port_row;
   AdwEntryRow          *username_row;
+  GtkSwitch            *secure_switch;
   GtkLabel             *connect_error;
   GtkButton            *connect_button;
   GtkSpinner           *connect_spinner;
@@ -58,6 +59,8 @@ struct _KletsenWindow
   /* state */
   gulong                conversation_items_id;
   gboolean              connecting;
+  gboolean              secure_chosen; /* the user set the switch: stop guessing from the host */
+  gboolean              loading;
 };
 
 void _kletsen_window_show_conversation (KletsenWindow *self,

@@ -908,6 +908,45 @@ show_connect_error (KletsenWindow *self,
   gtk_widget_set_visible (GTK_WIDGET (self->connect_error), text != NULL);
 }
 
+static void connect_action (GtkWidget *widget, const char *action_name, GVariant *parameter);
+
+static void
+trust_response_cb (AdwMessageDialog *dialog,
+                   const char       *response,
+                   KletsenWindow    *self)
+{
+  if (!g_str_equal (response, "trust"))
+    return;
+  kletsen_session_trust_certificate (self->session);
+  connect_action (GTK_WIDGET (self), "win.connect", NULL);
+}
+
+/* The server's certificate is one nobody vouches for: show its fingerprint
+ * and let the user trust it for this server (pinned), or not. */
+static void
+ask_to_trust (KletsenWindow *self)
+{
+  g_autofree char *body = g_strdup_printf (_("Nobody vouches for the certificate of %s, so Kletsen cannot tell "
+                                             "whether you are talking to the real server.\n\n"
+                                             "Its fingerprint is:\n%s\n\n"
+                                             "Compare it with the fingerprint the server’s administrator gives you. "
+                                             "If they match, trust it: Kletsen will remember it for this server and "
+                                             "refuse to connect if it ever changes."),
+                                           gtk_editable_get_text (GTK_EDITABLE (self->host_row)),
+                                           kletsen_session_get_certificate_fingerprint (self->session));
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Unknown Certificate"), body);
+
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "trust", _("_Trust and Connect"),
+                                    NULL);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (trust_response_cb), self, 0);
+  track_dialog (self, dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 connected_cb (GObject      *object,
               GAsyncResult *result,
@@ -919,7 +958,11 @@ connected_cb (GObject      *object,
   set_connecting (self, FALSE);
   if (!kletsen_session_connect_finish (KLETSEN_SESSION (object), result, &error))
     {
-      if (g_error_matches (error, KLETSEN_PROTOCOL_ERROR, KLETSEN_CODE_NAME_TAKEN))
+      if (g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE))
+        ask_to_trust (self);
+      else if (g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED))
+        show_connect_error (self, error->message);
+      else if (g_error_matches (error, KLETSEN_PROTOCOL_ERROR, KLETSEN_CODE_NAME_TAKEN))
         show_connect_error (self, _("That name is taken on this server. Choose another one."));
       else if (g_error_matches (error, KLETSEN_PROTOCOL_ERROR, KLETSEN_CODE_NAME_INVALID))
         show_connect_error (self, _("A user name has 3 to 14 letters, digits or underscores."));
@@ -938,6 +981,7 @@ connected_cb (GObject      *object,
       g_settings_set_string (self->settings, "host", gtk_editable_get_text (GTK_EDITABLE (self->host_row)));
       g_settings_set_uint (self->settings, "port", atoi (gtk_editable_get_text (GTK_EDITABLE (self->port_row))));
       g_settings_set_string (self->settings, "username", kletsen_session_get_username (self->session));
+      g_settings_set_boolean (self->settings, "secure", gtk_switch_get_active (self->secure_switch));
     }
   adw_window_title_set_subtitle (self->sidebar_title, kletsen_session_get_username (self->session));
   gtk_stack_set_visible_child_name (self->main_stack, "chat");
@@ -973,8 +1017,49 @@ connect_action (GtkWidget  *widget,
 
   show_connect_error (self, NULL);
   set_connecting (self, TRUE);
-  kletsen_session_set_file_port (self->session, g_settings_get_uint (self->settings, "file-port"));
+  kletsen_session_set_tls (self->session, gtk_switch_get_active (self->secure_switch), NULL);
+  kletsen_session_set_file_port (self->session,
+                                 g_settings_get_uint (self->settings,
+                                                      gtk_switch_get_active (self->secure_switch) ? "tls-file-port" : "file-port"));
   kletsen_session_connect_async (self->session, host, (guint16)port, name, NULL, connected_cb, g_object_ref (self));
+}
+
+static gboolean
+is_loopback (const char *host)
+{
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (host);
+
+  if (address != NULL)
+    return g_inet_address_get_is_loopback (address);
+  return g_ascii_strcasecmp (host, "localhost") == 0;
+}
+
+/* Secure by default for any server but this machine, until the user chooses. */
+static void
+host_changed_cb (KletsenWindow *self)
+{
+  const char *host = gtk_editable_get_text (GTK_EDITABLE (self->host_row));
+
+  if (self->secure_chosen || self->loading || *host == '\0')
+    return;
+  self->loading = TRUE;
+  gtk_switch_set_active (self->secure_switch, !is_loopback (host));
+  self->loading = FALSE;
+}
+
+/* The port follows the switch while it is one of the two defaults. */
+static void
+secure_switch_cb (KletsenWindow *self)
+{
+  const char *port = gtk_editable_get_text (GTK_EDITABLE (self->port_row));
+  gboolean secure = gtk_switch_get_active (self->secure_switch);
+
+  if (!self->loading)
+    self->secure_chosen = TRUE;
+  if (secure && g_str_equal (port, "1337"))
+    gtk_editable_set_text (GTK_EDITABLE (self->port_row), "1339");
+  else if (!secure && g_str_equal (port, "1339"))
+    gtk_editable_set_text (GTK_EDITABLE (self->port_row), "1337");
 }
 
 static void
@@ -1117,6 +1202,7 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   BIND (host_row);
   BIND (port_row);
   BIND (username_row);
+  BIND (secure_switch);
   BIND (connect_error);
   BIND (connect_button);
   BIND (connect_spinner);
@@ -1142,6 +1228,8 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   BIND (send_button);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, connect_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, host_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, secure_switch_cb);
   gtk_widget_class_bind_template_callback (widget_class, sidebar_row_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, message_entry_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, message_entry_changed_cb);
@@ -1195,8 +1283,11 @@ load_settings (KletsenWindow *self)
   g_autofree char *port = g_strdup_printf ("%u", g_settings_get_uint (self->settings, "port"));
   g_autofree char *name = g_settings_get_string (self->settings, "username");
 
+  self->loading = TRUE;
   gtk_editable_set_text (GTK_EDITABLE (self->host_row), host);
+  gtk_switch_set_active (self->secure_switch, g_settings_get_boolean (self->settings, "secure"));
   gtk_editable_set_text (GTK_EDITABLE (self->port_row), port);
+  self->loading = FALSE;
   gtk_editable_set_text (GTK_EDITABLE (self->username_row), name);
   gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (self->settings, "window-width"),
                                g_settings_get_int (self->settings, "window-height"));

@@ -1,0 +1,405 @@
+/* test-tls.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* TLS on the chat and file ports, between the real server and the client
+ * core, with the committed test certificates (tests/certs/create-certs.sh). */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "kletsen-protocol.h"
+#include "kletsen-session.h"
+#include "kletsen-test-util.h"
+
+static gboolean
+timed_out_cb (gpointer user_data)
+{
+  g_error ("timed out waiting for: %s", (const char *)user_data);
+  return G_SOURCE_REMOVE;
+}
+
+#define RUN_UNTIL(cond)                                                         \
+  G_STMT_START {                                                                \
+    guint _timeout = g_timeout_add_seconds (20, timed_out_cb, (gpointer)#cond); \
+    while (!(cond))                                                             \
+      g_main_context_iteration (NULL, TRUE);                                    \
+    g_source_remove (_timeout);                                                 \
+  } G_STMT_END
+
+static char *
+cert (const char *name)
+{
+  return g_test_build_filename (G_TEST_DIST, "certs", name, NULL);
+}
+
+static KtServer *
+tls_server (const char *name,
+            const char *extra,
+            const char *extra_value)
+{
+  g_autofree char *pem = g_strdup_printf ("%s.pem", name);
+  g_autofree char *key = g_strdup_printf ("%s-key.pem", name);
+  g_autofree char *cert_path = cert (pem);
+  g_autofree char *key_path = cert (key);
+
+  return kt_server_start ("--tls-cert", cert_path, "--tls-key", key_path, extra, extra_value, NULL);
+}
+
+static GTlsDatabase *
+test_ca (void)
+{
+  g_autofree char *path = cert ("ca.pem");
+  g_autoptr(GError) error = NULL;
+  GTlsDatabase *db = g_tls_file_database_new (path, &error);
+
+  g_assert_no_error (error);
+  return db;
+}
+
+static void
+store_result_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **)user_data = g_object_ref (result);
+}
+
+/* Connects over TLS; returns the session, and the error (or NULL) in @error. */
+static KletsenSession *
+tls_connect (guint16       port,
+             guint16       file_port,
+             const char   *name,
+             const char   *data_dir,
+             GTlsDatabase *db,
+             GError      **error)
+{
+  KletsenSession *session = kletsen_session_new (data_dir);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  kletsen_session_set_tls (session, TRUE, db);
+  kletsen_session_set_file_port (session, file_port);
+  kletsen_session_connect_async (session, "127.0.0.1", port, name, NULL, store_result_cb, &result);
+  RUN_UNTIL (result != NULL);
+  kletsen_session_connect_finish (session, result, error);
+  return session;
+}
+
+static char *
+temp_dir (void)
+{
+  return g_dir_make_tmp ("kletsen-tls-XXXXXX", NULL);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+offered_cb (KletsenSession       *session,
+            KletsenFileTransfer  *transfer,
+            KletsenFileTransfer **slot)
+{
+  g_set_object (slot, transfer);
+}
+
+/* Login, chat, an encrypted message and a file, all over TLS. */
+static void
+test_tls_session (void)
+{
+  g_autoptr(KtServer) server = tls_server ("server", NULL, NULL);
+  g_autoptr(GTlsDatabase) db = test_ca ();
+  g_autofree char *dir_a = temp_dir ();
+  g_autofree char *dir_b = temp_dir ();
+  g_autofree char *downloads = temp_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KletsenSession) alice = tls_connect (server->tls_port, server->tls_file_port, "alice", dir_a, db, &error);
+  g_autoptr(KletsenSession) bob = NULL;
+  g_autoptr(KletsenFileTransfer) incoming = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFile) folder = g_file_new_for_path (downloads);
+  g_autofree char *path = g_build_filename (dir_a, "data.bin", NULL);
+  g_autofree char *arrived = g_build_filename (downloads, "data.bin", NULL);
+  g_autofree char *data = g_malloc (3 * 1024 * 1024);
+  g_autofree char *got = NULL;
+  gsize got_len;
+  KletsenFileTransfer *outgoing;
+
+  g_assert_no_error (error);
+  bob = tls_connect (server->tls_port, server->tls_file_port, "bob", dir_b, db, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (kletsen_session_get_certificate_fingerprint (bob));
+
+  RUN_UNTIL (g_list_model_get_n_items (kletsen_session_get_users (alice)) == 2);
+  kletsen_session_broadcast_async (alice, "over TLS", NULL, NULL);
+  RUN_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (kletsen_session_get_everyone (bob))) >= 1);
+  kletsen_session_send_secure_async (alice, "bob", "doubly wrapped", NULL, NULL);
+  RUN_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (kletsen_session_get_conversation (bob, "alice"))) == 1);
+
+  for (gsize i = 0; i < 3 * 1024 * 1024; i++)
+    data[i] = (char)(i * 31 + (i >> 12));
+  g_assert_true (g_file_set_contents (path, data, 3 * 1024 * 1024, NULL));
+  file = g_file_new_for_path (path);
+  g_signal_connect (bob, "file-offered", G_CALLBACK (offered_cb), &incoming);
+  outgoing = kletsen_session_send_file (alice, "bob", file);
+  RUN_UNTIL (incoming != NULL);
+  kletsen_session_accept_file (bob, incoming, folder);
+  RUN_UNTIL (kletsen_file_transfer_get_state (incoming) >= KLETSEN_TRANSFER_DONE &&
+             kletsen_file_transfer_get_state (outgoing) >= KLETSEN_TRANSFER_DONE);
+  g_assert_cmpstr (kletsen_file_transfer_get_error (incoming), ==, NULL);
+  g_assert_true (g_file_get_contents (arrived, &got, &got_len, NULL));
+  g_assert_cmpmem (got, got_len, data, 3 * 1024 * 1024);
+
+  kletsen_session_disconnect (alice);
+  kletsen_session_disconnect (bob);
+  remove_tree (dir_a);
+  remove_tree (dir_b);
+  remove_tree (downloads);
+}
+
+/* With --tls-only there is no clear-text port, and a clear-text client on
+ * the TLS port is refused cleanly; a stalled or garbage handshake costs only
+ * its own slot. */
+static void
+test_tls_only_and_handshakes (void)
+{
+  g_autoptr(KtServer) server = tls_server ("server", "--handshake-timeout-ms", "300");
+  g_autoptr(KtServer) only = NULL;
+  g_autoptr(GTlsDatabase) db = test_ca ();
+  g_autofree char *dir = temp_dir ();
+  g_autofree char *cert_path = cert ("server.pem");
+  g_autofree char *key_path = cert ("server-key.pem");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KletsenSession) carol = NULL;
+  gint64 start;
+
+  only = kt_server_start ("--tls-cert", cert_path, "--tls-key", key_path, "--tls-only", NULL);
+  g_assert_cmpuint (only->port, ==, 0);
+  g_assert_cmpuint (only->file_port, ==, 0);
+  g_assert_cmpuint (only->tls_port, >, 0);
+  {
+    g_autoptr(KtClient) plain = kt_client_connect_port (only->tls_port);
+    g_autofree char *line = NULL;
+
+    kt_client_send (plain, "LOGIN {\"username\":\"plain\"}");
+    line = kt_client_read_line (plain);
+    /* No WELCOME, no reply: the handshake failed and the server hung up. */
+    g_assert_null (line);
+  }
+
+  {
+    g_autoptr(KtClient) silent = kt_client_connect_port (server->tls_port);
+    g_autoptr(KtClient) garbage = kt_client_connect_port (server->tls_port);
+    g_autoptr(KtClient) silent_file = kt_client_connect_port (server->tls_file_port);
+
+    kt_client_send_raw (garbage, "\x16\x03\x01\xff\xff garbage garbage", 22);
+    carol = tls_connect (server->tls_port, server->tls_file_port, "carol", dir, db, &error);
+    g_assert_no_error (error);
+    start = g_get_monotonic_time ();
+    kt_client_expect_eof (silent);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+    kt_client_expect_eof (garbage);
+    kt_client_expect_eof (silent_file);
+  }
+  /* carol never noticed. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+
+    kletsen_session_broadcast_async (carol, "still here", store_result_cb, &result);
+    RUN_UNTIL (result != NULL);
+    g_assert_true (kletsen_session_request_finish (carol, result, NULL));
+  }
+  kletsen_session_disconnect (carol);
+  remove_tree (dir);
+}
+
+/* The client core refuses a wrong host name, an expired certificate and
+ * one nobody vouches for, and says which fingerprint it saw. */
+static void
+test_tls_rejects (void)
+{
+  static const char *const names[] = { "wrong-host", "expired", "self-signed" };
+  g_autoptr(GTlsDatabase) db = test_ca ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autoptr(KtServer) server = tls_server (names[i], NULL, NULL);
+      g_autofree char *dir = temp_dir ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(KletsenSession) s = tls_connect (server->tls_port, server->tls_file_port, "dave", dir, db, &error);
+
+      g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE);
+      g_assert_nonnull (kletsen_session_get_certificate_fingerprint (s));
+      g_assert_cmpint (kletsen_session_get_state (s), ==, KLETSEN_SESSION_DISCONNECTED);
+      remove_tree (dir);
+    }
+}
+
+/* A self-signed certificate the user trusts is pinned; when the server
+ * comes back with another one, the client refuses loudly. */
+static void
+test_tls_pinning (void)
+{
+  g_autoptr(KtServer) server = tls_server ("self-signed", NULL, NULL);
+  g_autofree char *dir = temp_dir ();
+  g_autofree char *port = g_strdup_printf ("%u", server->tls_port);
+  g_autofree char *file_port = g_strdup_printf ("%u", server->tls_file_port);
+  g_autofree char *cert_path = cert ("self-signed-2.pem");
+  g_autofree char *key_path = cert ("self-signed-2-key.pem");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KletsenSession) first = tls_connect (server->tls_port, server->tls_file_port, "erin", dir, NULL, &error);
+  g_autoptr(KletsenSession) second = NULL;
+  g_autoptr(KletsenSession) third = NULL;
+
+  g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE);
+  g_clear_error (&error);
+  kletsen_session_trust_certificate (first);
+
+  second = tls_connect (server->tls_port, server->tls_file_port, "erin", dir, NULL, &error);
+  g_assert_no_error (error);
+  kletsen_session_disconnect (second);
+
+  kt_server_free (g_steal_pointer (&server));
+  server = kt_server_start ("--tls-cert", cert_path, "--tls-key", key_path, "--tls-port", port,
+                            "--tls-file-port", file_port, NULL);
+  third = tls_connect (server->tls_port, server->tls_file_port, "erin", dir, NULL, &error);
+  g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED);
+  remove_tree (dir);
+}
+
+static int
+run_server_expecting_failure (const char *cert_path,
+                              const char *key_path,
+                              char      **err)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                                     &error, g_getenv ("KLETSEN_SERVER"), "--bind", "127.0.0.1",
+                                                     "--port", "0", "--file-port", "0", "--tls-port", "0",
+                                                     "--tls-file-port", "0", "--tls-cert", cert_path,
+                                                     "--tls-key", key_path, NULL);
+
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, err, &error);
+  g_assert_no_error (error);
+  return g_subprocess_get_exit_status (process);
+}
+
+/* A missing, unreadable or mismatched key or certificate fails at start. */
+static void
+test_tls_bad_config (void)
+{
+  g_autofree char *server_pem = cert ("server.pem");
+  g_autofree char *server_key = cert ("server-key.pem");
+  g_autofree char *other_key = cert ("server-2-key.pem");
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_server_expecting_failure ("/nonexistent/cert.pem", server_key, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "cert.pem"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_server_expecting_failure (server_pem, server_pem, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "private key"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_server_expecting_failure (server_pem, other_key, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "does not belong"));
+}
+
+/* SIGHUP reloads the certificate: new connections get the new one, the
+ * connections already up go on. */
+static void
+test_tls_reload (void)
+{
+  g_autofree char *dir = temp_dir ();
+  g_autofree char *data = temp_dir ();
+  g_autofree char *pem = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (dir, "key.pem", NULL);
+  g_autofree char *src_pem = cert ("server.pem");
+  g_autofree char *src_key = cert ("server-key.pem");
+  g_autofree char *new_pem = cert ("server-2.pem");
+  g_autofree char *new_key = cert ("server-2-key.pem");
+  g_autofree char *contents = NULL;
+  g_autoptr(GTlsDatabase) db = test_ca ();
+  g_autoptr(KtServer) server = NULL;
+  g_autoptr(KletsenSession) before = NULL;
+  g_autoptr(KletsenSession) after = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  GPid pid;
+
+#define COPY(from, to) \
+  g_assert_true (g_file_get_contents (from, &contents, NULL, NULL)); \
+  g_assert_true (g_file_set_contents (to, contents, -1, NULL)); \
+  g_clear_pointer (&contents, g_free)
+
+  COPY (src_pem, pem);
+  COPY (src_key, key);
+  server = kt_server_start ("--tls-cert", pem, "--tls-key", key, NULL);
+  before = tls_connect (server->tls_port, server->tls_file_port, "frank", data, db, &error);
+  g_assert_no_error (error);
+  first = g_strdup (kletsen_session_get_certificate_fingerprint (before));
+
+  COPY (new_pem, pem);
+  COPY (new_key, key);
+  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server->process), NULL, 10);
+  kill (pid, SIGHUP);
+  /* The reload is done once a new handshake shows the new certificate. */
+  for (guint attempt = 0; attempt < 50; attempt++)
+    {
+      g_clear_object (&after);
+      after = tls_connect (server->tls_port, server->tls_file_port, "grace", data, db, &error);
+      g_assert_no_error (error);
+      if (g_strcmp0 (kletsen_session_get_certificate_fingerprint (after), first) != 0)
+        break;
+      kletsen_session_disconnect (after);
+      g_usleep (20 * 1000);
+    }
+  g_assert_cmpstr (kletsen_session_get_certificate_fingerprint (after), !=, first);
+
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+
+    kletsen_session_broadcast_async (before, "survived the reload", store_result_cb, &result);
+    RUN_UNTIL (result != NULL);
+    g_assert_true (kletsen_session_request_finish (before, result, NULL));
+  }
+  kletsen_session_disconnect (before);
+  kletsen_session_disconnect (after);
+  remove_tree (dir);
+  remove_tree (data);
+#undef COPY
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/tls/session", test_tls_session);
+  g_test_add_func ("/tls/only-and-handshakes", test_tls_only_and_handshakes);
+  g_test_add_func ("/tls/rejects", test_tls_rejects);
+  g_test_add_func ("/tls/pinning", test_tls_pinning);
+  g_test_add_func ("/tls/bad-config", test_tls_bad_config);
+  g_test_add_func ("/tls/reload", test_tls_reload);
+
+  return g_test_run ();
+}
