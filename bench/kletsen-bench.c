@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -47,7 +49,7 @@
 #define READ_CHUNK (256 * 1024)
 #define MAX_EVENTS 512
 
-typedef enum { C_CONNECTING, C_WELCOMED, C_READY, C_DEAD } ClientState;
+typedef enum { C_HANDSHAKING, C_CONNECTING, C_WELCOMED, C_READY, C_DEAD } ClientState;
 
 typedef struct
 {
@@ -59,7 +61,16 @@ typedef struct
   gsize       out_off;
   guint       sent;      /* broadcasts sent (senders) */
   guint       acked;     /* BROADCAST_RESP received */
+  gnutls_session_t tls;  /* NULL in clear text */
+  gboolean    tls_retry; /* the last record send returned EAGAIN */
 } Client;
+
+/* TLS: --tls-cert and --tls-key are passed to the server, and every
+ * connection of the run speaks TLS to its TLS ports. The bench does not
+ * verify the certificate: it only measures. */
+static const char *tls_cert;
+static const char *tls_key;
+static gnutls_certificate_credentials_t tls_creds;
 
 typedef struct
 {
@@ -119,21 +130,28 @@ server_start (Bench      *b,
   g_autofree char *max = g_strdup_printf ("%u", max_clients + 64);
   char buf[512];
   gsize got = 0;
-  char *line2;
 
   if (pipe (pipefd) != 0)
     g_error ("pipe: %s", g_strerror (errno));
   b->pid = fork ();
   if (b->pid == 0)
     {
+      /* The server must not outlive a bench that is stopped. */
+      prctl (PR_SET_PDEATHSIG, SIGTERM);
       dup2 (pipefd[1], STDOUT_FILENO);
       close (pipefd[0]);
-      execl (binary, binary, "--bind", "127.0.0.1", "--port", "0", "--file-port", "0",
-             "--max-clients", max, (char *)NULL);
+      if (tls_cert != NULL)
+        execl (binary, binary, "--bind", "127.0.0.1", "--port", "0", "--file-port", "0",
+               "--tls-port", "0", "--tls-file-port", "0", "--tls-cert", tls_cert, "--tls-key", tls_key,
+               "--max-clients", max, (char *)NULL);
+      else
+        execl (binary, binary, "--bind", "127.0.0.1", "--port", "0", "--file-port", "0",
+               "--max-clients", max, (char *)NULL);
       _exit (127);
     }
   close (pipefd[1]);
-  while (got < sizeof buf - 1)
+  /* Lines up to "ready": the clear-text ports, then the TLS ones. */
+  while (got < sizeof buf - 1 && strstr (buf, "ready\n") == NULL)
     {
       gssize n = read (pipefd[0], buf + got, sizeof buf - 1 - got);
 
@@ -141,17 +159,23 @@ server_start (Bench      *b,
         break;
       got += n;
       buf[got] = '\0';
-      if ((line2 = strchr (buf, '\n')) != NULL && strchr (line2 + 1, '\n') != NULL)
-        break;
     }
   close (pipefd[0]);
   buf[got] = '\0';
-  line2 = strchr (buf, '\n');
-  if (line2 == NULL || strncmp (buf, "listening on ", 13) != 0)
-    g_error ("the server did not start: %s", buf);
-  *line2 = '\0';
-  b->port = atoi (strrchr (buf, ':') + 1);
-  b->file_port = atoi (strrchr (line2 + 1, ':') + 1);
+  for (char *line = buf, *nl; (nl = strchr (line, '\n')) != NULL; line = nl + 1)
+    {
+      *nl = '\0';
+      if (g_str_has_prefix (line, "listening on ") && tls_cert == NULL)
+        b->port = atoi (strrchr (line, ':') + 1);
+      else if (g_str_has_prefix (line, "file transfers on ") && tls_cert == NULL)
+        b->file_port = atoi (strrchr (line, ':') + 1);
+      else if (g_str_has_prefix (line, "tls listening on "))
+        b->port = atoi (strrchr (line, ':') + 1);
+      else if (g_str_has_prefix (line, "tls file transfers on "))
+        b->file_port = atoi (strrchr (line, ':') + 1);
+    }
+  if (b->port == 0 || b->file_port == 0)
+    g_error ("the server did not start");
 }
 
 static void
@@ -201,6 +225,60 @@ client_kill (Bench      *b,
   c->state = C_DEAD;
   epoll_ctl (b->ep, EPOLL_CTL_DEL, c->fd, NULL);
   close (c->fd);
+  if (c->tls != NULL)
+    gnutls_deinit (c->tls);
+  c->tls = NULL;
+}
+
+/* send(2) or a TLS record, with send's results. GnuTLS wants a send that
+ * returned EAGAIN repeated; NULL and 0 does that for whatever it held. */
+static gssize
+client_send (Client     *c,
+             const char *data,
+             gsize       len)
+{
+  gssize n;
+
+  if (c->tls == NULL)
+    return send (c->fd, data, len, MSG_NOSIGNAL);
+  n = c->tls_retry ? gnutls_record_send (c->tls, NULL, 0) : gnutls_record_send (c->tls, data, MIN (len, 16384));
+  c->tls_retry = n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED;
+  if (c->tls_retry)
+    {
+      errno = EAGAIN;
+      return -1;
+    }
+  if (n < 0)
+    {
+      errno = EPIPE;
+      return -1;
+    }
+  return n;
+}
+
+static gssize
+client_recv (Client *c,
+             char   *buf,
+             gsize   len)
+{
+  gssize n;
+
+  if (c->tls == NULL)
+    return recv (c->fd, buf, len, 0);
+  n = gnutls_record_recv (c->tls, buf, len);
+  if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+    {
+      errno = EAGAIN;
+      return -1;
+    }
+  if (n == GNUTLS_E_PREMATURE_TERMINATION)
+    return 0;
+  if (n < 0)
+    {
+      errno = ECONNRESET;
+      return -1;
+    }
+  return n;
 }
 
 static void
@@ -211,7 +289,7 @@ flush_out (Bench *b,
 
   while (c->out_off < c->out->len)
     {
-      gssize n = send (c->fd, c->out->str + c->out_off, c->out->len - c->out_off, MSG_NOSIGNAL);
+      gssize n = client_send (c, c->out->str + c->out_off, c->out->len - c->out_off);
 
       if (n < 0 && errno == EINTR)
         continue;
@@ -332,9 +410,14 @@ read_client (Bench *b,
 {
   Client *c = &b->clients[i];
 
-  for (int round = 0; round < 4 && c->state != C_DEAD; round++)
+  /* TLS may hold decrypted bytes no socket event will announce: read on. */
+  for (int round = 0; round < 4 || (c->tls != NULL && gnutls_record_check_pending (c->tls) > 0); round++)
     {
-      gssize n = recv (c->fd, buf, READ_CHUNK, 0);
+      gssize n;
+
+      if (c->state == C_DEAD)
+        break;
+      n = client_recv (c, buf, READ_CHUNK);
       char *p, *nl;
 
       if (n < 0 && errno == EINTR)
@@ -363,7 +446,7 @@ read_client (Bench *b,
           p = nl + 1;
         }
       g_string_append_len (c->in, p, buf + n - p);
-      if (n < READ_CHUNK)
+      if (n < READ_CHUNK && (c->tls == NULL || gnutls_record_check_pending (c->tls) == 0))
         break;
     }
   if (c->state != C_DEAD && c->out->len > c->out_off)
@@ -385,6 +468,23 @@ poll_once (Bench *b,
 
       if (c->state == C_DEAD)
         continue;
+      if (c->state == C_HANDSHAKING)
+        {
+          int ret = gnutls_handshake (c->tls);
+
+          if (ret == GNUTLS_E_SUCCESS)
+            {
+              c->state = C_CONNECTING;
+              watch (b, i, FALSE);
+              /* The WELCOME may have come with the last handshake flight. */
+              read_client (b, i, buf);
+            }
+          else if (gnutls_error_is_fatal (ret))
+            client_kill (b, i, gnutls_strerror (ret));
+          else
+            watch (b, i, gnutls_record_get_direction (c->tls) == 1);
+          continue;
+        }
       if (events[e].events & EPOLLOUT)
         flush_out (b, i);
       if (c->state != C_DEAD && (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -431,6 +531,17 @@ connect_all (Bench *b,
           c->fd = connect_one (b->port);
           c->in = g_string_new (NULL);
           c->out = g_string_new (NULL);
+          if (tls_cert != NULL)
+            {
+              gnutls_init (&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+              gnutls_set_default_priority (c->tls);
+              gnutls_credentials_set (c->tls, GNUTLS_CRD_CERTIFICATE, tls_creds);
+              gnutls_transport_set_int (c->tls, c->fd);
+              c->state = C_HANDSHAKING;
+              /* The first flight goes out once the connect completes. */
+              ev.events = EPOLLIN | EPOLLOUT;
+              c->want_out = TRUE;
+            }
           epoll_ctl (b->ep, EPOLL_CTL_ADD, c->fd, &ev);
           opened++;
         }
@@ -448,6 +559,8 @@ disconnect_all (Bench *b)
     {
       if (b->clients[i].state != C_DEAD)
         close (b->clients[i].fd);
+      if (b->clients[i].tls != NULL)
+        gnutls_deinit (b->clients[i].tls);
       g_string_free (b->clients[i].in, TRUE);
       g_string_free (b->clients[i].out, TRUE);
     }
@@ -551,14 +664,14 @@ run_fanout (const char *binary,
   seconds = (b.last_delivery - b.first_send) / 1e6;
   rate = b.delivered / MAX (seconds, 1e-9);
   g_array_sort (b.latency_us, compare_u32);
-  printf ("{\"bench\":\"%s\",\"clients\":%u,\"senders\":%u,\"messages\":%u,\"bytes\":%u,\"window\":%u,"
+  printf ("{\"bench\":\"%s%s\",\"clients\":%u,\"senders\":%u,\"messages\":%u,\"bytes\":%u,\"window\":%u,"
           "\"expected\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT ",\"nacks\":%" G_GUINT64_FORMAT ","
           "\"seconds\":%.3f,\"deliveries_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":\"%s\"}\n",
-          label, n, senders, messages, bytes, window, b.expected, b.delivered, b.nacks, seconds, rate,
+          label, tls_cert ? " tls" : "", n, senders, messages, bytes, window, b.expected, b.delivered, b.nacks, seconds, rate,
           percentile (b.latency_us, 0.5), percentile (b.latency_us, 0.99), percentile (b.latency_us, 1.0),
           b.delivered == b.expected && b.nacks == 0 ? "ok" : "incomplete");
   fflush (stdout);
-  add_row (label, g_strdup_printf ("%.2f M deliveries/s", rate / 1e6),
+  add_row (tls_cert ? "fanout tls" : label, g_strdup_printf ("%.2f M deliveries/s", rate / 1e6),
            g_strdup_printf ("%u clients, %u×%u msgs of %u B, window %u; p50 %.2f ms, p99 %.2f ms%s",
                             n, senders, messages, bytes, window, percentile (b.latency_us, 0.5),
                             percentile (b.latency_us, 0.99),
@@ -623,22 +736,43 @@ run_login (const char *binary,
 
 typedef struct
 {
-  int     fd;
-  gsize   size;
-  gint64  started;
+  int              fd;
+  gnutls_session_t tls;
+  gsize            size;
+  gint64           started;
 } Sender;
 
+/* A blocking TLS session on a side-channel socket (relay under TLS). */
+static gnutls_session_t
+tls_blocking (int fd)
+{
+  gnutls_session_t session;
+  int ret;
+
+  gnutls_init (&session, GNUTLS_CLIENT);
+  gnutls_set_default_priority (session);
+  gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE, tls_creds);
+  gnutls_transport_set_int (session, fd);
+  do
+    ret = gnutls_handshake (session);
+  while (ret < 0 && !gnutls_error_is_fatal (ret));
+  if (ret < 0)
+    g_error ("TLS handshake: %s", gnutls_strerror (ret));
+  return session;
+}
+
 static void
-send_all (int         fd,
-          const void *data,
-          gsize       len)
+send_all_tls (int               fd,
+              gnutls_session_t  tls,
+              const void       *data,
+              gsize             len)
 {
   while (len > 0)
     {
-      gssize n = send (fd, data, len, MSG_NOSIGNAL);
+      gssize n = tls ? gnutls_record_send (tls, data, MIN (len, 16384)) : send (fd, data, len, MSG_NOSIGNAL);
 
       if (n <= 0)
-        g_error ("send: %s", g_strerror (errno));
+        g_error ("send: %s", tls ? gnutls_strerror ((int)n) : g_strerror (errno));
       data = (const char *)data + n;
       len -= n;
     }
@@ -657,23 +791,27 @@ sender_thread (void *data)
     {
       gsize n = MIN (left, (gsize)1 << 20);
 
-      send_all (s->fd, block, n);
+      send_all_tls (s->fd, s->tls, block, n);
       left -= n;
     }
-  shutdown (s->fd, SHUT_WR);
+  if (s->tls != NULL)
+    gnutls_bye (s->tls, GNUTLS_SHUT_WR);
+  else
+    shutdown (s->fd, SHUT_WR);
   return NULL;
 }
 
 static double
-receive_all (int     fd,
-             gsize   expected,
-             Sender *s)
+receive_all (int               fd,
+             gnutls_session_t  tls,
+             gsize             expected,
+             Sender           *s)
 {
   g_autofree char *buf = g_malloc (1 << 20);
   gsize got = 0;
   gssize n;
 
-  while ((n = recv (fd, buf, 1 << 20, 0)) > 0)
+  while ((n = tls ? gnutls_record_recv (tls, buf, 1 << 20) : recv (fd, buf, 1 << 20, 0)) > 0)
     got += n;
   if (got != expected)
     g_error ("relay: %zu of %zu bytes", got, expected);
@@ -693,23 +831,25 @@ blocking_connect (int port)
 }
 
 static char *
-read_line_blocking (int fd)
+read_line_blocking (int              fd,
+                    gnutls_session_t tls)
 {
   GString *line = g_string_new (NULL);
   char ch;
 
-  while (recv (fd, &ch, 1, 0) == 1 && ch != '\n')
+  while ((tls ? gnutls_record_recv (tls, &ch, 1) : recv (fd, &ch, 1, 0)) == 1 && ch != '\n')
     g_string_append_c (line, ch);
   return g_string_free (line, FALSE);
 }
 
 static char *
-expect_prefix (int         fd,
-               const char *prefix)
+expect_prefix (int               fd,
+               gnutls_session_t  tls,
+               const char       *prefix)
 {
   for (;;)
     {
-      char *line = read_line_blocking (fd);
+      char *line = read_line_blocking (fd, tls);
 
       if (g_str_has_prefix (line, prefix))
         return line;
@@ -720,10 +860,12 @@ expect_prefix (int         fd,
 }
 
 static double
-relay_once (Bench *b,
-            int    alice,
-            int    bob,
-            gsize  size)
+relay_once (Bench            *b,
+            int               alice,
+            gnutls_session_t  chat_tls,
+            int               bob,
+            gnutls_session_t  chat_tls_bob,
+            gsize             size)
 {
   g_autofree char *offer = g_strdup_printf ("FILE_TRANSFER_REQUEST {\"receiver\":\"kbbob\",\"filename\":\"bench.bin\",\"size\":%zu,"
                                             "\"checksum\":\"%064d\"}\n", size, 0);
@@ -736,25 +878,32 @@ relay_once (Bench *b,
   Sender s = { 0 };
   pthread_t thread;
   double seconds;
+  gnutls_session_t rtls;
   int rfd;
 
-  send_all (alice, offer, strlen (offer));
-  request = expect_prefix (bob, "FILE_TRANSFER_REQUEST");
+  send_all_tls (alice, chat_tls, offer, strlen (offer));
+  request = expect_prefix (bob, chat_tls_bob, "FILE_TRANSFER_REQUEST");
   id = strstr (request, "\"transferId\":\"") + 14;
   answer = g_strdup_printf ("FILE_TRANSFER_RESPONSE {\"transferId\":\"%.36s\",\"status\":\"OK\"}\n", id);
-  send_all (bob, answer, strlen (answer));
-  reply = expect_prefix (alice, "FILE_TRANSFER_RESPONSE");
+  send_all_tls (bob, chat_tls_bob, answer, strlen (answer));
+  reply = expect_prefix (alice, chat_tls, "FILE_TRANSFER_RESPONSE");
   up = g_strdup_printf ("%.36sS", id);
   down = g_strdup_printf ("%.36sR", id);
 
   rfd = blocking_connect (b->file_port);
-  send_all (rfd, down, 37);
+  rtls = tls_cert ? tls_blocking (rfd) : NULL;
+  send_all_tls (rfd, rtls, down, 37);
   s.fd = blocking_connect (b->file_port);
+  s.tls = tls_cert ? tls_blocking (s.fd) : NULL;
   s.size = size;
-  send_all (s.fd, up, 37);
+  send_all_tls (s.fd, s.tls, up, 37);
   pthread_create (&thread, NULL, sender_thread, &s);
-  seconds = receive_all (rfd, size, &s);
+  seconds = receive_all (rfd, rtls, size, &s);
   pthread_join (thread, NULL);
+  if (rtls != NULL)
+    gnutls_deinit (rtls);
+  if (s.tls != NULL)
+    gnutls_deinit (s.tls);
   close (rfd);
   close (s.fd);
   return seconds;
@@ -779,7 +928,7 @@ direct_once (gsize size)
   s.size = size;
   down = accept (listener, NULL, NULL);
   pthread_create (&thread, NULL, sender_thread, &s);
-  seconds = receive_all (down, size, &s);
+  seconds = receive_all (down, NULL, size, &s);
   pthread_join (thread, NULL);
   close (down);
   close (s.fd);
@@ -807,37 +956,45 @@ run_relay (const char *binary,
   g_autofree double *relay = g_new (double, runs);
   long before, peak;
   int alice, bob;
+  gnutls_session_t alice_tls, bob_tls;
   char *line;
 
   server_start (&b, binary, 8);
   before = proc_kib (b.pid, "VmRSS:");
   alice = blocking_connect (b.port);
   bob = blocking_connect (b.port);
-  g_free (expect_prefix (alice, "WELCOME"));
-  g_free (expect_prefix (bob, "WELCOME"));
-  send_all (alice, "LOGIN {\"username\":\"kbalice\"}\n", 29);
-  g_free (expect_prefix (alice, "LOGIN_RESP"));
-  send_all (bob, "LOGIN {\"username\":\"kbbob\"}\n", 27);
-  line = expect_prefix (bob, "LOGIN_RESP");
+  alice_tls = tls_cert ? tls_blocking (alice) : NULL;
+  bob_tls = tls_cert ? tls_blocking (bob) : NULL;
+  g_free (expect_prefix (alice, alice_tls, "WELCOME"));
+  g_free (expect_prefix (bob, bob_tls, "WELCOME"));
+  send_all_tls (alice, alice_tls, "LOGIN {\"username\":\"kbalice\"}\n", 29);
+  g_free (expect_prefix (alice, alice_tls, "LOGIN_RESP"));
+  send_all_tls (bob, bob_tls, "LOGIN {\"username\":\"kbbob\"}\n", 27);
+  line = expect_prefix (bob, bob_tls, "LOGIN_RESP");
   g_free (line);
 
   for (guint i = 0; i < runs; i++)
     {
       direct[i] = size_mib / direct_once (size);
-      relay[i] = size_mib / relay_once (&b, alice, bob, size);
+      relay[i] = size_mib / relay_once (&b, alice, alice_tls, bob, bob_tls, size);
     }
   peak = proc_kib (b.pid, "VmHWM:");
+  if (alice_tls != NULL)
+    gnutls_deinit (alice_tls);
+  if (bob_tls != NULL)
+    gnutls_deinit (bob_tls);
   close (alice);
   close (bob);
   server_stop (&b);
 
   qsort (direct, runs, sizeof (double), compare_double);
   qsort (relay, runs, sizeof (double), compare_double);
-  printf ("{\"bench\":\"relay\",\"size_mib\":%u,\"runs\":%u,\"direct_mib_s\":%.0f,\"relay_mib_s\":%.0f,\"ratio\":%.3f,"
+  printf ("{\"bench\":\"relay%s\",\"size_mib\":%u,\"runs\":%u,\"direct_mib_s\":%.0f,\"relay_mib_s\":%.0f,\"ratio\":%.3f,"
           "\"rss_before_kib\":%ld,\"rss_peak_kib\":%ld,\"status\":\"ok\"}\n",
-          size_mib, runs, direct[runs / 2], relay[runs / 2], relay[runs / 2] / direct[runs / 2], before, peak);
+          tls_cert ? " tls" : "", size_mib, runs, direct[runs / 2], relay[runs / 2], relay[runs / 2] / direct[runs / 2],
+          before, peak);
   fflush (stdout);
-  add_row ("relay", g_strdup_printf ("%.0f%% of direct", 100 * relay[runs / 2] / direct[runs / 2]),
+  add_row (tls_cert ? "relay tls" : "relay", g_strdup_printf ("%.0f%% of direct", 100 * relay[runs / 2] / direct[runs / 2]),
            g_strdup_printf ("%.0f vs %.0f MiB/s (median of %u × %u MiB); RSS %ld → %ld KiB",
                             relay[runs / 2], direct[runs / 2], runs, size_mib, before, peak));
 }
@@ -862,6 +1019,8 @@ main (int    argc,
     { "hold", 0, 0, G_OPTION_ARG_INT, &hold, "Seconds to hold idle connections (idle)", "T" },
     { "size-mib", 0, 0, G_OPTION_ARG_INT, &size_mib, "File size (relay)", "MIB" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs, median reported (relay)", "N" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "Run the server with TLS and speak TLS to it", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The key of --tls-cert", "FILE" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -876,6 +1035,16 @@ main (int    argc,
       return 2;
     }
   signal (SIGPIPE, SIG_IGN);
+  if (tls_cert != NULL)
+    {
+      if (tls_key == NULL)
+        {
+          g_printerr ("kletsen-bench: --tls-cert needs --tls-key\n");
+          return 2;
+        }
+      gnutls_global_init ();
+      gnutls_certificate_allocate_credentials (&tls_creds);
+    }
   if (getrlimit (RLIMIT_NOFILE, &limit) == 0)
     {
       limit.rlim_cur = limit.rlim_max;

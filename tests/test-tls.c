@@ -301,6 +301,8 @@ run_server_expecting_failure (const char *cert_path,
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, err, &error);
   g_assert_no_error (error);
+  /* Exited on its own (no crash, no sanitizer abort), with a status. */
+  g_assert_true (g_subprocess_get_if_exited (process));
   return g_subprocess_get_exit_status (process);
 }
 

@@ -240,7 +240,9 @@ main (int    argc,
 
   if (!kletsen_server_start (app.server, &error))
     {
-      g_printerr ("%s: cannot listen: %s\n", g_get_prgname (), error->message);
+      g_printerr ("%s: cannot start: %s\n", g_get_prgname (), error->message);
+      g_clear_object (&app.server);
+      g_main_loop_unref (app.loop);
       return EXIT_FAILURE;
     }
 
