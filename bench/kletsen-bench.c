@@ -62,6 +62,8 @@ typedef struct
   guint       sent;      /* broadcasts sent (senders) */
   guint       acked;     /* BROADCAST_RESP received */
   gnutls_session_t tls;  /* NULL in clear text */
+  gint64      connected_at;  /* µs, when connect() was called */
+  guint32     login_us;      /* connect() to LOGIN_RESP */
   gboolean    tls_retry; /* the last record send returned EAGAIN */
 } Client;
 
@@ -396,6 +398,7 @@ handle_line (Bench *b,
       else
         {
           c->state = C_READY;
+          c->login_us = (guint32)MIN (now_us () - c->connected_at, G_MAXUINT32);
           b->ready++;
         }
     }
@@ -528,6 +531,8 @@ connect_all (Bench *b,
           Client *c = &b->clients[opened];
           struct epoll_event ev = { .events = EPOLLIN, .data.u32 = opened };
 
+          c->connected_at = now_us ();
+          c->state = C_CONNECTING;
           c->fd = connect_one (b->port);
           c->in = g_string_new (NULL);
           c->out = g_string_new (NULL);
@@ -723,11 +728,20 @@ run_login (const char *binary,
   g_autofree char *label = g_strdup_printf ("login %u", n);
   gint64 us;
 
+  g_autoptr(GArray) each = g_array_new (FALSE, FALSE, sizeof (guint32));
+
   server_start (&b, binary, n);
   us = connect_all (&b, n, buf, 2048);
-  printf ("{\"bench\":\"%s\",\"clients\":%u,\"seconds\":%.3f,\"status\":\"ok\"}\n", label, n, us / 1e6);
+  for (guint i = 0; i < n; i++)
+    g_array_append_val (each, b.clients[i].login_us);
+  g_array_sort (each, compare_u32);
+  printf ("{\"bench\":\"%s%s\",\"clients\":%u,\"seconds\":%.3f,\"login_p50_ms\":%.1f,\"login_p99_ms\":%.1f,"
+          "\"login_max_ms\":%.1f,\"status\":\"ok\"}\n", label, tls_cert ? " tls" : "", n, us / 1e6,
+          percentile (each, 0.5), percentile (each, 0.99), percentile (each, 1.0));
   fflush (stdout);
-  add_row (label, g_strdup_printf ("%.2f s", us / 1e6), g_strdup_printf ("%u clients connect and log in at once", n));
+  add_row (label, g_strdup_printf ("%.2f s all", us / 1e6),
+           g_strdup_printf ("%u clients at once; each from connect to LOGIN_RESP: p50 %.0f ms, p99 %.0f ms, max %.0f ms",
+                            n, percentile (each, 0.5), percentile (each, 0.99), percentile (each, 1.0)));
   disconnect_all (&b);
   server_stop (&b);
 }

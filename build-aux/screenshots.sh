@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 meson compile -C "$BUILD"
 env KLETSEN_SCREENSHOT_DIR="$OUT" \
     KLETSEN_SERVER="$BUILD/src/server/kletsen-server" \
-    GSETTINGS_SCHEMA_DIR="$BUILD/data" GSETTINGS_BACKEND=memory \
+    G_TEST_SRCDIR="$PWD/tests" GSETTINGS_SCHEMA_DIR="$BUILD/data" GSETTINGS_BACKEND=memory \
     GSK_RENDERER=cairo GTK_A11Y=none NO_AT_BRIDGE=1 LANG=C.UTF-8 \
     dbus-run-session -- xvfb-run -a -s '-screen 0 1280x800x24' "$BUILD/tests/test-app"
 ls -l "$OUT"

@@ -193,6 +193,8 @@ test_app (void)
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window->connect_error)));
   g_assert_cmpstr (gtk_label_get_text (window->connect_error), ==, "A user name has 3 to 14 letters, digits or underscores.");
   gtk_editable_set_text (GTK_EDITABLE (window->username_row), "alice");
+  /* Correcting it takes the error away. */
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->connect_error)));
   save_shot (GTK_WIDGET (window), "connect.png");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
   RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));

@@ -1062,6 +1062,13 @@ secure_switch_cb (KletsenWindow *self)
     gtk_editable_set_text (GTK_EDITABLE (self->port_row), "1337");
 }
 
+/* An error about what was typed goes away once it is being corrected. */
+static void
+form_changed_cb (KletsenWindow *self)
+{
+  show_connect_error (self, NULL);
+}
+
 static void
 connect_activated_cb (KletsenWindow *self)
 {
@@ -1229,6 +1236,7 @@ kletsen_window_class_init (KletsenWindowClass *klass)
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, connect_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, host_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, form_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, secure_switch_cb);
   gtk_widget_class_bind_template_callback (widget_class, sidebar_row_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, message_entry_activate_cb);
@@ -1256,6 +1264,10 @@ kletsen_window_init (KletsenWindow *self)
   GtkDropTarget *drop;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* The app's own icons, also when the window lives outside the application
+   * (the UI tests). */
+  gtk_icon_theme_add_resource_path (gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (self))),
+                                    "/nl/kletsen/Kletsen/icons");
   self->secure_peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   g_signal_connect (factory, "setup", G_CALLBACK (message_setup_cb), self);
