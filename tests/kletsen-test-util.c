@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -400,4 +401,39 @@ kt_client_drain (KtClient   *client,
 {
   for (guint i = 0; i < n; i++)
     json_object_unref (kt_client_expect (client, header));
+}
+
+gboolean
+kt_timed_out_cb (gpointer what)
+{
+  g_error ("timed out waiting for: %s", (const char *)what);
+  return G_SOURCE_REMOVE;
+}
+
+/* A GAsyncReadyCallback that keeps the result in *@slot for the test. */
+void
+kt_store_result_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      slot)
+{
+  *(GAsyncResult **)slot = g_object_ref (result);
+}
+
+/* Removes a temporary directory and everything in it. */
+void
+kt_remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        kt_remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
 }

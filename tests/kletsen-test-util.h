@@ -67,6 +67,21 @@ void        kt_client_drain          (KtClient   *client,
 void        kt_client_set_timeout    (KtClient   *client,
                                       guint       seconds);
 
+/* Runs the main loop until @cond holds; 20 s without it fails the test. */
+#define KT_RUN_UNTIL(cond)                                                        \
+  G_STMT_START {                                                                  \
+    guint _kt_timeout = g_timeout_add_seconds (20, kt_timed_out_cb, (gpointer)#cond); \
+    while (!(cond))                                                               \
+      g_main_context_iteration (NULL, TRUE);                                      \
+    g_source_remove (_kt_timeout);                                                \
+  } G_STMT_END
+
+gboolean    kt_timed_out_cb          (gpointer      what);
+void        kt_store_result_cb       (GObject      *object,
+                                      GAsyncResult *result,
+                                      gpointer      slot);
+void        kt_remove_tree           (const char   *path);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtServer, kt_server_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtClient, kt_client_free)
 

@@ -21,20 +21,7 @@
 #include "kletsen-test-util.h"
 #include "kletsen-window-private.h"
 
-static gboolean
-timed_out_cb (gpointer user_data)
-{
-  g_error ("timed out waiting for: %s", (const char *)user_data);
-  return G_SOURCE_REMOVE;
-}
-
-#define RUN_UNTIL(cond)                                                         \
-  G_STMT_START {                                                                \
-    guint _timeout = g_timeout_add_seconds (20, timed_out_cb, (gpointer)#cond); \
-    while (!(cond))                                                             \
-      g_main_context_iteration (NULL, TRUE);                                    \
-    g_source_remove (_timeout);                                                 \
-  } G_STMT_END
+#define RUN_UNTIL(cond) KT_RUN_UNTIL (cond)
 
 static void
 settle (void)
@@ -78,13 +65,6 @@ save_shot (GtkWidget  *widget,
   g_test_message ("saved %s", path);
 }
 
-static void
-store_result_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  *(GAsyncResult **)user_data = g_object_ref (result);
-}
 
 static KletsenSession *
 headless_login (KtServer   *server,
@@ -95,7 +75,7 @@ headless_login (KtServer   *server,
   g_autoptr(GAsyncResult) result = NULL;
 
   kletsen_session_set_file_port (session, server->file_port);
-  kletsen_session_connect_async (session, "127.0.0.1", server->port, name, NULL, store_result_cb, &result);
+  kletsen_session_connect_async (session, "127.0.0.1", server->port, name, NULL, kt_store_result_cb, &result);
   RUN_UNTIL (result != NULL);
   g_assert_true (kletsen_session_connect_finish (session, result, NULL));
   return session;
@@ -136,23 +116,6 @@ row_says (GtkListBox *list,
   return FALSE;
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
 
 static void
 type_and_send (KletsenWindow *window,
@@ -331,9 +294,9 @@ test_app (void)
   save_shot (GTK_WIDGET (window), "narrow-dark.png");
 
   gtk_window_destroy (GTK_WINDOW (window));
-  remove_tree (alice_dir);
-  remove_tree (bob_dir);
-  remove_tree (downloads);
+  kt_remove_tree (alice_dir);
+  kt_remove_tree (bob_dir);
+  kt_remove_tree (downloads);
 }
 
 /* A secure connection to a server with a self-signed certificate: the app
@@ -371,7 +334,7 @@ test_app_tls_trust (void)
   g_assert_true (kletsen_session_get_tls (session));
 
   gtk_window_destroy (GTK_WINDOW (window));
-  remove_tree (dir);
+  kt_remove_tree (dir);
 }
 
 int

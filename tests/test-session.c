@@ -20,28 +20,8 @@
 #include "kletsen-session.h"
 #include "kletsen-test-util.h"
 
-static gboolean
-timed_out_cb (gpointer user_data)
-{
-  g_error ("timed out waiting for: %s", (const char *)user_data);
-  return G_SOURCE_REMOVE;
-}
+#define RUN_UNTIL(cond) KT_RUN_UNTIL (cond)
 
-#define RUN_UNTIL(cond)                                                       \
-  G_STMT_START {                                                              \
-    guint _timeout = g_timeout_add_seconds (20, timed_out_cb, (gpointer)#cond); \
-    while (!(cond))                                                           \
-      g_main_context_iteration (NULL, TRUE);                                  \
-    g_source_remove (_timeout);                                               \
-  } G_STMT_END
-
-static void
-store_result_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  *(GAsyncResult **)user_data = g_object_ref (result);
-}
 
 static GAsyncResult *
 wait_result (GAsyncResult **slot)
@@ -56,23 +36,6 @@ typedef struct
   GPtrArray      *dirs;     /* temporary data dirs, removed at teardown */
 } Fixture;
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
 
 static char *
 temp_dir (Fixture *f)
@@ -99,7 +62,7 @@ fixture_teardown (Fixture       *f,
 {
   kt_server_free (f->server);
   for (guint i = 0; i < f->dirs->len; i++)
-    remove_tree (g_ptr_array_index (f->dirs, i));
+    kt_remove_tree (g_ptr_array_index (f->dirs, i));
   g_ptr_array_unref (f->dirs);
 }
 
@@ -117,7 +80,7 @@ login (Fixture    *f,
 
   kletsen_session_set_file_port (session, f->server->file_port);
   kletsen_session_set_heartbeat (session, 500, 500);
-  kletsen_session_connect_async (session, "127.0.0.1", port, name, NULL, store_result_cb, &result);
+  kletsen_session_connect_async (session, "127.0.0.1", port, name, NULL, kt_store_result_cb, &result);
   g_assert_true (kletsen_session_connect_finish (session, wait_result (&result), &error));
   g_assert_no_error (error);
   g_assert_cmpint (kletsen_session_get_state (session), ==, KLETSEN_SESSION_ONLINE);
@@ -199,7 +162,7 @@ test_chat (Fixture       *f,
   }
 
   /* A broadcast is "sending" until the server's OK, then "sent". */
-  kletsen_session_broadcast_async (alice, "Hallo allemaal\nmet een nieuwe regel", store_result_cb, &result);
+  kletsen_session_broadcast_async (alice, "Hallo allemaal\nmet een nieuwe regel", kt_store_result_cb, &result);
   mine = last_message (kletsen_session_get_everyone (alice));
   g_assert_cmpint (kletsen_chat_message_get_state (mine), ==, KLETSEN_MESSAGE_STATE_SENDING);
   g_assert_true (request_ok (alice, wait_result (&result), 0));
@@ -216,7 +179,7 @@ test_chat (Fixture       *f,
   /* An empty broadcast fails with 6008, and the message says so. */
   g_clear_object (&result);
   g_clear_object (&mine);
-  kletsen_session_broadcast_async (alice, "   ", store_result_cb, &result);
+  kletsen_session_broadcast_async (alice, "   ", kt_store_result_cb, &result);
   mine = last_message (kletsen_session_get_everyone (alice));
   g_assert_false (request_ok (alice, wait_result (&result), 6008));
   g_assert_cmpint (kletsen_chat_message_get_state (mine), ==, KLETSEN_MESSAGE_STATE_FAILED);
@@ -224,7 +187,7 @@ test_chat (Fixture       *f,
 
   /* A private message lands in the conversation with its sender. */
   g_clear_object (&result);
-  kletsen_session_send_private_async (alice, "bob", "psst", store_result_cb, &result);
+  kletsen_session_send_private_async (alice, "bob", "psst", kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));
   with_alice = kletsen_session_get_conversation (bob, "alice");
   RUN_UNTIL (n_items (with_alice) == 1);
@@ -234,12 +197,12 @@ test_chat (Fixture       *f,
   g_assert_cmpuint (kletsen_conversation_get_unread (with_alice), ==, 1);
 
   g_clear_object (&result);
-  kletsen_session_send_private_async (alice, "nobody", "x", store_result_cb, &result);
+  kletsen_session_send_private_async (alice, "nobody", "x", kt_store_result_cb, &result);
   g_assert_false (request_ok (alice, wait_result (&result), 6001));
 
   /* The user list on request. */
   g_clear_object (&result);
-  kletsen_session_list_users_async (carol, store_result_cb, &result);
+  kletsen_session_list_users_async (carol, kt_store_result_cb, &result);
   users = kletsen_session_list_users_finish (carol, wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_strv_length (users), ==, 3);
@@ -268,7 +231,7 @@ find_secret (KletsenSession *session)
       int mid = (lo + hi) / 2;
       int answer;
 
-      kletsen_session_guess_async (session, mid, store_result_cb, &result);
+      kletsen_session_guess_async (session, mid, kt_store_result_cb, &result);
       answer = kletsen_session_guess_finish (session, wait_result (&result), &error);
       g_assert_no_error (error);
       if (answer == 0)
@@ -294,7 +257,7 @@ test_game (Fixture       *f,
   int secret;
 
   RUN_UNTIL (n_items (kletsen_session_get_users (alice)) == 2);
-  kletsen_session_start_game_async (alice, store_result_cb, &result);
+  kletsen_session_start_game_async (alice, kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));
   g_assert_cmpint (kletsen_game_state_get_phase (a), ==, KLETSEN_GAME_LOBBY);
 
@@ -303,7 +266,7 @@ test_game (Fixture       *f,
   g_assert_cmpstr (kletsen_game_state_get_initiator (b), ==, "alice");
   g_assert_cmpint (kletsen_game_state_get_seconds_left (b), ==, 1);
   g_clear_object (&result);
-  kletsen_session_join_game_async (bob, store_result_cb, &result);
+  kletsen_session_join_game_async (bob, kt_store_result_cb, &result);
   g_assert_true (request_ok (bob, wait_result (&result), 0));
   g_assert_cmpint (kletsen_game_state_get_phase (b), ==, KLETSEN_GAME_LOBBY);
   /* The lobby knows who is in (GAME_JOINED). */
@@ -312,7 +275,7 @@ test_game (Fixture       *f,
 
   /* A second start is refused with its code. */
   g_clear_object (&result);
-  kletsen_session_start_game_async (bob, store_result_cb, &result);
+  kletsen_session_start_game_async (bob, kt_store_result_cb, &result);
   g_assert_false (request_ok (bob, wait_result (&result), 6003));
 
   RUN_UNTIL (kletsen_game_state_get_phase (a) == KLETSEN_GAME_RUNNING &&
@@ -737,7 +700,7 @@ test_secure (Fixture       *f,
   bob = login (f, tap->port, "bob", NULL);
   RUN_UNTIL (n_items (kletsen_session_get_users (alice)) == 2);
 
-  kletsen_session_send_secure_async (alice, "bob", secret, store_result_cb, &result);
+  kletsen_session_send_secure_async (alice, "bob", secret, kt_store_result_cb, &result);
   mine = last_message (kletsen_session_get_conversation (alice, "bob"));
   g_assert_true (kletsen_chat_message_get_encrypted (mine));
   g_assert_true (request_ok (alice, wait_result (&result), 0));
@@ -760,13 +723,13 @@ test_secure (Fixture       *f,
   g_assert_cmpstr (pinned, ==, kletsen_session_get_fingerprint (bob));
   g_assert_cmpuint (strlen (pinned), ==, 64 + 15);
   g_clear_object (&result);
-  kletsen_session_send_secure_async (alice, "bob", "again", store_result_cb, &result);
+  kletsen_session_send_secure_async (alice, "bob", "again", kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));
   RUN_UNTIL (n_items (with_alice) == 2);
 
   /* To nobody: the handshake fails with 6001. */
   g_clear_object (&result);
-  kletsen_session_send_secure_async (alice, "nobody", "x", store_result_cb, &result);
+  kletsen_session_send_secure_async (alice, "nobody", "x", kt_store_result_cb, &result);
   g_assert_false (request_ok (alice, wait_result (&result), 6001));
 
   kletsen_session_disconnect (alice);
@@ -802,7 +765,7 @@ test_key_change (Fixture       *f,
   g_autofree char *second = NULL;
 
   RUN_UNTIL (n_items (kletsen_session_get_users (alice)) == 2);
-  kletsen_session_send_secure_async (alice, "bob", "one", store_result_cb, &result);
+  kletsen_session_send_secure_async (alice, "bob", "one", kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));
   first = kletsen_session_get_peer_fingerprint (alice, "bob");
 
@@ -815,7 +778,7 @@ test_key_change (Fixture       *f,
 
   g_signal_connect (alice, "peer-key-changed", G_CALLBACK (key_changed_cb), &changed);
   g_clear_object (&result);
-  kletsen_session_send_secure_async (alice, "bob", "two", store_result_cb, &result);
+  kletsen_session_send_secure_async (alice, "bob", "two", kt_store_result_cb, &result);
   g_assert_false (kletsen_session_request_finish (alice, wait_result (&result), &error));
   g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED);
   g_assert_cmpstr (changed, ==, "bob");
@@ -824,7 +787,7 @@ test_key_change (Fixture       *f,
   /* Still blocked, without asking the server again. */
   g_clear_error (&error);
   g_clear_object (&result);
-  kletsen_session_send_secure_async (alice, "bob", "three", store_result_cb, &result);
+  kletsen_session_send_secure_async (alice, "bob", "three", kt_store_result_cb, &result);
   g_assert_false (kletsen_session_request_finish (alice, wait_result (&result), &error));
   g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED);
 
@@ -833,7 +796,7 @@ test_key_change (Fixture       *f,
   g_assert_cmpstr (second, !=, first);
   g_assert_cmpstr (second, ==, kletsen_session_get_fingerprint (bob));
   g_clear_object (&result);
-  kletsen_session_send_secure_async (alice, "bob", "four", store_result_cb, &result);
+  kletsen_session_send_secure_async (alice, "bob", "four", kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));
   RUN_UNTIL (n_items (kletsen_session_get_conversation (bob, "alice")) == 1);
   g_object_unref (bob);
@@ -943,7 +906,7 @@ test_reconnect (Fixture       *f,
                                "--ping-interval-ms", "300", "--pong-timeout-ms", "300", NULL);
   g_assert_cmpuint (f->server->port, ==, port);
   RUN_UNTIL (kletsen_session_get_state (alice) == KLETSEN_SESSION_ONLINE);
-  kletsen_session_broadcast_async (alice, "back", store_result_cb, &result);
+  kletsen_session_broadcast_async (alice, "back", kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));
 
   /* A server that stops answering (frozen) is noticed by silence alone. */
@@ -973,7 +936,7 @@ test_login_errors (Fixture       *f,
   g_autoptr(GSocketAddress) bound = NULL;
 
   g_assert_cmpint (kletsen_session_get_state (alice), ==, KLETSEN_SESSION_ONLINE);
-  kletsen_session_connect_async (again, "127.0.0.1", f->server->port, "ALICE", NULL, store_result_cb, &result);
+  kletsen_session_connect_async (again, "127.0.0.1", f->server->port, "ALICE", NULL, kt_store_result_cb, &result);
   g_assert_false (kletsen_session_connect_finish (again, wait_result (&result), &error));
   g_assert_error (error, KLETSEN_PROTOCOL_ERROR, 5000);
   g_assert_cmpint (kletsen_session_get_state (again), ==, KLETSEN_SESSION_DISCONNECTED);
@@ -981,7 +944,7 @@ test_login_errors (Fixture       *f,
 
   g_clear_error (&error);
   g_clear_object (&result);
-  kletsen_session_connect_async (again, "127.0.0.1", f->server->port, "no way", NULL, store_result_cb, &result);
+  kletsen_session_connect_async (again, "127.0.0.1", f->server->port, "no way", NULL, kt_store_result_cb, &result);
   g_assert_false (kletsen_session_connect_finish (again, wait_result (&result), &error));
   g_assert_error (error, KLETSEN_PROTOCOL_ERROR, 5001);
 
@@ -991,7 +954,7 @@ test_login_errors (Fixture       *f,
   g_clear_error (&error);
   g_clear_object (&result);
   kletsen_session_connect_async (nowhere, "127.0.0.1", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
-                                 "carol", NULL, store_result_cb, &result);
+                                 "carol", NULL, kt_store_result_cb, &result);
   g_assert_false (kletsen_session_connect_finish (nowhere, wait_result (&result), &error));
   g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_LOST);
   g_assert_cmpint (kletsen_session_get_state (nowhere), ==, KLETSEN_SESSION_DISCONNECTED);

@@ -17,20 +17,7 @@
 #include "kletsen-session.h"
 #include "kletsen-test-util.h"
 
-static gboolean
-timed_out_cb (gpointer user_data)
-{
-  g_error ("timed out waiting for: %s", (const char *)user_data);
-  return G_SOURCE_REMOVE;
-}
-
-#define RUN_UNTIL(cond)                                                         \
-  G_STMT_START {                                                                \
-    guint _timeout = g_timeout_add_seconds (20, timed_out_cb, (gpointer)#cond); \
-    while (!(cond))                                                             \
-      g_main_context_iteration (NULL, TRUE);                                    \
-    g_source_remove (_timeout);                                                 \
-  } G_STMT_END
+#define RUN_UNTIL(cond) KT_RUN_UNTIL (cond)
 
 static char *
 cert (const char *name)
@@ -62,13 +49,6 @@ test_ca (void)
   return db;
 }
 
-static void
-store_result_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  *(GAsyncResult **)user_data = g_object_ref (result);
-}
 
 /* Connects over TLS; returns the session, and the error (or NULL) in @error. */
 static KletsenSession *
@@ -84,7 +64,7 @@ tls_connect (guint16       port,
 
   kletsen_session_set_tls (session, TRUE, db);
   kletsen_session_set_file_port (session, file_port);
-  kletsen_session_connect_async (session, "127.0.0.1", port, name, NULL, store_result_cb, &result);
+  kletsen_session_connect_async (session, "127.0.0.1", port, name, NULL, kt_store_result_cb, &result);
   RUN_UNTIL (result != NULL);
   kletsen_session_connect_finish (session, result, error);
   return session;
@@ -96,23 +76,6 @@ temp_dir (void)
   return g_dir_make_tmp ("kletsen-tls-XXXXXX", NULL);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
 
 static void
 offered_cb (KletsenSession       *session,
@@ -171,9 +134,9 @@ test_tls_session (void)
 
   kletsen_session_disconnect (alice);
   kletsen_session_disconnect (bob);
-  remove_tree (dir_a);
-  remove_tree (dir_b);
-  remove_tree (downloads);
+  kt_remove_tree (dir_a);
+  kt_remove_tree (dir_b);
+  kt_remove_tree (downloads);
 }
 
 /* With --tls-only there is no clear-text port, and a clear-text client on
@@ -224,12 +187,12 @@ test_tls_only_and_handshakes (void)
   {
     g_autoptr(GAsyncResult) result = NULL;
 
-    kletsen_session_broadcast_async (carol, "still here", store_result_cb, &result);
+    kletsen_session_broadcast_async (carol, "still here", kt_store_result_cb, &result);
     RUN_UNTIL (result != NULL);
     g_assert_true (kletsen_session_request_finish (carol, result, NULL));
   }
   kletsen_session_disconnect (carol);
-  remove_tree (dir);
+  kt_remove_tree (dir);
 }
 
 /* The client core refuses a wrong host name, an expired certificate and
@@ -250,7 +213,7 @@ test_tls_rejects (void)
       g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE);
       g_assert_nonnull (kletsen_session_get_certificate_fingerprint (s));
       g_assert_cmpint (kletsen_session_get_state (s), ==, KLETSEN_SESSION_DISCONNECTED);
-      remove_tree (dir);
+      kt_remove_tree (dir);
     }
 }
 
@@ -283,7 +246,7 @@ test_tls_pinning (void)
                             "--tls-file-port", file_port, NULL);
   third = tls_connect (server->tls_port, server->tls_file_port, "erin", dir, NULL, &error);
   g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED);
-  remove_tree (dir);
+  kt_remove_tree (dir);
 }
 
 static int
@@ -379,14 +342,14 @@ test_tls_reload (void)
   {
     g_autoptr(GAsyncResult) result = NULL;
 
-    kletsen_session_broadcast_async (before, "survived the reload", store_result_cb, &result);
+    kletsen_session_broadcast_async (before, "survived the reload", kt_store_result_cb, &result);
     RUN_UNTIL (result != NULL);
     g_assert_true (kletsen_session_request_finish (before, result, NULL));
   }
   kletsen_session_disconnect (before);
   kletsen_session_disconnect (after);
-  remove_tree (dir);
-  remove_tree (data);
+  kt_remove_tree (dir);
+  kt_remove_tree (data);
 #undef COPY
 }
 
