@@ -174,6 +174,54 @@ test_flood_latency (void)
   g_assert_cmpint (worst, <, 500 * 1000);
 }
 
+/* Many clients that stop reading cannot add up past the global cap: each is
+ * dropped (7010, LEFT) long before its own, much larger cap. */
+static void
+test_total_queue_cap (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--max-line", "4096", "--max-queue-bytes", "67108864",
+                                                "--max-total-queue-bytes", "1048576", "--rate-limit", "0", NULL);
+  g_autoptr(KtClient) sink1 = kt_client_connect (server);
+  g_autoptr(KtClient) sink2 = kt_client_connect (server);
+  g_autoptr(KtClient) flooder = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  KtClient *sinks[] = { sink1, sink2 };
+  guint left = 0, sent = 0;
+  int small = 4096;
+
+  for (guint i = 0; i < G_N_ELEMENTS (sinks); i++)
+    {
+      setsockopt (g_socket_get_fd (sinks[i]->socket), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+      kt_client_drain (sinks[i], "WELCOME", 1);
+      kt_client_send (sinks[i], "LOGIN {\"username\":\"sink%u\"}", i);
+      kt_client_expect_status (sinks[i], "LOGIN_RESP", 0);
+    }
+  flooder = kt_client_login (server, "flooder");
+  for (guint i = 0; i < 3000; i++)
+    g_string_append_c (text, 'g');
+
+  /* At most 24 MiB sent: far below 64 MiB per client, far above 1 MiB in all
+   * plus what the kernel buffers. */
+  while (left < 2 && sent < 8000)
+    {
+      kt_client_send (flooder, "BROADCAST_REQ {\"message\":\"%s\"}", text->str);
+      sent++;
+      for (;;)
+        {
+          g_autofree char *line = kt_client_read_line (flooder);
+
+          g_assert_nonnull (line);
+          if (g_str_has_prefix (line, "BROADCAST_RESP"))
+            break;
+          if (g_str_has_prefix (line, "LEFT "))
+            left++;
+        }
+    }
+  g_test_message ("both sinks dropped after %u broadcasts of 3 KB", sent);
+  g_assert_cmpuint (left, ==, 2);
+  kt_client_sync (flooder);
+}
+
 /* 1,000 connect/disconnect cycles, resets in the middle of a line, and
  * half-open sockets leave no descriptor and no memory behind. */
 static void
@@ -292,6 +340,7 @@ main (int    argc,
   g_test_add_func ("/hostile/login-timeout", test_login_timeout);
   g_test_add_func ("/hostile/trickle", test_trickle);
   g_test_add_func ("/hostile/flood-latency", test_flood_latency);
+  g_test_add_func ("/hostile/total-queue-cap", test_total_queue_cap);
   g_test_add_func ("/hostile/churn", test_churn);
   g_test_add_func ("/hostile/rate-limit", test_rate_limit);
 

@@ -154,6 +154,7 @@ queue_clear (KletsenConnection *conn)
       conn->q_len--;
     }
   g_clear_pointer (&conn->queue, g_free);
+  conn->server->queued_total -= conn->q_bytes;
   conn->q_head = conn->q_cap = 0;
   conn->q_offset = conn->q_bytes = 0;
 }
@@ -244,6 +245,7 @@ queue_push (KletsenConnection *conn,
   conn->queue[(conn->q_head + conn->q_len) % conn->q_cap] = g_bytes_ref (line);
   conn->q_len++;
   conn->q_bytes += g_bytes_get_size (line);
+  conn->server->queued_total += g_bytes_get_size (line);
 }
 
 /**
@@ -268,7 +270,12 @@ _kletsen_connection_send (KletsenConnection *conn,
   queue_push (conn, line);
   _kletsen_server_mark_dirty (server, conn);
 
-  if ((gint64)conn->q_bytes > server->options.max_queue_bytes)
+  /* Past its own cap, or — while all clients together hold more than the
+   * global cap — with more than one line's worth waiting: readers that keep
+   * up are never the ones dropped. */
+  if ((gint64)conn->q_bytes > server->options.max_queue_bytes ||
+      (server->queued_total > server->options.max_total_queue_bytes &&
+       (gint64)conn->q_bytes > server->options.max_line))
     {
       /* The DSCN is queued and offered to the kernel once, but a reader that is
        * not reading gets no more time. This may run inside a fan-out loop, so
@@ -380,6 +387,7 @@ _kletsen_connection_flush (KletsenConnection *conn)
         }
 
       conn->q_bytes -= sent;
+      conn->server->queued_total -= sent;
       while (sent > 0)
         {
           gsize left = g_bytes_get_size (conn->queue[conn->q_head]) - conn->q_offset;

@@ -132,6 +132,7 @@ struct _KletsenServer
   GQueue                ping_queue;   /* by ping deadline */
   GQueue                pong_queue;   /* by pong deadline */
   GQueue                login_queue;  /* by login deadline */
+  gint64                queued_total; /* unsent output of all connections */
   gboolean              shutting_down;
   GCallback             shutdown_done;
   gpointer              shutdown_data;

@@ -24,6 +24,7 @@ typedef struct
   int       max_line;         /* bytes before the \n */
   int       max_clients;
   gint64    max_queue_bytes;  /* per client, unsent output */
+  gint64    max_total_queue_bytes; /* all clients together */
   int       linger_ms;        /* how long a closing connection may take to drain */
   int       login_timeout_ms; /* a connection that has not logged in by then is closed (7013) */
   int       rate_limit;       /* requests per second per connection, bursts of twice that; 0: none */

@@ -72,8 +72,8 @@ check_options (const KletsenServerOptions  *o,
     bad = "times must be positive";
   else if (o->max_clients <= 0)
     bad = "--max-clients must be positive";
-  else if (o->max_queue_bytes < o->max_line)
-    bad = "--max-queue-bytes must be at least --max-line";
+  else if (o->max_queue_bytes < o->max_line || o->max_total_queue_bytes < o->max_queue_bytes / 64)
+    bad = "--max-queue-bytes must be at least --max-line, and --max-total-queue-bytes not tiny beside it";
   else if (o->file_port < 0 || o->file_port > 65535)
     bad = "--file-port must be 0 to 65535";
   else if (o->offer_timeout_ms <= 0 || o->header_timeout_ms <= 0 || o->login_timeout_ms <= 0)
@@ -172,6 +172,8 @@ main (int    argc,
         "Most connections at once (default 10000)", "N" },
       { "max-queue-bytes", 0, 0, G_OPTION_ARG_INT64, &options.max_queue_bytes,
         "Unsent output a client may have before it is dropped with 7010 (default 8 MiB)", "BYTES" },
+      { "max-total-queue-bytes", 0, 0, G_OPTION_ARG_INT64, &options.max_total_queue_bytes,
+        "Unsent output of all clients together before the slowest are dropped with 7010 (default 256 MiB)", "BYTES" },
       { "linger-ms", 0, 0, G_OPTION_ARG_INT, &options.linger_ms,
         "Time a closing connection gets to take its last bytes (default 2000)", "MS" },
       { "file-port", 0, 0, G_OPTION_ARG_INT, &options.file_port,
