@@ -66,6 +66,9 @@ kt_server_start (const char *first_arg,
   g_ptr_array_add (argv, "0");
   g_ptr_array_add (argv, "--tls-file-port");
   g_ptr_array_add (argv, "0");
+  /* KLETSEN_TEST_SERVER_VERBOSE=1: the server logs every connection to stderr. */
+  if (g_getenv ("KLETSEN_TEST_SERVER_VERBOSE") != NULL)
+    g_ptr_array_add (argv, "--verbose");
   va_start (args, first_arg);
   for (const char *arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
     g_ptr_array_add (argv, (char *)arg);

@@ -499,10 +499,13 @@ _kletsen_file_transfer_new_incoming (const char *peer,
   return self;
 }
 
+/* The offer is on its way. Only from PREPARING: the answer may overtake the
+ * confirmation of the offer, and the transfer may be running by then. */
 void
 _kletsen_file_transfer_set_offered (KletsenFileTransfer *self)
 {
-  set_state (self, KLETSEN_TRANSFER_OFFERED);
+  if (self->state == KLETSEN_TRANSFER_PREPARING)
+    set_state (self, KLETSEN_TRANSFER_OFFERED);
 }
 
 void

@@ -2011,6 +2011,11 @@ prepared_cb (GObject      *object,
   json_object_set_string_member (body, "checksum", kletsen_file_transfer_get_checksum (transfer));
   p = send_request (self, "FILE_TRANSFER_REQUEST", body, PENDING_SILENT, NULL);
   p->transfer = g_object_ref (transfer);
+  /* Offered from now on, not only once the barrier confirms it: the peer's
+   * answer can reach us before that confirmation (our barrier request may
+   * still be waiting to be written when the peer answers), and it must find
+   * this transfer. A refusal of the offer still fails it when it comes. */
+  _kletsen_file_transfer_set_offered (transfer);
 }
 
 /**

@@ -228,6 +228,11 @@ main (int    argc,
       g_print ("kletsen-server %s\n", PACKAGE_VERSION);
       return EXIT_SUCCESS;
     }
+  /* Logs go to stderr: stdout carries only the "listening on" lines, and a
+   * reader that stops reading it after "ready" must not block the server
+   * (GLib writes INFO and DEBUG to stdout by default). */
+  g_log_writer_default_set_use_stderr (TRUE);
+
   /* Per-connection events are logged at INFO level, which GLib's default
    * writer shows only for the domains named in G_MESSAGES_DEBUG. */
   if (verbose)
