@@ -332,8 +332,20 @@ test_app_tls_trust (void)
   gtk_window_destroy (GTK_WINDOW (dialog));
   RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
   g_assert_true (kletsen_session_get_tls (session));
-
   gtk_window_destroy (GTK_WINDOW (window));
+
+  /* The choice is remembered for this server: a new window that is told the
+   * same host turns the switch on by itself (127.0.0.1 alone would mean off). */
+  {
+    g_autoptr(KletsenSession) other = kletsen_session_new (dir);
+
+    window = kletsen_window_new (NULL, other);
+    gtk_editable_set_text (GTK_EDITABLE (window->host_row), "localhost");
+    g_assert_false (gtk_switch_get_active (window->secure_switch));
+    gtk_editable_set_text (GTK_EDITABLE (window->host_row), "127.0.0.1");
+    g_assert_true (gtk_switch_get_active (window->secure_switch));
+    gtk_window_destroy (GTK_WINDOW (window));
+  }
   kt_remove_tree (dir);
 }
 

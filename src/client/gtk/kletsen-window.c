@@ -909,6 +909,7 @@ show_connect_error (KletsenWindow *self,
 }
 
 static void connect_action (GtkWidget *widget, const char *action_name, GVariant *parameter);
+static void remember_secure (KletsenWindow *self);
 
 static void
 trust_response_cb (AdwMessageDialog *dialog,
@@ -982,6 +983,7 @@ connected_cb (GObject      *object,
       g_settings_set_uint (self->settings, "port", atoi (gtk_editable_get_text (GTK_EDITABLE (self->port_row))));
       g_settings_set_string (self->settings, "username", kletsen_session_get_username (self->session));
       g_settings_set_boolean (self->settings, "secure", gtk_switch_get_active (self->secure_switch));
+      remember_secure (self);
     }
   adw_window_title_set_subtitle (self->sidebar_title, kletsen_session_get_username (self->session));
   gtk_stack_set_visible_child_name (self->main_stack, "chat");
@@ -1034,17 +1036,51 @@ is_loopback (const char *host)
   return g_ascii_strcasecmp (host, "localhost") == 0;
 }
 
-/* Secure by default for any server but this machine, until the user chooses. */
+/* What was chosen for @host the last time, or secure for any server but this
+ * machine. */
+static gboolean
+secure_default (KletsenWindow *self,
+                const char    *host)
+{
+  g_autoptr(GVariant) servers = g_settings_get_value (self->settings, "secure-servers");
+  gboolean secure;
+
+  if (g_variant_lookup (servers, host, "b", &secure))
+    return secure;
+  return !is_loopback (host);
+}
+
+/* The switch follows the server typed, until the user sets it. */
 static void
 host_changed_cb (KletsenWindow *self)
 {
   const char *host = gtk_editable_get_text (GTK_EDITABLE (self->host_row));
 
-  if (self->secure_chosen || self->loading || *host == '\0')
+  if (self->secure_chosen || self->loading || *host == '\0' || self->settings == NULL)
     return;
   self->loading = TRUE;
-  gtk_switch_set_active (self->secure_switch, !is_loopback (host));
+  gtk_switch_set_active (self->secure_switch, secure_default (self, host));
   self->loading = FALSE;
+}
+
+/* Remembers, per server, whether it was reached over TLS. */
+static void
+remember_secure (KletsenWindow *self)
+{
+  g_autoptr(GVariant) old = g_settings_get_value (self->settings, "secure-servers");
+  const char *host = gtk_editable_get_text (GTK_EDITABLE (self->host_row));
+  GVariantBuilder builder;
+  GVariantIter iter;
+  const char *key;
+  gboolean value;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sb}"));
+  g_variant_iter_init (&iter, old);
+  while (g_variant_iter_next (&iter, "{&sb}", &key, &value))
+    if (!g_str_equal (key, host))
+      g_variant_builder_add (&builder, "{sb}", key, value);
+  g_variant_builder_add (&builder, "{sb}", host, gtk_switch_get_active (self->secure_switch));
+  g_settings_set_value (self->settings, "secure-servers", g_variant_builder_end (&builder));
 }
 
 /* The port follows the switch while it is one of the two defaults. */
