@@ -141,6 +141,26 @@ kt_server_stop (KtServer *server)
   return g_subprocess_get_exit_status (server->process);
 }
 
+GPid
+kt_server_pid (KtServer *server)
+{
+  return (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server->process), NULL, 10);
+}
+
+/* The server's resident memory now, from /proc (Linux). */
+gint64
+kt_server_rss_kib (KtServer *server)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", kt_server_pid (server));
+  g_autofree char *status = NULL;
+  const char *rss;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  rss = strstr (status, "VmRSS:");
+  g_assert_nonnull (rss);
+  return g_ascii_strtoll (rss + 6, NULL, 10);
+}
+
 void
 kt_server_free (KtServer *server)
 {

@@ -37,6 +37,8 @@ KtServer   *kt_server_start          (const char *first_arg,
 int         kt_server_stop           (KtServer   *server);
 void        kt_server_terminate      (KtServer   *server);
 void        kt_server_free           (KtServer   *server);
+GPid        kt_server_pid            (KtServer   *server);
+gint64      kt_server_rss_kib        (KtServer   *server);
 
 KtClient   *kt_client_connect        (KtServer   *server);
 KtClient   *kt_client_connect_port   (guint16     port);

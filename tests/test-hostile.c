@@ -16,12 +16,6 @@
 
 #include "kletsen-test-util.h"
 
-static GPid
-server_pid (KtServer *server)
-{
-  return (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server->process), NULL, 10);
-}
-
 static guint
 open_fds (GPid pid)
 {
@@ -33,19 +27,6 @@ open_fds (GPid pid)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
-}
-
-static gint64
-rss_kib (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree char *status = NULL;
-  const char *rss;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  rss = strstr (status, "VmRSS:");
-  g_assert_nonnull (rss);
-  return g_ascii_strtoll (rss + 6, NULL, 10);
 }
 
 /* A client that connects and never logs in is closed with 7013; one that
@@ -229,7 +210,7 @@ test_churn (void)
 {
   g_autoptr(KtServer) server = kt_server_start ("--login-timeout-ms", "1000", NULL);
   g_autoptr(KtClient) witness = kt_client_login (server, "witness");
-  GPid pid = server_pid (server);
+  GPid pid = kt_server_pid (server);
   guint fds_before;
   gint64 rss_before, rss_after;
   struct linger hard = { 1, 0 };
@@ -241,7 +222,7 @@ test_churn (void)
     }
   kt_client_sync (witness);
   fds_before = open_fds (pid);
-  rss_before = rss_kib (pid);
+  rss_before = kt_server_rss_kib (server);
 
   for (guint i = 0; i < 1000; i++)
     {
@@ -279,7 +260,7 @@ test_churn (void)
       g_usleep (10 * 1000);
     }
   g_assert_cmpuint (open_fds (pid), <=, fds_before);
-  rss_after = rss_kib (pid);
+  rss_after = kt_server_rss_kib (server);
   g_test_message ("server: %u descriptors before and after; RSS %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT " KiB",
                   fds_before, rss_before, rss_after);
   /* A sanitizer's quarantine or valgrind keeps freed memory on purpose. */

@@ -892,7 +892,6 @@ test_reconnect (Fixture       *f,
   g_autofree char *file_port_arg = g_strdup_printf ("%u", f->server->file_port);
   g_autoptr(KletsenSession) alice = login (f, port, "alice", NULL);
   g_autoptr(GAsyncResult) result = NULL;
-  GPid pid;
 
   /* The server shuts down: the session says why, and keeps trying. */
   kt_server_terminate (f->server);
@@ -910,11 +909,10 @@ test_reconnect (Fixture       *f,
   g_assert_true (request_ok (alice, wait_result (&result), 0));
 
   /* A server that stops answering (frozen) is noticed by silence alone. */
-  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (f->server->process), NULL, 10);
-  kill (pid, SIGSTOP);
+  g_subprocess_send_signal (f->server->process, SIGSTOP);
   RUN_UNTIL (kletsen_session_get_state (alice) != KLETSEN_SESSION_ONLINE);
   g_assert_cmpstr (kletsen_session_get_last_error (alice), ==, "The server stopped answering");
-  kill (pid, SIGCONT);
+  g_subprocess_send_signal (f->server->process, SIGCONT);
   /* The thawed server drops the old connection by its own heartbeat; the
    * session's retries get through once the name is free. */
   RUN_UNTIL (kletsen_session_get_state (alice) == KLETSEN_SESSION_ONLINE);

@@ -308,7 +308,6 @@ test_tls_reload (void)
   g_autoptr(KletsenSession) after = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *first = NULL;
-  GPid pid;
 
 #define COPY(from, to) \
   g_assert_true (g_file_get_contents (from, &contents, NULL, NULL)); \
@@ -324,8 +323,7 @@ test_tls_reload (void)
 
   COPY (new_pem, pem);
   COPY (new_key, key);
-  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server->process), NULL, 10);
-  kill (pid, SIGHUP);
+  g_subprocess_send_signal (server->process, SIGHUP);
   /* The reload is done once a new handshake shows the new certificate. */
   for (guint attempt = 0; attempt < 50; attempt++)
     {

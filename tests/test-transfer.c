@@ -324,13 +324,13 @@ typedef struct
 } Download;
 
 /* Reads until EOF; @pause_us between reads makes a slow downloader, and
- * @server_pid, when set, has the server's RSS sampled meanwhile. */
+ * @server, when set, has its RSS sampled meanwhile. */
 static void
 download (KtClient *side,
           guint     pause_us,
           gsize     chunk,
           Download *result,
-          GPid      server_pid,
+          KtServer *server,
           gint64   *max_rss_kib)
 {
   g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
@@ -355,17 +355,8 @@ download (KtClient *side,
       result->bytes += n;
       if (pause_us)
         g_usleep (pause_us);
-      if (server_pid && ++reads % 16 == 0)
-        {
-          g_autofree char *path = g_strdup_printf ("/proc/%d/status", server_pid);
-          g_autofree char *status = NULL;
-          const char *rss;
-
-          g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-          rss = strstr (status, "VmRSS:");
-          g_assert_nonnull (rss);
-          *max_rss_kib = MAX (*max_rss_kib, g_ascii_strtoll (rss + 6, NULL, 10));
-        }
+      if (server != NULL && ++reads % 16 == 0)
+        *max_rss_kib = MAX (*max_rss_kib, kt_server_rss_kib (server));
     }
   result->sha = g_strdup (g_checksum_get_string (checksum));
 }
@@ -425,7 +416,7 @@ test_relay_64mib (void)
   down = side_connect (r.server, r.id, 'R');
   upload = (Upload) { up, r.data, r.len };
   thread = g_thread_new ("upload", upload_thread, &upload);
-  download (down, 0, 256 * 1024, &result, 0, NULL);
+  download (down, 0, 256 * 1024, &result, NULL, NULL);
   g_assert_true (g_thread_join (thread));
 
   g_assert_false (result.reset);
@@ -460,26 +451,13 @@ test_relay_downloader_first (void)
   kt_client_send_raw (up, all->data, all->len);
   g_socket_shutdown (up->socket, FALSE, TRUE, NULL);
 
-  download (down, 0, 65536, &result, 0, NULL);
+  download (down, 0, 65536, &result, NULL, NULL);
   g_assert_cmpuint (result.bytes, ==, r.len);
   g_assert_cmpstr (result.sha, ==, r.sha);
   g_free (result.sha);
   /* The uploader's side is closed too. */
   kt_client_expect_eof (up);
   relay_teardown (&r);
-}
-
-static gint64
-rss_kib (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree char *status = NULL;
-  const char *rss;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  rss = strstr (status, "VmRSS:");
-  g_assert_nonnull (rss);
-  return g_ascii_strtoll (rss + 6, NULL, 10);
 }
 
 /* A downloader that reads slowly throttles the uploader; the server's memory
@@ -494,13 +472,11 @@ test_relay_slow_downloader (void)
   Upload upload;
   Download result;
   GThread *thread;
-  GPid pid;
   gint64 rss_before, rss_max = 0;
   int small = 16384;
 
   relay_setup (&r, 24 * 1024 * 1024, NULL, NULL);
-  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (r.server->process), NULL, 10);
-  rss_before = rss_kib (pid);
+  rss_before = kt_server_rss_kib (r.server);
 
   up = side_connect (r.server, r.id, 'S');
   down = kt_client_connect_port (r.server->file_port);
@@ -512,7 +488,7 @@ test_relay_slow_downloader (void)
   }
   upload = (Upload) { up, r.data, r.len };
   thread = g_thread_new ("upload", upload_thread, &upload);
-  download (down, 1000, 16384, &result, pid, &rss_max);
+  download (down, 1000, 16384, &result, r.server, &rss_max);
   g_assert_true (g_thread_join (thread));
 
   g_assert_cmpuint (result.bytes, ==, r.len);
@@ -601,7 +577,7 @@ test_relay_bad_peers (void)
   }
 
   /* The real transfer completes unharmed. */
-  download (down, 0, 65536, &result, 0, NULL);
+  download (down, 0, 65536, &result, NULL, NULL);
   g_assert_true (g_thread_join (thread));
   g_assert_cmpuint (result.bytes, ==, r.len);
   g_assert_cmpstr (result.sha, ==, r.sha);
