@@ -982,7 +982,6 @@ connected_cb (GObject      *object,
       g_settings_set_string (self->settings, "host", gtk_editable_get_text (GTK_EDITABLE (self->host_row)));
       g_settings_set_uint (self->settings, "port", atoi (gtk_editable_get_text (GTK_EDITABLE (self->port_row))));
       g_settings_set_string (self->settings, "username", kletsen_session_get_username (self->session));
-      g_settings_set_boolean (self->settings, "secure", gtk_switch_get_active (self->secure_switch));
       remember_secure (self);
     }
   adw_window_title_set_subtitle (self->sidebar_title, kletsen_session_get_username (self->session));
@@ -1333,7 +1332,7 @@ load_settings (KletsenWindow *self)
 
   self->loading = TRUE;
   gtk_editable_set_text (GTK_EDITABLE (self->host_row), host);
-  gtk_switch_set_active (self->secure_switch, g_settings_get_boolean (self->settings, "secure"));
+  gtk_switch_set_active (self->secure_switch, secure_default (self, host));
   gtk_editable_set_text (GTK_EDITABLE (self->port_row), port);
   self->loading = FALSE;
   gtk_editable_set_text (GTK_EDITABLE (self->username_row), name);
