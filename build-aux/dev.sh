@@ -2,7 +2,8 @@
 # build-aux/dev.sh run|test
 #
 # Sets up a fresh Debian 12 machine for Kletsen (installs the missing packages
-# with apt-get when run as root, otherwise prints the exact command), builds
+# with apt-get as root or through password-less sudo, otherwise prints the
+# exact command), builds
 # into ./build, then either runs the main job (`run`) or the whole test suite
 # (`test`).
 set -eu
@@ -25,12 +26,16 @@ for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ]; then
+  # As root, or through sudo where it needs no password (a CI runner's usual user).
+  as_root=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    as_root="sudo -n"
+  fi
+  if [ "$(id -u)" = 0 ] || [ -n "$as_root" ]; then
     echo "Installing:$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
   else
     echo "Kletsen needs these Debian packages:$missing" >&2
     echo "Install them with:  sudo apt-get install$missing" >&2
