@@ -23,8 +23,10 @@
 
 #include "kletsen-server-private.h"
 
-/* How many lines one sendmsg() hands the kernel at most. */
-#define MAX_IOV 64
+/* How many lines one sendmsg() hands the kernel at most: Linux's limit. With
+ * 64, a busy receiver's flush took several calls, and every extra call costs
+ * the reader a wake-up, a recv() and an ACK too. */
+#define MAX_IOV 1024
 
 typedef struct
 {
