@@ -30,7 +30,11 @@
 #include "kletsen-server-private.h"
 
 #define READ_BUFFER_SIZE (64 * 1024)
-#define ACCEPTS_PER_DISPATCH 64
+/* Connections taken from the backlog per wake-up. Each iteration also writes
+ * to every logged-in user who got a JOINED line, so when many log in at once
+ * the number of logins per iteration sets the batch size: with 64, a storm of
+ * 10,000 logins took 160 iterations of ~5,000 small writes each. */
+#define ACCEPTS_PER_DISPATCH 1024
 
 G_DEFINE_FINAL_TYPE (KletsenServer, kletsen_server, G_TYPE_OBJECT)
 
