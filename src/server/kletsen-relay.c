@@ -206,7 +206,7 @@ drain (KletsenRelay *relay)
 
 #ifdef __linux__
   if (relay->pipe_r >= 0)
-    n = splice (relay->pipe_r, NULL, relay->down_fd, NULL, relay->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    n = splice (relay->pipe_r, NULL, relay->down_fd, NULL, relay->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (relay->up_eof ? 0 : SPLICE_F_MORE));
   else
 #endif
     if (relay->down_tls != NULL)
@@ -356,6 +356,8 @@ relay_new (KletsenServer   *server,
   KletsenRelay *relay = (KletsenRelay *)g_source_new (&relay_funcs, sizeof (KletsenRelay));
 
   g_source_set_static_name ((GSource *)relay, "kletsen-relay");
+  /* As for connections: dispatching a non-recursive source wakes the loop. */
+  g_source_set_can_recurse ((GSource *)relay, TRUE);
   relay->server = server;
   relay->transfer = transfer;
   relay->up_fd = relay->down_fd = -1;
