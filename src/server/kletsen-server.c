@@ -442,13 +442,16 @@ _kletsen_server_fan_out (KletsenServer     *self,
                          GBytes            *line,
                          KletsenConnection *except)
 {
+  KletsenLine *shared = _kletsen_line_new (line);
+
   for (guint i = 0; i < self->users->len; i++)
     {
       KletsenConnection *conn = g_ptr_array_index (self->users, i);
 
       if (conn != except)
-        _kletsen_connection_send (conn, line);
+        _kletsen_connection_send_line (conn, shared);
     }
+  _kletsen_line_unref (shared);
 }
 
 /* ---- accepting ---- */
@@ -634,6 +637,7 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->users, g_ptr_array_unref);
   g_clear_pointer (&self->ping_line, g_bytes_unref);
   g_clear_pointer (&self->read_buffer, g_free);
+  g_clear_pointer (&self->write_buffer, g_free);
   g_clear_pointer (&self->options.bind, g_free);
 
   G_OBJECT_CLASS (kletsen_server_parent_class)->finalize (object);
@@ -656,6 +660,7 @@ kletsen_server_init (KletsenServer *self)
   self->ping_line = kletsen_message_serialize ("PING", NULL);
   self->read_buffer_size = READ_BUFFER_SIZE;
   self->read_buffer = g_malloc (READ_BUFFER_SIZE + 1);
+  self->write_buffer = g_malloc (GATHER_BYTES);
 
   /* Attached first, so that it runs first in every iteration. */
   self->flush_source = server_source_new (self, &flush_funcs, "kletsen-flush");
