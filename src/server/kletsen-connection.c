@@ -11,12 +11,16 @@
  * The socket is used through its file descriptor rather than a GSocket: on a
  * non-blocking socket GSocket reports every EAGAIN as a freshly allocated
  * GError, and a server under load meets EAGAIN on nearly every write and
- * read. One GSource per socket watches the descriptor, and G_IO_OUT is only
+ * read. On Linux the server's epoll set watches the descriptor (see
+ * kletsen-server.c); elsewhere one GSource per socket does. G_IO_OUT is only
  * watched while the kernel refuses more output. */
 
 #include "config.h"
 
 #include <errno.h>
+#ifdef HAVE_EPOLL
+#include <sys/epoll.h>
+#endif
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <string.h>
@@ -54,6 +58,86 @@ _kletsen_connection_is_open (KletsenConnection *conn)
   return conn->state == CONN_OPEN;
 }
 
+#ifdef HAVE_EPOLL
+static void
+epoll_update (KletsenConnection *conn,
+              int                op)
+{
+  struct epoll_event ev = {
+    .events = EPOLLIN | (conn->want_out ? EPOLLOUT : 0),
+    .data.ptr = conn,
+  };
+
+  if (epoll_ctl (conn->server->epoll_fd, op, conn->fd, &ev) != 0)
+    _kletsen_connection_abort (conn, g_strerror (errno));
+}
+#endif
+
+/* Starts reading: at once for clear text, after the handshake for TLS. */
+static void
+watch_start (KletsenConnection *conn)
+{
+#ifdef HAVE_EPOLL
+  if (conn->source == NULL)
+    {
+      conn->in_epoll = TRUE;
+      epoll_update (conn, EPOLL_CTL_ADD);
+      return;
+    }
+#endif
+  g_source_attach (conn->source, NULL);
+}
+
+static void
+watch_output (KletsenConnection *conn,
+              gboolean           want)
+{
+  GIOCondition events = G_IO_IN | G_IO_HUP | G_IO_ERR;
+
+  if (conn->want_out == want)
+    return;
+  conn->want_out = want;
+#ifdef HAVE_EPOLL
+  if (conn->source == NULL)
+    {
+      if (conn->in_epoll)
+        epoll_update (conn, EPOLL_CTL_MOD);
+      return;
+    }
+#endif
+  g_source_modify_unix_fd (conn->source, conn->fd_tag, want ? events | G_IO_OUT : events);
+}
+
+static void
+watch_stop (KletsenConnection *conn)
+{
+#ifdef HAVE_EPOLL
+  if (conn->in_epoll)
+    {
+      epoll_ctl (conn->server->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
+      conn->in_epoll = FALSE;
+    }
+  if (conn->tls_more)
+    g_ptr_array_remove_fast (conn->server->read_again, conn);
+#endif
+  if (conn->source != NULL)
+    {
+      g_source_destroy (conn->source);
+      g_clear_pointer (&conn->source, g_source_unref);
+    }
+}
+
+/* A TLS connection holds decrypted bytes no socket event will announce. */
+static void
+watch_read_again (KletsenConnection *conn)
+{
+  conn->tls_more = TRUE;
+  if (conn->source != NULL)
+    g_source_set_ready_time (conn->source, 0);
+  else
+    g_ptr_array_add (conn->server->read_again, conn);
+}
+
 static void
 handshake_done_cb (GObject      *object,
                    GAsyncResult *result,
@@ -80,7 +164,7 @@ handshake_done_cb (GObject      *object,
     }
   if (conn->state != CONN_OPEN)
     return;
-  g_source_attach (conn->source, NULL);
+  watch_start (conn);
   _kletsen_server_send_welcome (conn->server, conn);
 }
 
@@ -138,6 +222,15 @@ _kletsen_connection_new (KletsenServer *server,
   conn->tokens = server->options.rate_limit * 2;
   conn->rate_stamp = g_get_monotonic_time ();
 
+  /* Reading starts once the server's epoll set holds the socket, or once this
+   * source is attached: at once for clear text, after the handshake for TLS. */
+  if (server->epoll_fd >= 0)
+    {
+      if (!tls)
+        watch_start (conn);
+      return conn;
+    }
+
   source = (ConnectionSource *)g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
   source->conn = conn;
   g_source_set_static_name ((GSource *)source, "kletsen-connection");
@@ -150,10 +243,8 @@ _kletsen_connection_new (KletsenServer *server,
   conn->fd_tag = g_source_add_unix_fd ((GSource *)source, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   conn->source = (GSource *)source;
 
-  /* A TLS connection's source waits for the handshake. */
   if (!tls)
-    g_source_attach ((GSource *)source, NULL);
-
+    watch_start (conn);
   return conn;
 }
 
@@ -213,11 +304,7 @@ _kletsen_connection_free (KletsenConnection *conn)
       g_source_destroy (conn->handshake_timeout);
       g_clear_pointer (&conn->handshake_timeout, g_source_unref);
     }
-  if (conn->source != NULL)
-    {
-      g_source_destroy (conn->source);
-      g_clear_pointer (&conn->source, g_source_unref);
-    }
+  watch_stop (conn);
   if (conn->linger_source != NULL)
     {
       g_source_destroy (conn->linger_source);
@@ -241,18 +328,6 @@ _kletsen_connection_free (KletsenConnection *conn)
   g_free (conn->peer);
   g_free (conn->name);
   g_free (conn);
-}
-
-static void
-watch_output (KletsenConnection *conn,
-              gboolean           want)
-{
-  GIOCondition events = G_IO_IN | G_IO_HUP | G_IO_ERR;
-
-  if (conn->want_out == want)
-    return;
-  conn->want_out = want;
-  g_source_modify_unix_fd (conn->source, conn->fd_tag, want ? events | G_IO_OUT : events);
 }
 
 static GBytes *
@@ -647,8 +722,7 @@ connection_read (KletsenConnection *conn)
     }
   if (conn->tls != NULL && conn->read_again && conn->state != CONN_DEAD)
     {
-      conn->tls_more = TRUE;
-      g_source_set_ready_time (conn->source, 0);
+      watch_read_again (conn);
     }
 }
 
@@ -684,26 +758,37 @@ connection_read_once (KletsenConnection *conn)
     _kletsen_connection_close (conn, KLETSEN_CODE_LINE_TOO_LONG);
 }
 
+/**
+ * _kletsen_connection_dispatch:
+ * @conn: the connection
+ * @events: what its socket reported
+ *
+ * Reads and writes as @events allow.
+ */
+void
+_kletsen_connection_dispatch (KletsenConnection *conn,
+                              GIOCondition       events)
+{
+  if (conn->state == CONN_DEAD)
+    return;
+  if (conn->tls_more)
+    events |= G_IO_IN;
+
+  if (events & G_IO_OUT)
+    _kletsen_connection_flush (conn);
+  if (conn->state != CONN_DEAD && (events & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    connection_read (conn);
+}
+
 static gboolean
 connection_source_dispatch (GSource     *source,
                             GSourceFunc  callback,
                             gpointer     user_data)
 {
   KletsenConnection *conn = ((ConnectionSource *)source)->conn;
-  GIOCondition events = g_source_query_unix_fd (source, conn->fd_tag);
 
-  if (conn->state == CONN_DEAD)
-    return G_SOURCE_CONTINUE;
   if (conn->tls_more)
-    {
-      g_source_set_ready_time (source, -1);
-      events |= G_IO_IN;
-    }
-
-  if (events & G_IO_OUT)
-    _kletsen_connection_flush (conn);
-  if (conn->state != CONN_DEAD && (events & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
-    connection_read (conn);
-
+    g_source_set_ready_time (source, -1);
+  _kletsen_connection_dispatch (conn, g_source_query_unix_fd (source, conn->fd_tag));
   return G_SOURCE_CONTINUE;
 }

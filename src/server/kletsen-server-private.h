@@ -73,7 +73,7 @@ struct _KletsenConnection
   KletsenServer          *server;
 
   /* owned */
-  GSource                *source;     /* the one I/O source of this socket */
+  GSource                *source;     /* the I/O source of this socket; NULL with epoll */
   KletsenFramer          *framer;
   char                   *peer;       /* "address:port", for logs */
   char                   *name;       /* the login; NULL before LOGIN */
@@ -94,6 +94,7 @@ struct _KletsenConnection
   gsize                   q_bytes;    /* unsent bytes in the ring */
   guint                   users_index;/* position in server->users while logged in */
   gboolean                want_out;   /* G_IO_OUT is being watched */
+  gboolean                in_epoll;   /* registered with server->epoll_fd */
   gboolean                logged_in;  /* listed in server->users and users_by_key */
   gboolean                reset;      /* close with RST, dropping what the kernel holds */
   gboolean                read_again; /* the last read returned data */
@@ -122,6 +123,9 @@ struct _KletsenServer
   GSocket              *listener;
   GSource              *listen_source;
   GSource              *flush_source;
+  GSource              *poll_source;  /* epoll over all connections, or NULL */
+  int                   epoll_fd;     /* -1 without epoll */
+  GPtrArray            *read_again;   /* TLS connections holding decrypted bytes */
   GSource              *heartbeat_source;
   GHashTable           *users_by_key; /* folded name → KletsenConnection */
   GPtrArray            *users;        /* logged-in connections, for fan-out */
@@ -176,6 +180,8 @@ void               _kletsen_connection_close      (KletsenConnection *conn,
 void               _kletsen_connection_abort      (KletsenConnection *conn,
                                                    const char        *why);
 gboolean           _kletsen_connection_is_open    (KletsenConnection *conn);
+void               _kletsen_connection_dispatch   (KletsenConnection *conn,
+                                                   GIOCondition       events);
 
 /* kletsen-server.c */
 char              *_kletsen_describe_peer         (int                fd,
@@ -188,6 +194,7 @@ void               _kletsen_server_mark_dirty     (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_mark_doomed    (KletsenServer     *self,
                                                    KletsenConnection *conn);
+void               _kletsen_server_flush_all      (KletsenServer     *self);
 void               _kletsen_server_fan_out        (KletsenServer     *self,
                                                    GBytes            *line,
                                                    KletsenConnection *except);
