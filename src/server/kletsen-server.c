@@ -185,6 +185,7 @@ static GSourceFuncs flush_funcs = {
  * the iteration that read it instead of after one more poll(). */
 
 #define POLL_EVENTS 256
+#define POLL_ROUNDS 16
 
 static gboolean
 poll_prepare (GSource *source,
@@ -234,11 +235,19 @@ poll_dispatch (GSource     *source,
         _kletsen_connection_dispatch (g_ptr_array_index (again, i), 0);
     }
 
-  do
-    n = epoll_wait (self->epoll_fd, events, POLL_EVENTS, 0);
-  while (n < 0 && errno == EINTR);
-  for (int i = 0; i < n; i++)
-    _kletsen_connection_dispatch (events[i].data.ptr, condition_from_epoll (events[i].events));
+  /* Everything ready is read before the flush, so that many messages (or
+   * logins) share each receiver's write; a bounded number of rounds keeps
+   * output from waiting behind a flood. */
+  for (guint round = 0; round < POLL_ROUNDS; round++)
+    {
+      do
+        n = epoll_wait (self->epoll_fd, events, POLL_EVENTS, 0);
+      while (n < 0 && errno == EINTR);
+      for (int i = 0; i < n; i++)
+        _kletsen_connection_dispatch (events[i].data.ptr, condition_from_epoll (events[i].events));
+      if (n < POLL_EVENTS)
+        break;
+    }
 
   _kletsen_server_flush_all (self);
   return G_SOURCE_CONTINUE;
