@@ -277,6 +277,14 @@ _kletsen_line_unref (KletsenLine *line)
 #define RING(conn, i) ((conn)->queue[((conn)->q_head + (i)) & ((conn)->q_cap - 1)])
 
 static void
+ring_free (KletsenConnection *conn)
+{
+  conn->server->ring_bytes -= conn->q_cap * sizeof (KletsenLine *);
+  g_clear_pointer (&conn->queue, g_free);
+  conn->q_head = conn->q_cap = 0;
+}
+
+static void
 queue_clear (KletsenConnection *conn)
 {
   while (conn->q_len > 0)
@@ -285,9 +293,8 @@ queue_clear (KletsenConnection *conn)
       conn->q_head = (conn->q_head + 1) & (conn->q_cap - 1);
       conn->q_len--;
     }
-  g_clear_pointer (&conn->queue, g_free);
+  ring_free (conn);
   conn->server->queued_total -= conn->q_bytes;
-  conn->q_head = conn->q_cap = 0;
   conn->q_offset = conn->q_bytes = 0;
 }
 
@@ -353,6 +360,8 @@ queue_push (KletsenConnection *conn,
       for (guint i = 0; i < conn->q_len; i++)
         ring[i] = RING (conn, i);
       g_free (conn->queue);
+      conn->server->ring_bytes += (cap - conn->q_cap) * sizeof (KletsenLine *);
+      conn->server->ring_peak = MAX (conn->server->ring_peak, conn->server->ring_bytes);
       conn->queue = ring;
       conn->q_cap = cap;
       conn->q_head = 0;
@@ -609,8 +618,7 @@ _kletsen_connection_flush (KletsenConnection *conn)
     }
 
   /* An idle connection keeps no queue memory. */
-  g_clear_pointer (&conn->queue, g_free);
-  conn->q_head = conn->q_cap = 0;
+  ring_free (conn);
   watch_output (conn, FALSE);
 
   if (conn->state == CONN_DRAINING)

@@ -152,6 +152,8 @@ struct _KletsenServer
   GQueue                pong_queue;   /* by pong deadline */
   GQueue                login_queue;  /* by login deadline */
   gint64                queued_total; /* unsent output of all connections */
+  gsize                 ring_bytes;   /* memory of all output rings */
+  gsize                 ring_peak;    /* its peak since the last flush */
   gboolean              shutting_down;
   GCallback             shutdown_done;
   gpointer              shutdown_data;
