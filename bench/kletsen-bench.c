@@ -121,6 +121,33 @@ proc_kib (pid_t pid, const char *key)
   return strtol (p + strlen (key), NULL, 10);
 }
 
+/* CPU seconds (user and system) a process has used so far. */
+static double
+proc_cpu_s (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
+  g_autofree char *text = NULL;
+  unsigned long utime, stime;
+  const char *p;
+
+  /* Fields 14 and 15, counted after the command name in parentheses. */
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strrchr (text, ')')) == NULL ||
+      sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+    return 0;
+  return (double)(utime + stime) / sysconf (_SC_CLK_TCK);
+}
+
+/* CPU seconds this process (all its threads) has used so far. */
+static double
+self_cpu_s (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 /* ---- the server ---- */
 
 static void
@@ -971,6 +998,7 @@ run_relay (const char *binary,
   long before, peak;
   int alice, bob;
   gnutls_session_t alice_tls, bob_tls;
+  double cpu_direct = 0, cpu_ends = 0, cpu_server = 0, gib;
   char *line;
 
   server_start (&b, binary, 8);
@@ -987,11 +1015,22 @@ run_relay (const char *binary,
   line = expect_prefix (bob, bob_tls, "LOGIN_RESP");
   g_free (line);
 
+  /* Where the CPU goes: the two ends (this process) with and without the
+   * server between them, and the server. On a machine with few cores the
+   * relay's rate is bounded by their sum. */
   for (guint i = 0; i < runs; i++)
     {
+      double t0 = self_cpu_s (), t1, s1;
+
       direct[i] = size_mib / direct_once (size);
+      t1 = self_cpu_s ();
+      s1 = proc_cpu_s (b.pid);
       relay[i] = size_mib / relay_once (&b, alice, alice_tls, bob, bob_tls, size);
+      cpu_direct += t1 - t0;
+      cpu_ends += self_cpu_s () - t1;
+      cpu_server += proc_cpu_s (b.pid) - s1;
     }
+  gib = runs * size_mib / 1024.0;
   peak = proc_kib (b.pid, "VmHWM:");
   if (alice_tls != NULL)
     gnutls_deinit (alice_tls);
@@ -1004,13 +1043,16 @@ run_relay (const char *binary,
   qsort (direct, runs, sizeof (double), compare_double);
   qsort (relay, runs, sizeof (double), compare_double);
   printf ("{\"bench\":\"relay%s\",\"size_mib\":%u,\"runs\":%u,\"direct_mib_s\":%.0f,\"relay_mib_s\":%.0f,\"ratio\":%.3f,"
-          "\"rss_before_kib\":%ld,\"rss_peak_kib\":%ld,\"status\":\"ok\"}\n",
+          "\"rss_before_kib\":%ld,\"rss_peak_kib\":%ld,\"cpu_s_per_gib\":{\"direct\":%.2f,\"relay_ends\":%.2f,"
+          "\"relay_server\":%.2f},\"status\":\"ok\"}\n",
           tls_cert ? " tls" : "", size_mib, runs, direct[runs / 2], relay[runs / 2], relay[runs / 2] / direct[runs / 2],
-          before, peak);
+          before, peak, cpu_direct / gib, cpu_ends / gib, cpu_server / gib);
   fflush (stdout);
   add_row (tls_cert ? "relay tls" : "relay", g_strdup_printf ("%.0f%% of direct", 100 * relay[runs / 2] / direct[runs / 2]),
-           g_strdup_printf ("%.0f vs %.0f MiB/s (median of %u × %u MiB); RSS %ld → %ld KiB",
-                            relay[runs / 2], direct[runs / 2], runs, size_mib, before, peak));
+           g_strdup_printf ("%.0f vs %.0f MiB/s (median of %u × %u MiB); RSS %ld → %ld KiB; "
+                            "CPU s per GiB: direct %.2f, relay %.2f ends + %.2f server",
+                            relay[runs / 2], direct[runs / 2], runs, size_mib, before, peak,
+                            cpu_direct / gib, cpu_ends / gib, cpu_server / gib));
 }
 
 /* ---- main ---- */
