@@ -203,6 +203,58 @@ test_total_queue_cap (void)
   kt_client_sync (flooder);
 }
 
+/* The global cap counts what readers leave unread, not what one iteration
+ * queues for a moment: a burst that fans out more than the cap to readers who
+ * keep up costs nobody the connection. */
+static void
+test_total_queue_cap_burst (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--max-line", "4096", "--max-queue-bytes", "1048576",
+                                                "--max-total-queue-bytes", "131072", "--rate-limit", "0", NULL);
+  g_autoptr(GPtrArray) readers = g_ptr_array_new_with_free_func ((GDestroyNotify)kt_client_free);
+  g_autoptr(KtClient) sender = NULL;
+  g_autoptr(GString) burst = g_string_new (NULL);
+  const guint n_readers = 40, n_messages = 3;
+  g_autofree char *text = g_strnfill (3000, 'b');
+
+  for (guint i = 0; i < n_readers; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("reader%u", i);
+
+      g_ptr_array_add (readers, kt_client_login (server, name));
+    }
+  sender = kt_client_login (server, "burster");
+
+  /* 3 lines of 3 KB in one segment: the server reads them in one go and
+   * queues 9 KB (past --max-line) for each of 40 readers, 360 KB in all,
+   * nearly three times the cap, before its flush hands them to the kernel. */
+  for (guint i = 0; i < n_messages; i++)
+    g_string_append_printf (burst, "BROADCAST_REQ {\"message\":\"%s\"}\n", text);
+  kt_client_send_raw (sender, burst->str, burst->len);
+  for (guint i = 0; i < n_messages; i++)
+    kt_client_expect_status (sender, "BROADCAST_RESP", 0);
+
+  for (guint r = 0; r < n_readers; r++)
+    {
+      KtClient *reader = g_ptr_array_index (readers, r);
+      guint got = 0;
+
+      while (got < n_messages)
+        {
+          g_autofree char *line = kt_client_read_line (reader);
+
+          g_assert_nonnull (line);
+          g_assert_false (g_str_has_prefix (line, "DSCN"));
+          g_assert_false (g_str_has_prefix (line, "LEFT"));
+          if (g_str_has_prefix (line, "BROADCAST "))
+            got++;
+        }
+    }
+  /* Everyone is still there. */
+  for (guint r = 0; r < n_readers; r++)
+    kt_client_sync (g_ptr_array_index (readers, r));
+}
+
 /* 1,000 connect/disconnect cycles, resets in the middle of a line, and
  * half-open sockets leave no descriptor and no memory behind. */
 static void
@@ -322,6 +374,7 @@ main (int    argc,
   g_test_add_func ("/hostile/trickle", test_trickle);
   g_test_add_func ("/hostile/flood-latency", test_flood_latency);
   g_test_add_func ("/hostile/total-queue-cap", test_total_queue_cap);
+  g_test_add_func ("/hostile/total-queue-cap-burst", test_total_queue_cap_burst);
   g_test_add_func ("/hostile/churn", test_churn);
   g_test_add_func ("/hostile/rate-limit", test_rate_limit);
 

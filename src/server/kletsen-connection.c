@@ -73,6 +73,15 @@ epoll_update (KletsenConnection *conn,
 }
 #endif
 
+static void
+backlog_leave (KletsenConnection *conn)
+{
+  GQueue *backlogged = &conn->server->backlogged;
+
+  if (conn->backlog_link.prev != NULL || backlogged->head == &conn->backlog_link)
+    g_queue_unlink (backlogged, &conn->backlog_link);
+}
+
 /* Starts reading: at once for clear text, after the handshake for TLS. */
 static void
 watch_start (KletsenConnection *conn)
@@ -97,6 +106,11 @@ watch_output (KletsenConnection *conn,
   if (conn->want_out == want)
     return;
   conn->want_out = want;
+  /* The server keeps the connections the kernel refuses output to. */
+  if (want)
+    g_queue_push_tail_link (&conn->server->backlogged, &conn->backlog_link);
+  else
+    backlog_leave (conn);
 #ifdef HAVE_EPOLL
   if (conn->source == NULL)
     {
@@ -111,6 +125,7 @@ watch_output (KletsenConnection *conn,
 static void
 watch_stop (KletsenConnection *conn)
 {
+  backlog_leave (conn);
 #ifdef HAVE_EPOLL
   if (conn->in_epoll)
     {
@@ -219,6 +234,7 @@ _kletsen_connection_new (KletsenServer *server,
   conn->dirty_link.data = conn;
   conn->all_link.data = conn;
   conn->login_link.data = conn;
+  conn->backlog_link.data = conn;
   conn->tokens = server->options.rate_limit * 2;
   conn->rate_stamp = g_get_monotonic_time ();
 
@@ -408,24 +424,32 @@ _kletsen_connection_send_line (KletsenConnection *conn,
   queue_push (conn, line);
   _kletsen_server_mark_dirty (server, conn);
 
-  /* Past its own cap, or — while all clients together hold more than the
-   * global cap — with more than one line's worth waiting: readers that keep
-   * up are never the ones dropped. */
-  if (G_UNLIKELY ((gint64)conn->q_bytes > server->options.max_queue_bytes ||
-                  (server->queued_total > server->options.max_total_queue_bytes &&
-                   (gint64)conn->q_bytes > server->options.max_line)))
-    {
-      /* The DSCN is queued and offered to the kernel once, but a reader that is
-       * not reading gets no more time. This may run inside a fan-out loop, so
-       * the user leaves (and others see LEFT) only at the teardown. */
-      g_autoptr(GBytes) dscn = dscn_line (KLETSEN_CODE_QUEUE_OVERFLOW);
+  /* Past its own cap. The cap on all clients together is checked after the
+   * flush (see _kletsen_server_flush_all()): within one iteration a fan-out
+   * may queue far more than it, for a moment, to readers that keep up. */
+  if (G_UNLIKELY ((gint64)conn->q_bytes > server->options.max_queue_bytes))
+    _kletsen_connection_overflow (conn);
+}
 
-      conn_log (conn, G_LOG_LEVEL_INFO, "%zu bytes of output unread, disconnecting (7010)",
-                conn->q_bytes);
-      send_now (conn, dscn);
-      conn->reset = TRUE;
-      _kletsen_connection_abort (conn, NULL);
-    }
+/**
+ * _kletsen_connection_overflow:
+ * @conn: a connection whose unsent output is past a cap
+ *
+ * Disconnects @conn with 7010 and frees its queue at once.
+ */
+void
+_kletsen_connection_overflow (KletsenConnection *conn)
+{
+  /* The DSCN is queued and offered to the kernel once, but a reader that is
+   * not reading gets no more time. This may run inside a fan-out loop, so the
+   * user leaves (and others see LEFT) only at the teardown. */
+  g_autoptr(GBytes) dscn = dscn_line (KLETSEN_CODE_QUEUE_OVERFLOW);
+
+  conn_log (conn, G_LOG_LEVEL_INFO, "%zu bytes of output unread, disconnecting (7010)",
+            conn->q_bytes);
+  send_now (conn, dscn);
+  conn->reset = TRUE;
+  _kletsen_connection_abort (conn, NULL);
 }
 
 /**
@@ -675,6 +699,9 @@ _kletsen_connection_abort (KletsenConnection *conn,
   if (why != NULL)
     conn_log (conn, G_LOG_LEVEL_INFO, "closed: %s", why);
   conn->state = CONN_DEAD;
+  /* Nothing more will be written: its output no longer counts. */
+  queue_clear (conn);
+  backlog_leave (conn);
   _kletsen_server_mark_doomed (conn->server, conn);
 }
 

@@ -107,6 +107,7 @@ struct _KletsenConnection
   GList                   dirty_link; /* in server->dirty while output waits to be flushed */
   GList                   all_link;   /* in server->connections, or in server->doomed */
   GList                   login_link; /* in server->login_queue until LOGIN */
+  GList                   backlog_link; /* in server->backlogged while want_out */
   gint64                  login_deadline;
   gint64                  rate_stamp; /* monotonic µs of the last token refill */
   int                     tokens;     /* requests it may still make at once */
@@ -148,6 +149,7 @@ struct _KletsenServer
   GQueue                connections;  /* all open connections */
   GQueue                doomed;       /* dead, to be torn down */
   GQueue                dirty;        /* with output to flush */
+  GQueue                backlogged;   /* output the kernel refused, waiting for G_IO_OUT */
   GQueue                ping_queue;   /* by ping deadline */
   GQueue                pong_queue;   /* by pong deadline */
   GQueue                login_queue;  /* by login deadline */
@@ -177,6 +179,7 @@ void               _kletsen_connection_send_status (KletsenConnection *conn,
                                                    const char        *header,
                                                    int                code);
 void               _kletsen_connection_flush      (KletsenConnection *conn);
+void               _kletsen_connection_overflow   (KletsenConnection *conn);
 void               _kletsen_connection_close      (KletsenConnection *conn,
                                                    int                reason);
 void               _kletsen_connection_abort      (KletsenConnection *conn,

@@ -159,6 +159,25 @@ _kletsen_server_flush_all (KletsenServer *self)
         _kletsen_connection_flush (conn);
     }
 
+  /* What is still queued now is what readers have not taken. Past the cap on
+   * all of it, the furthest behind go first, one by one, until the rest fits:
+   * readers that keep up are never the ones dropped. */
+  while (self->queued_total > self->options.max_total_queue_bytes)
+    {
+      KletsenConnection *worst = NULL;
+
+      for (link = self->backlogged.head; link != NULL; link = link->next)
+        {
+          KletsenConnection *conn = link->data;
+
+          if (worst == NULL || conn->q_bytes > worst->q_bytes)
+            worst = conn;
+        }
+      if (worst == NULL)
+        break;
+      _kletsen_connection_overflow (worst);
+    }
+
 #ifdef __GLIBC__
   /* When thousands log in at once, each iteration queues hundreds of JOINED
    * lines for each of thousands of users: tens of MiB of rings that the
