@@ -159,6 +159,55 @@ test_broadcast (void)
 
 /* Before login every known request but LOGIN, BYE and PONG gets its reply
  * header with 6000, whatever its body. */
+/* The server writes a burst of broadcasts to each receiver as one block at
+ * the end of its loop iteration; a line meant for one receiver alone must
+ * still come between the broadcasts it was sent between. */
+static void
+test_order_across_fan_out (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autoptr(KtClient) a = kt_client_login (server, "alice");
+  g_autoptr(KtClient) b = kt_client_login (server, "bob");
+  g_autoptr(KtClient) c = kt_client_login (server, "carol");
+  g_autoptr(GString) burst = g_string_new (NULL);
+
+  kt_client_drain (a, "JOINED", 2);
+  kt_client_drain (b, "JOINED", 1);
+
+  /* One segment, so that the server reads it all in one go. */
+  for (guint i = 0; i < 10; i++)
+    {
+      g_string_append_printf (burst, "BROADCAST_REQ {\"message\":\"b%u\"}\n", i);
+      if (i % 3 == 0)
+        g_string_append_printf (burst, "PRIVATE_MESSAGE_REQ {\"receiver\":\"bob\",\"message\":\"p%u\"}\n", i);
+    }
+  kt_client_send_raw (a, burst->str, burst->len);
+
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("b%u", i);
+      g_autoptr(JsonObject) to_b = kt_client_expect (b, "BROADCAST");
+      g_autoptr(JsonObject) to_c = kt_client_expect (c, "BROADCAST");
+
+      g_assert_cmpstr (json_object_get_string_member (to_b, "message"), ==, text);
+      g_assert_cmpstr (json_object_get_string_member (to_c, "message"), ==, text);
+      kt_client_expect_status (a, "BROADCAST_RESP", 0);
+      if (i % 3 == 0)
+        {
+          g_autofree char *private = g_strdup_printf ("p%u", i);
+          g_autoptr(JsonObject) msg = kt_client_expect (b, "PRIVATE_MESSAGE");
+
+          g_assert_cmpstr (json_object_get_string_member (msg, "sender"), ==, "alice");
+          g_assert_cmpstr (json_object_get_string_member (msg, "message"), ==, private);
+          kt_client_expect_status (a, "PRIVATE_MESSAGE_RESP", 0);
+        }
+    }
+  /* Nothing else came: the sender got no copy of its own lines. */
+  kt_client_sync (a);
+  kt_client_sync (b);
+  kt_client_sync (c);
+}
+
 static void
 test_not_logged_in (void)
 {
@@ -631,6 +680,7 @@ main (int    argc,
   g_test_add_func ("/server/login/joined", test_login_joined);
   g_test_add_func ("/server/login/errors", test_login_errors);
   g_test_add_func ("/server/broadcast", test_broadcast);
+  g_test_add_func ("/server/order-across-fan-out", test_order_across_fan_out);
   g_test_add_func ("/server/not-logged-in", test_not_logged_in);
   g_test_add_func ("/server/unknown-command", test_unknown_command);
   g_test_add_func ("/server/parse-error", test_parse_error);

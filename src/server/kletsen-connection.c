@@ -281,6 +281,28 @@ _kletsen_line_new (GBytes *bytes)
   return line;
 }
 
+/**
+ * _kletsen_line_new_slice:
+ * @bytes: lines one after the other
+ * @offset: where the slice starts
+ * @size: its length
+ *
+ * Returns: (transfer full): a line covering part of @bytes
+ */
+KletsenLine *
+_kletsen_line_new_slice (GBytes *bytes,
+                         gsize   offset,
+                         gsize   size)
+{
+  KletsenLine *line = g_new (KletsenLine, 1);
+
+  line->refs = 1;
+  line->bytes = g_bytes_ref (bytes);
+  line->data = (const char *)g_bytes_get_data (bytes, NULL) + offset;
+  line->size = size;
+  return line;
+}
+
 void
 _kletsen_line_unref (KletsenLine *line)
 {
@@ -467,6 +489,8 @@ _kletsen_connection_send (KletsenConnection *conn,
 
   if (conn->state != CONN_OPEN)
     return;
+  /* What was fanned out before this line comes before it. */
+  _kletsen_server_catch_up (conn->server, conn);
   line = _kletsen_line_new (bytes);
   _kletsen_connection_send_line (conn, line);
   _kletsen_line_unref (line);
@@ -665,6 +689,7 @@ _kletsen_connection_close (KletsenConnection *conn,
   if (conn->state != CONN_OPEN)
     return;
 
+  _kletsen_server_catch_up (conn->server, conn);
   if (reason != 0)
     {
       g_autoptr(GBytes) dscn = dscn_line (reason);

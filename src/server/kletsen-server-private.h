@@ -112,6 +112,7 @@ struct _KletsenConnection
   gint64                  rate_stamp; /* monotonic µs of the last token refill */
   int                     tokens;     /* requests it may still make at once */
   guint                   n_offers;   /* its offers waiting for an answer */
+  guint                   batch_cursor; /* the first fan-out line of this iteration not yet queued for it */
 };
 
 struct _KletsenServer
@@ -154,6 +155,8 @@ struct _KletsenServer
   GQueue                pong_queue;   /* by pong deadline */
   GQueue                login_queue;  /* by login deadline */
   gint64                queued_total; /* unsent output of all connections */
+  GArray               *batch;        /* this iteration's fan-out lines (BatchEntry) */
+  GByteArray           *batch_block;  /* the same lines, one after the other */
   gsize                 ring_bytes;   /* memory of all output rings */
   gsize                 ring_peak;    /* its peak since the last flush */
   gboolean              shutting_down;
@@ -174,6 +177,9 @@ void               _kletsen_connection_send       (KletsenConnection *conn,
 void               _kletsen_connection_send_line  (KletsenConnection *conn,
                                                    KletsenLine       *line);
 KletsenLine       *_kletsen_line_new              (GBytes            *bytes);
+KletsenLine       *_kletsen_line_new_slice        (GBytes            *bytes,
+                                                   gsize              offset,
+                                                   gsize              size);
 void               _kletsen_line_unref            (KletsenLine       *line);
 void               _kletsen_connection_send_status (KletsenConnection *conn,
                                                    const char        *header,
@@ -200,6 +206,8 @@ void               _kletsen_server_mark_dirty     (KletsenServer     *self,
 void               _kletsen_server_mark_doomed    (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_flush_all      (KletsenServer     *self);
+void               _kletsen_server_catch_up       (KletsenServer     *self,
+                                                   KletsenConnection *conn);
 void               _kletsen_server_fan_out        (KletsenServer     *self,
                                                    GBytes            *line,
                                                    KletsenConnection *except);

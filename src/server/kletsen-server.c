@@ -47,6 +47,8 @@
 
 G_DEFINE_FINAL_TYPE (KletsenServer, kletsen_server, G_TYPE_OBJECT)
 
+static void materialize_batch (KletsenServer *self);
+
 void
 kletsen_server_options_init (KletsenServerOptions *options)
 {
@@ -101,7 +103,7 @@ flush_prepare (GSource *source,
   KletsenServer *self = ((ServerSource *)source)->server;
 
   *timeout = -1;
-  return self->dirty.length > 0 || self->doomed.length > 0;
+  return self->dirty.length > 0 || self->doomed.length > 0 || self->batch->len > 0;
 }
 
 static gboolean
@@ -109,7 +111,7 @@ flush_check (GSource *source)
 {
   KletsenServer *self = ((ServerSource *)source)->server;
 
-  return self->dirty.length > 0 || self->doomed.length > 0;
+  return self->dirty.length > 0 || self->doomed.length > 0 || self->batch->len > 0;
 }
 
 static void
@@ -149,6 +151,8 @@ _kletsen_server_flush_all (KletsenServer *self)
 
   while ((link = self->doomed.head) != NULL)
     teardown (self, link->data);
+
+  materialize_batch (self);
 
   while ((link = g_queue_pop_head_link (&self->dirty)) != NULL)
     {
@@ -509,6 +513,8 @@ _kletsen_server_add_user (KletsenServer     *self,
 
   conn->name = g_strdup (name);
   conn->logged_in = TRUE;
+  /* Only what is fanned out from now on is for this user. */
+  conn->batch_cursor = self->batch->len;
   conn->users_index = self->users->len;
   g_ptr_array_add (self->users, conn);
   g_hash_table_insert (self->users_by_key, kletsen_user_name_key (name), conn);
@@ -539,6 +545,8 @@ _kletsen_server_remove_user (KletsenServer     *self,
   if (!conn->logged_in)
     return;
 
+  /* What was fanned out while it was here still reaches it. */
+  _kletsen_server_catch_up (self, conn);
   conn->logged_in = FALSE;
   key = kletsen_user_name_key (conn->name);
   g_hash_table_remove (self->users_by_key, key);
@@ -568,28 +576,145 @@ _kletsen_server_remove_user (KletsenServer     *self,
     }
 }
 
+/* One line of this iteration's fan-out. */
+typedef struct
+{
+  KletsenLine       *line;
+  KletsenConnection *except; /* compared, never followed: it may be gone */
+  gsize              offset; /* in batch_block */
+} BatchEntry;
+
 /**
  * _kletsen_server_fan_out:
- * @line: serialized once; every receiver's queue shares it
+ * @line: serialized once
  * @except: (nullable): the one logged-in user who does not get it
  *
  * Sends @line to every logged-in user but @except.
+ *
+ * The line joins this iteration's batch rather than every receiver's queue:
+ * at the end of the iteration each receiver gets the whole batch as one slice
+ * of one buffer (see materialize_batch()), so a burst of N lines to M users
+ * costs about M queue entries instead of N × M. A line sent to one user alone
+ * first queues what that user has not had of the batch (see
+ * _kletsen_server_catch_up()), so every user still sees lines in the order
+ * they were sent.
  */
 void
 _kletsen_server_fan_out (KletsenServer     *self,
                          GBytes            *line,
                          KletsenConnection *except)
 {
-  KletsenLine *shared = _kletsen_line_new (line);
+  BatchEntry entry = { _kletsen_line_new (line), except, self->batch_block->len };
 
-  for (guint i = 0; i < self->users->len; i++)
+  g_byte_array_append (self->batch_block, (const guint8 *)entry.line->data, entry.line->size);
+  g_array_append_val (self->batch, entry);
+}
+
+/**
+ * _kletsen_server_catch_up:
+ *
+ * Queues for @conn the lines of this iteration's batch it has not had yet.
+ */
+void
+_kletsen_server_catch_up (KletsenServer     *self,
+                          KletsenConnection *conn)
+{
+  if (!conn->logged_in)
+    return;
+  for (guint i = conn->batch_cursor; i < self->batch->len; i++)
     {
-      KletsenConnection *conn = g_ptr_array_index (self->users, i);
+      BatchEntry *entry = &g_array_index (self->batch, BatchEntry, i);
 
-      if (conn != except)
-        _kletsen_connection_send_line (conn, shared);
+      if (entry->except != conn)
+        _kletsen_connection_send_line (conn, entry->line);
     }
-  _kletsen_line_unref (shared);
+  conn->batch_cursor = self->batch->len;
+}
+
+/* Queues the rest of the batch for every logged-in user, then empties it. */
+static void
+materialize_batch (KletsenServer *self)
+{
+  g_autoptr(GHashTable) excepted = NULL;
+  g_autoptr(GPtrArray) senders = g_ptr_array_new ();
+  g_autoptr(GBytes) block = NULL;
+  KletsenLine *all;
+  gsize block_len;
+  guint n = self->batch->len;
+
+  if (n == 0)
+    return;
+
+  /* The receivers' queues share the buffer; a new one collects the next batch. */
+  block_len = self->batch_block->len;
+  block = g_byte_array_free_to_bytes (g_steal_pointer (&self->batch_block));
+  self->batch_block = g_byte_array_new ();
+  all = _kletsen_line_new_slice (block, 0, block_len);
+  excepted = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      BatchEntry *entry = &g_array_index (self->batch, BatchEntry, i);
+
+      if (entry->except != NULL)
+        g_hash_table_add (excepted, entry->except);
+    }
+
+  for (guint u = 0; u < self->users->len; u++)
+    {
+      KletsenConnection *conn = g_ptr_array_index (self->users, u);
+      guint start = conn->batch_cursor;
+
+      conn->batch_cursor = 0;
+      if (start == 0 && !g_hash_table_contains (excepted, conn))
+        {
+          _kletsen_connection_send_line (conn, all);
+          continue;
+        }
+      if (g_hash_table_contains (excepted, conn))
+        g_ptr_array_add (senders, conn);
+      /* Joined during the iteration, caught up already, or the sender of
+       * some of it: the runs of lines it gets, each as one slice. */
+      while (start < n)
+        {
+          BatchEntry *first = &g_array_index (self->batch, BatchEntry, start);
+          guint end = start;
+          KletsenLine *slice;
+          gsize stop;
+
+          if (first->except == conn)
+            {
+              start++;
+              continue;
+            }
+          while (end < n && g_array_index (self->batch, BatchEntry, end).except != conn)
+            end++;
+          stop = end < n ? g_array_index (self->batch, BatchEntry, end).offset : block_len;
+          slice = _kletsen_line_new_slice (block, first->offset, stop - first->offset);
+          _kletsen_connection_send_line (conn, slice);
+          _kletsen_line_unref (slice);
+          start = end;
+        }
+    }
+  _kletsen_line_unref (all);
+
+  /* The senders of this batch are written to last, so that what confirms a
+   * broadcast (BROADCAST_RESP) leaves after the broadcast itself: a sender
+   * waiting for it then sends its next line once the server is done with
+   * this one, not while it is still writing to hundreds of others. */
+  for (guint i = 0; i < senders->len; i++)
+    {
+      KletsenConnection *conn = g_ptr_array_index (senders, i);
+
+      if (in_queue (&self->dirty, &conn->dirty_link))
+        {
+          g_queue_unlink (&self->dirty, &conn->dirty_link);
+          g_queue_push_tail_link (&self->dirty, &conn->dirty_link);
+        }
+    }
+
+  for (guint i = 0; i < n; i++)
+    _kletsen_line_unref (g_array_index (self->batch, BatchEntry, i).line);
+  g_array_set_size (self->batch, 0);
 }
 
 /* ---- accepting ---- */
@@ -779,6 +904,10 @@ kletsen_server_finalize (GObject *object)
   g_clear_object (&self->listener);
   g_clear_pointer (&self->users_by_key, g_hash_table_unref);
   g_clear_pointer (&self->users, g_ptr_array_unref);
+  for (guint i = 0; i < self->batch->len; i++)
+    _kletsen_line_unref (g_array_index (self->batch, BatchEntry, i).line);
+  g_clear_pointer (&self->batch, g_array_unref);
+  g_clear_pointer (&self->batch_block, g_byte_array_unref);
   g_clear_pointer (&self->ping_line, g_bytes_unref);
   g_clear_pointer (&self->read_buffer, g_free);
   g_clear_pointer (&self->write_buffer, g_free);
@@ -801,6 +930,8 @@ kletsen_server_init (KletsenServer *self)
   kletsen_server_options_init (&self->options);
   self->users_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->users = g_ptr_array_new ();
+  self->batch = g_array_new (FALSE, FALSE, sizeof (BatchEntry));
+  self->batch_block = g_byte_array_new ();
   self->ping_line = kletsen_message_serialize ("PING", NULL);
   self->read_buffer_size = READ_BUFFER_SIZE;
   self->read_buffer = g_malloc (READ_BUFFER_SIZE + 1);
