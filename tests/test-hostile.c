@@ -257,6 +257,71 @@ test_total_queue_cap_burst (void)
     kt_client_sync (g_ptr_array_index (readers, r));
 }
 
+/* A server out of descriptors refuses newcomers at once (DSCN 7012 on the
+ * chat port, a close on the file port) instead of leaving them in the
+ * backlog while it spins on EMFILE, and takes clients again when some leave. */
+static void
+test_out_of_descriptors (void)
+{
+  g_autoptr(KtServer) server = NULL;
+  g_autoptr(KtClient) witness = NULL;
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify)kt_client_free);
+  guint welcomed = 0, refused = 0;
+  gboolean back = FALSE;
+
+  if (g_getenv ("KLETSEN_SERVER_WRAPPER") != NULL)
+    {
+      g_test_skip ("runs the server under prlimit itself");
+      return;
+    }
+  g_setenv ("KLETSEN_SERVER_WRAPPER", "prlimit --nofile=48", TRUE);
+  server = kt_server_start ("--max-clients", "1000", NULL);
+  g_unsetenv ("KLETSEN_SERVER_WRAPPER");
+  witness = kt_client_login (server, "witness");
+
+  for (guint i = 0; i < 60; i++)
+    {
+      KtClient *c = kt_client_connect (server);
+      g_autofree char *line = kt_client_read_line (c);
+
+      g_ptr_array_add (clients, c);
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, "WELCOME"))
+        welcomed++;
+      else
+        {
+          g_assert_cmpstr (line, ==, "DSCN {\"reason\":7012}");
+          refused++;
+        }
+    }
+  g_test_message ("48 descriptors: %u more clients welcomed, %u refused", welcomed, refused);
+  g_assert_cmpuint (welcomed, >, 0);
+  g_assert_cmpuint (refused, >, 0);
+
+  /* Still no descriptor free: a side-channel connection is closed at once. */
+  {
+    g_autoptr(KtClient) side = kt_client_connect_port (server->file_port);
+
+    kt_client_expect_eof (side);
+  }
+  kt_client_sync (witness);
+
+  /* Everyone else leaves; once the server has seen that, there is room. */
+  g_ptr_array_set_size (clients, 0);
+  for (guint attempt = 0; attempt < 50 && !back; attempt++)
+    {
+      g_autoptr(KtClient) c = NULL;
+      g_autofree char *line = NULL;
+
+      kt_client_sync (witness);
+      c = kt_client_connect (server);
+      line = kt_client_read_line (c);
+      g_assert_nonnull (line);
+      back = g_str_has_prefix (line, "WELCOME");
+    }
+  g_assert_true (back);
+}
+
 /* 1,000 connect/disconnect cycles, resets in the middle of a line, and
  * half-open sockets leave no descriptor and no memory behind. */
 static void
@@ -378,6 +443,7 @@ main (int    argc,
   g_test_add_func ("/hostile/total-queue-cap", test_total_queue_cap);
   g_test_add_func ("/hostile/total-queue-cap-burst", test_total_queue_cap_burst);
   g_test_add_func ("/hostile/churn", test_churn);
+  g_test_add_func ("/hostile/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func ("/hostile/rate-limit", test_rate_limit);
 
   return g_test_run ();

@@ -601,17 +601,13 @@ accept_side_peers (KletsenServer *server,
 {
   for (guint i = 0; i < 64; i++)
     {
-      int fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd = _kletsen_server_accept (server, g_socket_get_fd (listener), FALSE);
       SidePeer *peer;
 
+      if (fd == -1)
+        break;
       if (fd < 0)
-        {
-          if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-          if (errno != EAGAIN && errno != EWOULDBLOCK)
-            g_message ("file port: accept failed: %s", g_strerror (errno));
-          break;
-        }
+        continue;
 
       peer = (SidePeer *)g_source_new (&side_peer_funcs, sizeof (SidePeer));
       g_source_set_static_name ((GSource *)peer, "kletsen-side-peer");

@@ -127,6 +127,9 @@ struct _KletsenServer
   GSource              *flush_source;
   GSource              *poll_source;  /* epoll over all connections, or NULL */
   int                   epoll_fd;     /* -1 without epoll */
+  int                   spare_fd;     /* held for refusing clients when out of descriptors */
+  guint                 refused_for_fds;
+  gint64                refused_logged_at;
   GPtrArray            *read_again;   /* TLS connections holding decrypted bytes */
   GSource              *heartbeat_source;
   GHashTable           *users_by_key; /* folded name → KletsenConnection */
@@ -206,6 +209,9 @@ void               _kletsen_server_mark_dirty     (KletsenServer     *self,
 void               _kletsen_server_mark_doomed    (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_flush_all      (KletsenServer     *self);
+int                _kletsen_server_accept         (KletsenServer     *self,
+                                                   int                listen_fd,
+                                                   gboolean           chat);
 void               _kletsen_server_catch_up       (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_fan_out        (KletsenServer     *self,

@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -815,6 +816,63 @@ accept_one (KletsenServer *self,
     _kletsen_connection_abort (conn, NULL);
 }
 
+/**
+ * _kletsen_server_accept:
+ * @listen_fd: a listening socket
+ * @chat: whether it is a chat port (a refused client gets DSCN 7012)
+ *
+ * accept4(), for a process that may run out of descriptors. Then the pending
+ * connection would stay in the backlog and keep the listener readable, and
+ * the loop would spin on EMFILE; instead it is taken with a spare descriptor
+ * kept for the purpose, refused and closed.
+ *
+ * Returns: a new non-blocking socket; -1 when there is nothing (more) to
+ *   accept; -2 when a connection was refused for want of descriptors
+ */
+int
+_kletsen_server_accept (KletsenServer *self,
+                        int            listen_fd,
+                        gboolean       chat)
+{
+  for (;;)
+    {
+      int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (fd >= 0)
+        return fd;
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if ((errno == EMFILE || errno == ENFILE) && self->spare_fd >= 0)
+        {
+          gint64 now = g_get_monotonic_time ();
+
+          close (self->spare_fd);
+          fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (fd >= 0)
+            {
+              if (chat)
+                refuse (fd);
+              else
+                close (fd);
+            }
+          self->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+          self->refused_for_fds++;
+          /* Once per ten seconds at most: a flood must not fill the journal. */
+          if (now - self->refused_logged_at >= 10 * G_USEC_PER_SEC)
+            {
+              g_message ("out of descriptors: refusing connections, %u since the last such message "
+                         "(raise ulimit -n, or LimitNOFILE= in the service)", self->refused_for_fds);
+              self->refused_logged_at = now;
+              self->refused_for_fds = 0;
+            }
+          return fd >= 0 ? -2 : -1;
+        }
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        g_message ("accept failed: %s", g_strerror (errno));
+      return -1;
+    }
+}
+
 static gboolean
 listen_dispatch (GSource     *source,
                  GSourceFunc  callback,
@@ -826,19 +884,12 @@ listen_dispatch (GSource     *source,
 
   for (int i = 0; i < ACCEPTS_PER_DISPATCH; i++)
     {
-      int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd = _kletsen_server_accept (self, listen_fd, TRUE);
 
-      if (fd < 0)
-        {
-          if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-          if (errno == EMFILE || errno == ENFILE)
-            g_message ("cannot accept: %s", g_strerror (errno));
-          else if (errno != EAGAIN && errno != EWOULDBLOCK)
-            g_message ("accept failed: %s", g_strerror (errno));
-          break;
-        }
-      accept_one (self, fd, tls);
+      if (fd == -1)
+        break;
+      if (fd >= 0)
+        accept_one (self, fd, tls);
     }
 
   return G_SOURCE_CONTINUE;
@@ -897,6 +948,8 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->poll_source, g_source_unref);
   if (self->epoll_fd >= 0)
     close (self->epoll_fd);
+  if (self->spare_fd >= 0)
+    close (self->spare_fd);
   g_clear_pointer (&self->read_again, g_ptr_array_unref);
   g_source_destroy (self->heartbeat_source);
   g_clear_pointer (&self->heartbeat_source, g_source_unref);
@@ -943,6 +996,7 @@ kletsen_server_init (KletsenServer *self)
 
   self->read_again = g_ptr_array_new ();
   self->epoll_fd = -1;
+  self->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
 #ifdef HAVE_EPOLL
   /* KLETSEN_POLL=glib keeps a GSource per socket, the way other platforms
    * run; the tests use it to cover that path. */
