@@ -430,8 +430,8 @@ send_now (KletsenConnection *conn,
  * @line: the queue takes a reference, so a line meant for many receivers is
  *   serialized once
  *
- * Queues @line for @conn and asks for a flush at the start of the next main
- * loop iteration, so everything queued meanwhile leaves in one system call.
+ * Queues @line for @conn and asks for a flush at the end of this main loop
+ * iteration, so everything queued meanwhile leaves in one system call.
  * A receiver whose unsent output passes the cap is disconnected with 7010.
  */
 void
@@ -712,8 +712,7 @@ _kletsen_connection_close (KletsenConnection *conn,
  * @why: (nullable): a reason for the log
  *
  * Ends a connection now, dropping what was not written. The teardown itself
- * waits for the start of the next main loop iteration, so a fan-out loop may
- * abort a receiver safely.
+ * waits for the next flush, so a fan-out loop may abort a receiver safely.
  */
 void
 _kletsen_connection_abort (KletsenConnection *conn,

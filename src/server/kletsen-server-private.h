@@ -61,7 +61,7 @@ typedef enum
   CONN_OPEN,      /* reading and writing */
   CONN_DRAINING,  /* input ignored; closes once its output is written */
   CONN_LINGERING, /* output written and shut down; waits for the peer's EOF */
-  CONN_DEAD,      /* waiting to be torn down at the start of the next iteration */
+  CONN_DEAD,      /* waiting to be torn down at the next flush */
 } KletsenConnectionState;
 
 /* One client of the chat port. A plain struct rather than a GObject: the

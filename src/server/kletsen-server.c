@@ -9,15 +9,19 @@
  * heartbeat and the orderly end of connections. Everything runs on one
  * GMainContext; nothing blocks.
  *
- * Three GSources serve all connections at once:
- * - the flush source tears down dead connections and writes every queue that
- *   was filled since the last iteration; it is attached before any connection
- *   so that it runs first in an iteration, flushing what the previous one
- *   queued, and a burst of messages to one client leaves in one system call;
+ * A few GSources serve all connections at once:
+ * - on Linux the poll source watches every chat socket through one epoll
+ *   set, reads what is ready and then flushes (below) before it returns;
+ *   elsewhere each socket has its own GSource (kletsen-connection.c);
+ * - the flush source does the same flush for output queued outside the poll
+ *   source (timers, handshakes, the relay): it tears down dead connections,
+ *   hands each receiver this iteration's fan-out as one slice, and writes
+ *   every queue filled since the last flush, so a burst of messages to one
+ *   client leaves in one system call;
  * - the heartbeat source keeps two queues ordered by deadline (the next PING,
  *   the PONG awaited) and wakes only for the earliest, so 10,000 clients cost
  *   one timer rather than 10,000;
- * - the listen source accepts. */
+ * - the listen sources accept. */
 
 #include "config.h"
 
