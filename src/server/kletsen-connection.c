@@ -76,10 +76,8 @@ epoll_update (KletsenConnection *conn,
 static void
 backlog_leave (KletsenConnection *conn)
 {
-  GQueue *backlogged = &conn->server->backlogged;
-
-  if (conn->backlog_link.prev != NULL || backlogged->head == &conn->backlog_link)
-    g_queue_unlink (backlogged, &conn->backlog_link);
+  if (_kletsen_queue_has (&conn->server->backlogged, &conn->backlog_link))
+    g_queue_unlink (&conn->server->backlogged, &conn->backlog_link);
 }
 
 /* Starts reading: at once for clear text, after the handshake for TLS. */
@@ -273,12 +271,7 @@ _kletsen_connection_new (KletsenServer *server,
 KletsenLine *
 _kletsen_line_new (GBytes *bytes)
 {
-  KletsenLine *line = g_new (KletsenLine, 1);
-
-  line->refs = 1;
-  line->bytes = g_bytes_ref (bytes);
-  line->data = g_bytes_get_data (bytes, &line->size);
-  return line;
+  return _kletsen_line_new_slice (bytes, 0, g_bytes_get_size (bytes));
 }
 
 /**

@@ -197,6 +197,14 @@ gboolean           _kletsen_connection_is_open    (KletsenConnection *conn);
 void               _kletsen_connection_dispatch   (KletsenConnection *conn,
                                                    GIOCondition       events);
 
+/* Whether @link, which belongs in @queue only, is in it now. */
+static inline gboolean
+_kletsen_queue_has (GQueue *queue,
+                    GList  *link)
+{
+  return link->prev != NULL || queue->head == link;
+}
+
 /* kletsen-server.c */
 char              *_kletsen_describe_peer         (int                fd,
                                                    const char        *prefix);

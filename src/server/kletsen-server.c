@@ -85,13 +85,6 @@ kletsen_server_options_init (KletsenServerOptions *options)
 
 /* ---- the flush source ---- */
 
-static gboolean
-in_queue (GQueue *queue,
-          GList  *link)
-{
-  return link->prev != NULL || queue->head == link;
-}
-
 typedef struct
 {
   GSource        base;
@@ -101,6 +94,13 @@ typedef struct
   gpointer       tag;      /* the poll source's epoll descriptor */
 } ServerSource;
 
+/* Output queued, a fan-out batch or a dead connection waits for a flush. */
+static gboolean
+flush_pending (KletsenServer *self)
+{
+  return self->dirty.length > 0 || self->doomed.length > 0 || self->batch->len > 0;
+}
+
 static gboolean
 flush_prepare (GSource *source,
                int     *timeout)
@@ -108,15 +108,13 @@ flush_prepare (GSource *source,
   KletsenServer *self = ((ServerSource *)source)->server;
 
   *timeout = -1;
-  return self->dirty.length > 0 || self->doomed.length > 0 || self->batch->len > 0;
+  return flush_pending (self);
 }
 
 static gboolean
 flush_check (GSource *source)
 {
-  KletsenServer *self = ((ServerSource *)source)->server;
-
-  return self->dirty.length > 0 || self->doomed.length > 0 || self->batch->len > 0;
+  return flush_pending (((ServerSource *)source)->server);
 }
 
 static void
@@ -124,7 +122,7 @@ teardown (KletsenServer     *self,
           KletsenConnection *conn)
 {
   g_queue_unlink (&self->doomed, &conn->all_link);
-  if (in_queue (&self->dirty, &conn->dirty_link))
+  if (_kletsen_queue_has (&self->dirty, &conn->dirty_link))
     g_queue_unlink (&self->dirty, &conn->dirty_link);
   _kletsen_server_remove_user (self, conn);
   _kletsen_connection_free (conn);
@@ -308,7 +306,7 @@ void
 _kletsen_server_mark_dirty (KletsenServer     *self,
                             KletsenConnection *conn)
 {
-  if (!in_queue (&self->dirty, &conn->dirty_link))
+  if (!_kletsen_queue_has (&self->dirty, &conn->dirty_link))
     g_queue_push_tail_link (&self->dirty, &conn->dirty_link);
 }
 
@@ -320,11 +318,11 @@ _kletsen_server_mark_doomed (KletsenServer     *self,
   g_queue_push_tail_link (&self->doomed, &conn->all_link);
   if (self->heartbeat_source != NULL)
     {
-      if (in_queue (&self->ping_queue, &conn->ping_link))
+      if (_kletsen_queue_has (&self->ping_queue, &conn->ping_link))
         g_queue_unlink (&self->ping_queue, &conn->ping_link);
-      if (in_queue (&self->pong_queue, &conn->pong_link))
+      if (_kletsen_queue_has (&self->pong_queue, &conn->pong_link))
         g_queue_unlink (&self->pong_queue, &conn->pong_link);
-      if (in_queue (&self->login_queue, &conn->login_link))
+      if (_kletsen_queue_has (&self->login_queue, &conn->login_link))
         g_queue_unlink (&self->login_queue, &conn->login_link);
     }
 }
@@ -527,7 +525,7 @@ _kletsen_server_add_user (KletsenServer     *self,
   schedule_ping (self, conn, g_get_monotonic_time () + (gint64)self->options.ping_interval_ms * 1000);
   heartbeat_rearm (self);
 
-  if (in_queue (&self->login_queue, &conn->login_link))
+  if (_kletsen_queue_has (&self->login_queue, &conn->login_link))
     g_queue_unlink (&self->login_queue, &conn->login_link);
   conn_log (conn, G_LOG_LEVEL_INFO, "logged in");
   _kletsen_server_fan_out (self, joined, conn);
@@ -561,9 +559,9 @@ _kletsen_server_remove_user (KletsenServer     *self,
   last->users_index = conn->users_index;
   g_ptr_array_set_size (self->users, self->users->len - 1);
 
-  if (in_queue (&self->ping_queue, &conn->ping_link))
+  if (_kletsen_queue_has (&self->ping_queue, &conn->ping_link))
     g_queue_unlink (&self->ping_queue, &conn->ping_link);
-  if (in_queue (&self->pong_queue, &conn->pong_link))
+  if (_kletsen_queue_has (&self->pong_queue, &conn->pong_link))
     g_queue_unlink (&self->pong_queue, &conn->pong_link);
   conn->ping_outstanding = FALSE;
   heartbeat_rearm (self);
@@ -668,14 +666,15 @@ materialize_batch (KletsenServer *self)
     {
       KletsenConnection *conn = g_ptr_array_index (self->users, u);
       guint start = conn->batch_cursor;
+      gboolean sender = g_hash_table_contains (excepted, conn);
 
       conn->batch_cursor = 0;
-      if (start == 0 && !g_hash_table_contains (excepted, conn))
+      if (start == 0 && !sender)
         {
           _kletsen_connection_send_line (conn, all);
           continue;
         }
-      if (g_hash_table_contains (excepted, conn))
+      if (sender)
         g_ptr_array_add (senders, conn);
       /* Joined during the iteration, caught up already, or the sender of
        * some of it: the runs of lines it gets, each as one slice. */
@@ -710,7 +709,7 @@ materialize_batch (KletsenServer *self)
     {
       KletsenConnection *conn = g_ptr_array_index (senders, i);
 
-      if (in_queue (&self->dirty, &conn->dirty_link))
+      if (_kletsen_queue_has (&self->dirty, &conn->dirty_link))
         {
           g_queue_unlink (&self->dirty, &conn->dirty_link);
           g_queue_push_tail_link (&self->dirty, &conn->dirty_link);
