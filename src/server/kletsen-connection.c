@@ -310,7 +310,6 @@ _kletsen_line_unref (KletsenLine *line)
 static void
 ring_free (KletsenConnection *conn)
 {
-  conn->server->ring_bytes -= conn->q_cap * sizeof (KletsenLine *);
   g_clear_pointer (&conn->queue, g_free);
   conn->q_head = conn->q_cap = 0;
 }
@@ -391,8 +390,6 @@ queue_push (KletsenConnection *conn,
       for (guint i = 0; i < conn->q_len; i++)
         ring[i] = RING (conn, i);
       g_free (conn->queue);
-      conn->server->ring_bytes += (cap - conn->q_cap) * sizeof (KletsenLine *);
-      conn->server->ring_peak = MAX (conn->server->ring_peak, conn->server->ring_bytes);
       conn->queue = ring;
       conn->q_cap = cap;
       conn->q_head = 0;

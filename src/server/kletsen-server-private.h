@@ -160,8 +160,6 @@ struct _KletsenServer
   gint64                queued_total; /* unsent output of all connections */
   GArray               *batch;        /* this iteration's fan-out lines (BatchEntry) */
   GByteArray           *batch_block;  /* the same lines, one after the other */
-  gsize                 ring_bytes;   /* memory of all output rings */
-  gsize                 ring_peak;    /* its peak since the last flush */
   gboolean              shutting_down;
   GCallback             shutdown_done;
   gpointer              shutdown_data;

@@ -27,9 +27,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #ifdef HAVE_EPOLL
 #include <sys/epoll.h>
 #endif
@@ -46,9 +43,6 @@
  * the number of logins per iteration sets the batch size: with 64, a storm of
  * 10,000 logins took 160 iterations of ~5,000 small writes each. */
 #define ACCEPTS_PER_DISPATCH 1024
-
-/* Output rings this large in one iteration are a burst worth trimming after. */
-#define TRIM_AFTER_BYTES (4 * 1024 * 1024)
 
 G_DEFINE_FINAL_TYPE (KletsenServer, kletsen_server, G_TYPE_OBJECT)
 
@@ -185,15 +179,6 @@ _kletsen_server_flush_all (KletsenServer *self)
       _kletsen_connection_overflow (worst);
     }
 
-#ifdef __GLIBC__
-  /* When thousands log in at once, each iteration queues hundreds of JOINED
-   * lines for each of thousands of users: tens of MiB of rings that the
-   * flush frees again, but that malloc keeps, scattered between long-lived
-   * blocks, and that would count as ours for good. Hand them back. */
-  if (self->ring_peak >= TRIM_AFTER_BYTES)
-    malloc_trim (0);
-#endif
-  self->ring_peak = self->ring_bytes;
 
   maybe_finish_shutdown (self);
 }
