@@ -21,10 +21,11 @@ typedef struct _KletsenGame KletsenGame;
 typedef struct _KletsenRelay KletsenRelay;
 typedef struct _KletsenTransfer KletsenTransfer;
 
-/* One serialized line in the output queues, shared by every receiver. GBytes
- * would do, but its count is atomic and this one is bumped once per receiver
- * of every fan-out (50 million times when 10,000 users log in) by one thread;
- * size and data sit here so a flush reads them without a call. */
+/* An entry of the output queues: one serialized line, or a slice of a fan-out
+ * batch (several lines one after the other), shared by the receivers that get
+ * it. @data and @size point into @bytes, so a slice needs no copy; the count
+ * is plain, as one thread owns all queues; a flush reads size and data
+ * without a call. */
 typedef struct
 {
   guint       refs;
