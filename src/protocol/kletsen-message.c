@@ -46,33 +46,45 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
     { { "receiver", S }, { "sessionKey", S }, { "message", S } }, "5", FALSE },
 
   { KLETSEN_MSG_WELCOME, "WELCOME", S2C, NULL, { { "msg", S } }, "2", FALSE },
-  { KLETSEN_MSG_LOGIN_RESP, "LOGIN_RESP", S2C, NULL, { { "status", S } }, "2", FALSE },
+  { KLETSEN_MSG_LOGIN_RESP, "LOGIN_RESP", S2C, NULL, { { "status", S } }, "2", FALSE,
+    { { "code", I } } },
   { KLETSEN_MSG_JOINED, "JOINED", S2C, NULL, { { "username", S } }, "2", FALSE },
   { KLETSEN_MSG_LEFT, "LEFT", S2C, NULL, { { "username", S } }, "2", FALSE },
-  { KLETSEN_MSG_BROADCAST_RESP, "BROADCAST_RESP", S2C, NULL, { { "status", S } }, "2", FALSE },
+  { KLETSEN_MSG_BROADCAST_RESP, "BROADCAST_RESP", S2C, NULL, { { "status", S } }, "2", FALSE,
+    { { "code", I } } },
   { KLETSEN_MSG_BROADCAST, "BROADCAST", S2C, NULL, { { "username", S }, { "message", S } }, "2", FALSE },
   { KLETSEN_MSG_PING, "PING", S2C, NULL, { { NULL } }, "2", FALSE },
   { KLETSEN_MSG_PONG_ERROR, "PONG_ERROR", S2C, NULL, { { "code", I } }, "2", FALSE },
   { KLETSEN_MSG_DSCN, "DSCN", S2C, NULL, { { "reason", I } }, "6", FALSE },
-  { KLETSEN_MSG_BYE_RESP, "BYE_RESP", S2C, NULL, { { "status", S } }, "2", FALSE },
+  { KLETSEN_MSG_BYE_RESP, "BYE_RESP", S2C, NULL, { { "status", S } }, "2", FALSE,
+    { { "code", I } } },
   { KLETSEN_MSG_UNKNOWN_COMMAND, "UNKNOWN_COMMAND", S2C, NULL, { { NULL } }, "2", FALSE },
   { KLETSEN_MSG_PARSE_ERROR, "PARSE_ERROR", S2C, NULL, { { NULL } }, "2", FALSE },
-  { KLETSEN_MSG_LIST_USERS_RESP, "LIST_USERS_RESP", S2C, NULL, { { "status", S } }, "3", FALSE },
-  { KLETSEN_MSG_PRIVATE_MESSAGE_RESP, "PRIVATE_MESSAGE_RESP", S2C, NULL, { { "status", S } }, "3", FALSE },
+  { KLETSEN_MSG_LIST_USERS_RESP, "LIST_USERS_RESP", S2C, NULL, { { "status", S } }, "3", FALSE,
+    { { "code", I }, { "users", A } } },
+  { KLETSEN_MSG_PRIVATE_MESSAGE_RESP, "PRIVATE_MESSAGE_RESP", S2C, NULL, { { "status", S } }, "3", FALSE,
+    { { "code", I } } },
   { KLETSEN_MSG_PRIVATE_MESSAGE, "PRIVATE_MESSAGE", S2C, NULL, { { "sender", S }, { "message", S } }, "3", FALSE },
-  { KLETSEN_MSG_START_GAME_RESP, "START_GAME_RESP", S2C, NULL, { { "status", S } }, "3", FALSE },
-  { KLETSEN_MSG_GAME_NOTIFICATION, "GAME_NOTIFICATION", S2C, NULL, { { "status", S } }, "3", FALSE },
-  { KLETSEN_MSG_JOIN_GAME_RESP, "JOIN_GAME_RESP", S2C, NULL, { { "status", S } }, "3", FALSE },
+  { KLETSEN_MSG_START_GAME_RESP, "START_GAME_RESP", S2C, NULL, { { "status", S } }, "3", FALSE,
+    { { "code", I }, { "players", A }, { "min", I }, { "max", I } } },
+  { KLETSEN_MSG_GAME_NOTIFICATION, "GAME_NOTIFICATION", S2C, NULL, { { "status", S } }, "3", FALSE,
+    { { "initiator", S }, { "joinSeconds", I }, { "joinMs", I } } },
+  { KLETSEN_MSG_JOIN_GAME_RESP, "JOIN_GAME_RESP", S2C, NULL, { { "status", S } }, "3", FALSE,
+    { { "code", I } } },
   { KLETSEN_MSG_GAME_JOINED, "GAME_JOINED", S2C, NULL, { { "username", S }, { "players", A } }, "3", TRUE },
-  { KLETSEN_MSG_GUESS_NUMBER_RESP, "GUESS_NUMBER_RESP", S2C, NULL, { { "status", S } }, "3", FALSE },
+  { KLETSEN_MSG_GUESS_NUMBER_RESP, "GUESS_NUMBER_RESP", S2C, NULL, { { "status", S } }, "3", FALSE,
+    { { "code", I }, { "result", I } } },
   { KLETSEN_MSG_GAME_PROGRESS, "GAME_PROGRESS", S2C, NULL,
     { { "username", S }, { "timeMs", I }, { "finished", I }, { "players", I } }, "3", TRUE },
-  { KLETSEN_MSG_GAME_RESULTS, "GAME_RESULTS", S2C, NULL, { { "status", S } }, "3", FALSE },
+  { KLETSEN_MSG_GAME_RESULTS, "GAME_RESULTS", S2C, NULL, { { "status", S } }, "3", FALSE,
+    { { "code", I }, { "results", A } } },
   { KLETSEN_MSG_FILE_TRANSFER_OFFER, "FILE_TRANSFER_REQUEST", S2C, NULL,
     { { "sender", S }, { "filename", S }, { "size", I }, { "checksum", S }, { "transferId", S } }, "4", FALSE },
-  { KLETSEN_MSG_FILE_TRANSFER_RESPONSE, "FILE_TRANSFER_RESPONSE", S2C, NULL, { { "status", S } }, "4", FALSE },
+  { KLETSEN_MSG_FILE_TRANSFER_RESPONSE, "FILE_TRANSFER_RESPONSE", S2C, NULL, { { "status", S } }, "4", FALSE,
+    { { "code", I }, { "transferId", S }, { "receiver", S }, { "filename", S } } },
   { KLETSEN_MSG_SECURE_MESSAGE_REQ_IN, "SECURE_MESSAGE_REQ", S2C, NULL, { { "sender", S } }, "5", FALSE },
-  { KLETSEN_MSG_SECURE_MESSAGE_RES_IN, "SECURE_MESSAGE_RES", S2C, NULL, { { NULL } }, "5", FALSE },
+  { KLETSEN_MSG_SECURE_MESSAGE_RES_IN, "SECURE_MESSAGE_RES", S2C, NULL, { { NULL } }, "5", FALSE,
+    { { "code", I }, { "receiver", S }, { "publicKey", S } } },
   { KLETSEN_MSG_SECURE_MESSAGE_IN, "SECURE_MESSAGE", S2C, NULL,
     { { "sender", S }, { "sessionKey", S }, { "message", S } }, "5", FALSE },
 };
@@ -185,7 +197,8 @@ field_has_type (JsonNode         *node,
  *   empty object when there was no body
  *
  * Checks that @body is one strict JSON object holding every field @info
- * requires with the right JSON type.
+ * requires with the right JSON type, and that each optional field it names
+ * is either absent, null, or of its type.
  *
  * Returns: %KLETSEN_PARSE_OK or %KLETSEN_PARSE_ERROR
  */
@@ -224,6 +237,13 @@ kletsen_message_parse_body (const KletsenMessageInfo  *info,
       JsonNode *node = json_object_get_member (obj, info->fields[i].name);
 
       if (node == NULL || !field_has_type (node, info->fields[i].type))
+        return KLETSEN_PARSE_ERROR;
+    }
+  for (guint i = 0; i < KLETSEN_MAX_OPTIONAL && info->optional[i].name != NULL; i++)
+    {
+      JsonNode *node = json_object_get_member (obj, info->optional[i].name);
+
+      if (node != NULL && !JSON_NODE_HOLDS_NULL (node) && !field_has_type (node, info->optional[i].type))
         return KLETSEN_PARSE_ERROR;
     }
 

@@ -83,6 +83,7 @@ typedef enum
 } KletsenMessageType;
 
 #define KLETSEN_MAX_FIELDS 5
+#define KLETSEN_MAX_OPTIONAL 4
 
 typedef struct
 {
@@ -96,6 +97,10 @@ typedef struct
   /* protocol.md section, and whether this project added the message. */
   const char         *section;
   gboolean            extension;
+  /* Fields that may be absent (or JSON null), but that must have this type
+   * when present. Only given for messages to the client: the client checks
+   * what a server sends as strictly as the server checks clients. */
+  KletsenField        optional[KLETSEN_MAX_OPTIONAL];
 } KletsenMessageInfo;
 
 typedef enum

@@ -33,21 +33,25 @@ print_messages (void)
   gsize n;
   const KletsenMessageInfo *table = kletsen_message_table (&n);
 
-  printf ("| header | direction | reply | required fields | § |\n");
-  printf ("|---|---|---|---|---|\n");
+  printf ("| header | direction | reply | required fields | optional fields, typed when present | § |\n");
+  printf ("|---|---|---|---|---|---|\n");
   for (gsize i = 0; i < n; i++)
     {
       const KletsenMessageInfo *m = &table[i];
       g_autoptr(GString) fields = g_string_new (NULL);
+      g_autoptr(GString) optional = g_string_new (NULL);
 
       for (guint f = 0; f < KLETSEN_MAX_FIELDS && m->fields[f].name; f++)
         g_string_append_printf (fields, "%s`%s` (%s)", f ? ", " : "",
                                 m->fields[f].name, type_name (m->fields[f].type));
-      printf ("| `%s`%s | %s | %s%s%s | %s | %s |\n",
+      for (guint f = 0; f < KLETSEN_MAX_OPTIONAL && m->optional[f].name; f++)
+        g_string_append_printf (optional, "%s`%s` (%s)", f ? ", " : "",
+                                m->optional[f].name, type_name (m->optional[f].type));
+      printf ("| `%s`%s | %s | %s%s%s | %s | %s | %s |\n",
               m->header, m->extension ? " (extension)" : "",
               m->direction == KLETSEN_TO_SERVER ? "C→S" : "S→C",
               m->response ? "`" : "", m->response ? m->response : "—", m->response ? "`" : "",
-              fields->len ? fields->str : "—", m->section);
+              fields->len ? fields->str : "—", optional->len ? optional->str : "—", m->section);
     }
 }
 

@@ -7,6 +7,7 @@
 
 #pragma once
 
+#include "kletsen-body.h"
 #include "kletsen-codes.h"
 #include "kletsen-framer.h"
 #include "kletsen-json-check.h"
