@@ -8,6 +8,13 @@
 #include "config.h"
 
 #include "kletsen-game-state.h"
+#include "kletsen-protocol.h"
+
+/* What a server can make us keep of one game. */
+#define MAX_PLAYERS 1000
+/* How long a lobby may wait past its window for the start or the
+ * cancellation before it is taken as gone. */
+#define LOBBY_GRACE_MS 10000
 
 struct _KletsenGameState
 {
@@ -22,6 +29,7 @@ struct _KletsenGameState
   int               end_code;      /* 6002 or 9002 when it ended without results */
   guint             finished;
   char             *last_finisher;
+  guint             expiry_id;     /* ends an invitation or lobby the server forgot */
 };
 
 G_DEFINE_FINAL_TYPE (KletsenGameState, kletsen_game_state, G_TYPE_OBJECT)
@@ -58,6 +66,7 @@ kletsen_game_state_finalize (GObject *object)
 {
   KletsenGameState *self = KLETSEN_GAME_STATE (object);
 
+  g_clear_handle_id (&self->expiry_id, g_source_remove);
   g_clear_pointer (&self->initiator, g_free);
   g_clear_pointer (&self->players, g_strfreev);
   g_clear_pointer (&self->guesses, g_array_unref);
@@ -119,6 +128,8 @@ static void
 set_phase (KletsenGameState *self,
            KletsenGamePhase  phase)
 {
+  if (phase != KLETSEN_GAME_INVITED && phase != KLETSEN_GAME_LOBBY)
+    g_clear_handle_id (&self->expiry_id, g_source_remove);
   if (self->phase != phase)
     {
       self->phase = phase;
@@ -204,6 +215,31 @@ kletsen_game_state_get_last_finisher (KletsenGameState *self)
   return self->last_finisher;
 }
 
+static gboolean
+expired_cb (gpointer user_data)
+{
+  KletsenGameState *self = user_data;
+
+  self->expiry_id = 0;
+  if (self->phase == KLETSEN_GAME_INVITED)
+    set_phase (self, KLETSEN_GAME_NONE); /* the window closed without us */
+  else if (self->phase == KLETSEN_GAME_LOBBY)
+    _kletsen_game_state_cancelled (self, KLETSEN_CODE_NOT_ENOUGH_PLAYERS);
+  return G_SOURCE_REMOVE;
+}
+
+/* An invitation ends with its window; a lobby a little after it, if the
+ * server never said how it ended. */
+static void
+watch_deadline (KletsenGameState *self,
+                gint64            extra_ms)
+{
+  gint64 left_ms = MAX (self->join_deadline - g_get_monotonic_time (), 0) / 1000 + extra_ms;
+
+  g_clear_handle_id (&self->expiry_id, g_source_remove);
+  self->expiry_id = g_timeout_add ((guint)left_ms, expired_cb, self);
+}
+
 void
 _kletsen_game_state_invited (KletsenGameState *self,
                              const char       *initiator,
@@ -211,6 +247,22 @@ _kletsen_game_state_invited (KletsenGameState *self,
 {
   fresh (self, initiator, join_ms);
   set_phase (self, KLETSEN_GAME_INVITED);
+  watch_deadline (self, 0);
+}
+
+/**
+ * _kletsen_game_state_reset:
+ *
+ * The connection was lost: whatever game there was goes on without us, or
+ * has ended; show none.
+ */
+void
+_kletsen_game_state_reset (KletsenGameState *self)
+{
+  if (self->phase == KLETSEN_GAME_NONE)
+    return;
+  fresh (self, NULL, 0);
+  set_phase (self, KLETSEN_GAME_NONE);
 }
 
 /* We started the game, or joined one we were invited to. */
@@ -222,19 +274,24 @@ _kletsen_game_state_joined (KletsenGameState *self,
   if (self->phase != KLETSEN_GAME_INVITED)
     fresh (self, initiator, join_ms);
   set_phase (self, KLETSEN_GAME_LOBBY);
+  watch_deadline (self, LOBBY_GRACE_MS);
 }
 
 static void
 set_players (KletsenGameState *self,
              JsonArray        *players)
 {
-  guint n = players ? json_array_get_length (players) : 0;
+  guint n = players ? MIN (json_array_get_length (players), MAX_PLAYERS) : 0;
 
   g_clear_pointer (&self->players, g_strfreev);
   self->players = g_new0 (char *, n + 1);
   for (guint i = 0, j = 0; i < n; i++)
-    if (json_array_get_string_element (players, i) != NULL)
-      self->players[j++] = g_strdup (json_array_get_string_element (players, i));
+    {
+      const char *name = kletsen_array_get_string (players, i);
+
+      if (name != NULL && kletsen_user_name_is_valid (name))
+        self->players[j++] = g_strdup (name);
+    }
 }
 
 /* Who is in the lobby so far (GAME_JOINED, an extension of our server). */
@@ -283,26 +340,24 @@ _kletsen_game_state_results (KletsenGameState *self,
   JsonArray *list;
 
   g_array_set_size (self->results, 0);
-  if (g_strcmp0 (json_object_get_string_member_with_default (body, "status", ""), "OK") != 0)
+  if (g_strcmp0 (kletsen_body_get_string (body, "status"), "OK") != 0)
     {
-      self->end_code = json_object_get_int_member_with_default (body, "code", 9002);
+      self->end_code = (int)CLAMP (kletsen_body_get_int_or (body, "code", KLETSEN_CODE_NO_RESULTS), 1, G_MAXINT);
       set_phase (self, KLETSEN_GAME_FINISHED);
       return;
     }
 
-  list = json_object_get_array_member (body, "results");
-  for (guint i = 0; list != NULL && i < json_array_get_length (list); i++)
+  list = kletsen_body_get_array (body, "results");
+  for (guint i = 0; list != NULL && i < MIN (json_array_get_length (list), MAX_PLAYERS); i++)
     {
-      JsonObject *entry = json_array_get_object_element (list, i);
+      JsonObject *entry = kletsen_array_get_object (list, i);
+      const char *name = kletsen_body_get_string (entry, "username");
       KletsenGameResult result;
-      JsonNode *time;
 
-      if (entry == NULL)
+      if (name == NULL || !kletsen_user_name_is_valid (name))
         continue;
-      time = json_object_get_member (entry, "timeMs");
-      result.name = g_strdup (json_object_get_string_member_with_default (entry, "username", "?"));
-      result.time_ms = time != NULL && JSON_NODE_HOLDS_VALUE (time) && json_node_get_value_type (time) == G_TYPE_INT64
-                       ? json_node_get_int (time) : -1;
+      result.name = g_strdup (name);
+      result.time_ms = MAX (kletsen_body_get_int_or (entry, "timeMs", -1), -1);
       g_array_append_val (self->results, result);
     }
   self->end_code = 0;

@@ -53,6 +53,7 @@ guint               kletsen_game_state_get_finished       (KletsenGameState *sel
 const char         *kletsen_game_state_get_last_finisher  (KletsenGameState *self);
 
 /* Called by the session as messages arrive. */
+void                _kletsen_game_state_reset             (KletsenGameState *self);
 void                _kletsen_game_state_invited           (KletsenGameState *self,
                                                            const char       *initiator,
                                                            gint64            join_ms);

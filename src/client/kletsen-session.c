@@ -29,8 +29,21 @@
 #define READ_CHUNK (64 * 1024)
 #define MAX_LINE (4 * 1024 * 1024)
 #define KEY_TIMEOUT_MS 15000
+/* Connecting, the TLS handshake and the login must be done within this;
+ * afterwards only the watchdog judges whether the server is alive. */
+#define LOGIN_TIMEOUT_MS 10000
+/* Reconnecting: exponential from MIN to MAX, with jitter. The backoff is
+ * forgotten only after a connection has stayed up this long, so a server
+ * that lets us in and drops us at once cannot drive a tight loop. */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+#define STABLE_MS 30000
+/* Lines the server does not read: past this, it is not reading at all. */
+#define MAX_UNSENT_BYTES (8 * 1024 * 1024)
+/* What a server can make this client hold, bounded (protocol.md has no limits
+ * of its own for these). */
+#define MAX_USERS 100000
+#define MAX_JOIN_MS (10 * 60 * 1000)
 
 /* Source tags for GTask: addresses of these bytes (ISO C does not allow
  * function pointers where GLib takes a gpointer). */
@@ -106,8 +119,13 @@ struct _KletsenSession
   gboolean             was_online;
   gint64               last_heard;
   guint                watchdog_id;
+  guint                login_timeout_id;
+  guint                login_timeout_ms;
   guint                reconnect_id;
   guint                backoff_ms;
+  gint64               online_since;  /* monotonic µs, 0 while not online */
+  gsize                unsent_bytes;
+  guint                overflow_id;
 
   /* models */
   GListStore          *users;
@@ -161,6 +179,13 @@ static void start_connecting (KletsenSession *self);
 static void read_more (KletsenSession *self);
 
 /* ---- small helpers ---- */
+
+/* A name from the server, before it becomes a key, a row or a prefix. */
+static gboolean
+is_user_name (const char *name)
+{
+  return name != NULL && kletsen_user_name_is_valid (name);
+}
 
 static char *
 fold (const char *name)
@@ -231,6 +256,7 @@ write_cb (GObject      *object,
 {
   KletsenSession *self = user_data;
   g_autoptr(GError) error = NULL;
+  GBytes *line;
 
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
     {
@@ -242,7 +268,9 @@ write_cb (GObject      *object,
       g_object_unref (self);
       return;
     }
-  g_bytes_unref (g_queue_pop_head (&self->out));
+  line = g_queue_pop_head (&self->out);
+  self->unsent_bytes -= g_bytes_get_size (line);
+  g_bytes_unref (line);
   self->writing = FALSE;
   write_next (self);
   g_object_unref (self);
@@ -261,12 +289,33 @@ write_next (KletsenSession *self)
                                    G_PRIORITY_DEFAULT, self->cancellable, write_cb, g_object_ref (self));
 }
 
+static gboolean
+overflow_cb (gpointer user_data)
+{
+  KletsenSession *self = user_data;
+
+  self->overflow_id = 0;
+  connection_lost (self, _("The server stopped reading what this client sends"));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 send_line (KletsenSession *self,
            const char     *header,
            JsonObject     *body)
 {
-  g_queue_push_tail (&self->out, kletsen_message_serialize (header, body));
+  GBytes *line = kletsen_message_serialize (header, body);
+
+  if (self->connection == NULL)
+    {
+      g_bytes_unref (line);
+      return;
+    }
+  self->unsent_bytes += g_bytes_get_size (line);
+  g_queue_push_tail (&self->out, line);
+  /* Dropped from an idle callback: callers still hold what they queued. */
+  if (self->unsent_bytes > MAX_UNSENT_BYTES && self->overflow_id == 0)
+    self->overflow_id = g_idle_add (overflow_cb, self);
   write_next (self);
 }
 
@@ -317,6 +366,17 @@ check_online (KletsenSession *self,
 
 /* ---- completing requests ---- */
 
+/* The error for a failed reply: its protocol code, or -1 for a reply that
+ * did not say (or that could not be read). */
+static GError *
+reply_error (int code)
+{
+  if (code > 0)
+    return kletsen_protocol_error_new (code);
+  return g_error_new_literal (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_SERVER,
+                              _("The server sent a reply that Kletsen cannot read"));
+}
+
 /* Tells a request's waiters how it ended: code 0 is success. */
 static void
 complete (KletsenSession *self,
@@ -325,10 +385,11 @@ complete (KletsenSession *self,
           JsonObject     *body)
 {
   if (p->message != NULL)
-    kletsen_chat_message_set_state (p->message, code == 0 ? KLETSEN_MESSAGE_STATE_SENT : KLETSEN_MESSAGE_STATE_FAILED, code);
+    kletsen_chat_message_set_state (p->message, code == 0 ? KLETSEN_MESSAGE_STATE_SENT : KLETSEN_MESSAGE_STATE_FAILED,
+                                    MAX (code, 0));
 
   if (p->transfer != NULL && code != 0)
-    _kletsen_file_transfer_fail (p->transfer, KLETSEN_TRANSFER_FAILED, code, kletsen_code_describe (code));
+    _kletsen_file_transfer_fail (p->transfer, KLETSEN_TRANSFER_FAILED, MAX (code, 0), kletsen_code_describe (code));
   else if (p->transfer != NULL && kletsen_file_transfer_get_direction (p->transfer) == KLETSEN_TRANSFER_SEND)
     _kletsen_file_transfer_set_offered (p->transfer);
   else if (p->transfer != NULL && kletsen_file_transfer_get_state (p->transfer) == KLETSEN_TRANSFER_CONNECTING)
@@ -342,16 +403,18 @@ complete (KletsenSession *self,
   if (p->task == NULL)
     return;
   if (code != 0)
-    g_task_return_error (p->task, kletsen_protocol_error_new (code));
+    g_task_return_error (p->task, reply_error (code));
   else if (g_task_get_source_tag (p->task) == TAG_GUESS)
-    g_task_return_int (p->task, json_object_get_int_member_with_default (body, "result", 0));
+    g_task_return_int (p->task, CLAMP (kletsen_body_get_int_or (body, "result", 0), -1, 1));
   else if (g_task_get_source_tag (p->task) == TAG_LIST_USERS)
     {
-      JsonArray *users = json_object_get_array_member (body, "users");
+      JsonArray *users = kletsen_body_get_array (body, "users");
       GStrvBuilder *builder = g_strv_builder_new ();
+      guint n = users ? MIN (json_array_get_length (users), MAX_USERS) : 0;
 
-      for (guint i = 0; users != NULL && i < json_array_get_length (users); i++)
-        g_strv_builder_add (builder, json_array_get_string_element (users, i));
+      for (guint i = 0; i < n; i++)
+        if (is_user_name (kletsen_array_get_string (users, i)))
+          g_strv_builder_add (builder, kletsen_array_get_string (users, i));
       g_task_return_pointer (p->task, g_strv_builder_end (builder), (GDestroyNotify)g_strfreev);
       g_strv_builder_unref (builder);
     }
@@ -362,9 +425,14 @@ complete (KletsenSession *self,
 static int
 reply_code (JsonObject *body)
 {
-  if (g_strcmp0 (json_object_get_string_member_with_default (body, "status", ""), "OK") == 0)
+  gint64 code;
+
+  if (g_strcmp0 (kletsen_body_get_string (body, "status"), "OK") == 0)
     return 0;
-  return (int)json_object_get_int_member_with_default (body, "code", -1);
+  /* A failure must not read as success: no code, 0 or a wild one is -1. */
+  if (!kletsen_body_get_int (body, "code", &code) || code <= 0 || code > G_MAXINT)
+    return -1;
+  return (int)code;
 }
 
 static void
@@ -416,7 +484,7 @@ handle_reply (KletsenSession *self,
         {
           g_autofree char *key = fold (p->peer);
 
-          fail_secure_queue (self, key, kletsen_protocol_error_new (code));
+          fail_secure_queue (self, key, reply_error (code));
         }
       complete (self, p, code, body);
       pending_free (p);
@@ -495,11 +563,13 @@ users_listed (KletsenSession *self,
 {
   g_autoptr(GPtrArray) users = g_ptr_array_new_with_free_func (g_object_unref);
 
-  for (guint i = 0; names != NULL && i < json_array_get_length (names); i++)
-    {
-      const char *name = json_array_get_string_element (names, i);
+  guint n = names ? MIN (json_array_get_length (names), MAX_USERS) : 0;
 
-      if (name != NULL)
+  for (guint i = 0; i < n; i++)
+    {
+      const char *name = kletsen_array_get_string (names, i);
+
+      if (is_user_name (name))
         g_ptr_array_add (users, kletsen_user_new (name));
     }
   g_ptr_array_sort_with_data (users, compare_user_pointers, NULL);
@@ -710,9 +780,9 @@ static KletsenFileTransfer *
 find_offer (KletsenSession *self,
             JsonObject     *body)
 {
-  const char *receiver = json_object_get_string_member_with_default (body, "receiver", "");
-  const char *filename = json_object_get_string_member_with_default (body, "filename", NULL);
-  const char *id = json_object_get_string_member_with_default (body, "transferId", "");
+  const char *receiver = kletsen_body_get_string (body, "receiver");
+  const char *filename = kletsen_body_get_string (body, "filename");
+  const char *id = kletsen_body_get_string (body, "transferId");
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->transfers));
 
   for (guint i = 0; i < n; i++)
@@ -721,12 +791,12 @@ find_offer (KletsenSession *self,
 
       if (kletsen_file_transfer_get_direction (t) != KLETSEN_TRANSFER_SEND)
         continue;
-      if (g_strcmp0 (kletsen_file_transfer_get_id (t), id) == 0)
+      if (id != NULL && g_strcmp0 (kletsen_file_transfer_get_id (t), id) == 0)
         return t;
       /* Our server echoes the filename; without it, the oldest offer to that receiver. */
       if (kletsen_file_transfer_get_state (t) == KLETSEN_TRANSFER_OFFERED &&
           kletsen_file_transfer_get_id (t) == NULL &&
-          g_ascii_strcasecmp (kletsen_file_transfer_get_peer (t), receiver) == 0 &&
+          receiver != NULL && g_ascii_strcasecmp (kletsen_file_transfer_get_peer (t), receiver) == 0 &&
           (filename == NULL || g_str_equal (filename, kletsen_file_transfer_get_filename (t))))
         return t;
     }
@@ -742,7 +812,8 @@ handle_offer_outcome (KletsenSession *self,
 
   if (transfer == NULL)
     return;
-  _kletsen_file_transfer_set_id (transfer, json_object_get_string_member (body, "transferId"));
+  if (kletsen_file_transfer_get_id (transfer) == NULL)
+    _kletsen_file_transfer_set_id (transfer, kletsen_body_get_string (body, "transferId"));
   if (code == KLETSEN_CODE_FILE_REJECTED)
     _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_REJECTED, code, kletsen_code_describe (code));
   else if (code != 0)
@@ -807,9 +878,12 @@ handle_unsolicited (KletsenSession           *self,
 
     case KLETSEN_MSG_GAME_NOTIFICATION:
       {
-        const char *initiator = json_object_get_string_member_with_default (body, "initiator", "?");
-        gint64 join_ms = json_object_get_int_member_with_default (body, "joinMs",
-                                                                  json_object_get_int_member_with_default (body, "joinSeconds", 10) * 1000);
+        const char *initiator = kletsen_body_get_string (body, "initiator");
+        gint64 join_s = CLAMP (kletsen_body_get_int_or (body, "joinSeconds", 10), 0, MAX_JOIN_MS / 1000);
+        gint64 join_ms = CLAMP (kletsen_body_get_int_or (body, "joinMs", join_s * 1000), 0, MAX_JOIN_MS);
+
+        if (!is_user_name (initiator))
+          initiator = "?";
 
         _kletsen_game_state_invited (self->game, initiator, join_ms);
         line = g_strdup_printf (_("%s started a guessing game"), initiator);
@@ -818,19 +892,19 @@ handle_unsolicited (KletsenSession           *self,
       break;
 
     case KLETSEN_MSG_START_GAME_RESP: /* the start or the cancellation */
-      if (json_object_has_member (body, "players"))
-        _kletsen_game_state_begin (self->game, json_object_get_array_member (body, "players"));
+      if (kletsen_body_get_array (body, "players") != NULL)
+        _kletsen_game_state_begin (self->game, kletsen_body_get_array (body, "players"));
       else
         _kletsen_game_state_cancelled (self->game, reply_code (body));
       break;
 
     case KLETSEN_MSG_GAME_JOINED:
-      _kletsen_game_state_lobby_players (self->game, json_object_get_array_member (body, "players"));
+      _kletsen_game_state_lobby_players (self->game, kletsen_body_get_array (body, "players"));
       break;
 
     case KLETSEN_MSG_GAME_PROGRESS:
       _kletsen_game_state_progress (self->game, json_object_get_string_member (body, "username"),
-                                    json_object_get_int_member (body, "finished"));
+                                    (int)CLAMP (json_object_get_int_member (body, "finished"), 0, MAX_USERS));
       break;
 
     case KLETSEN_MSG_GAME_RESULTS:
@@ -869,9 +943,8 @@ handle_unsolicited (KletsenSession           *self,
       break;
 
     case KLETSEN_MSG_SECURE_MESSAGE_RES_IN: /* the key we asked for */
-      if (json_object_has_member (body, "publicKey") && json_object_has_member (body, "receiver"))
-        peer_key_arrived (self, json_object_get_string_member (body, "receiver"),
-                          json_object_get_string_member (body, "publicKey"));
+      if (kletsen_body_get_string (body, "publicKey") != NULL && is_user_name (kletsen_body_get_string (body, "receiver")))
+        peer_key_arrived (self, kletsen_body_get_string (body, "receiver"), kletsen_body_get_string (body, "publicKey"));
       break;
 
     case KLETSEN_MSG_SECURE_MESSAGE_IN:
@@ -906,11 +979,11 @@ is_announcement (const KletsenMessageInfo *info,
   switch (info->type)
     {
     case KLETSEN_MSG_START_GAME_RESP:
-      return json_object_has_member (body, "players") || reply_code (body) == KLETSEN_CODE_NOT_ENOUGH_PLAYERS;
+      return kletsen_body_get_array (body, "players") != NULL || reply_code (body) == KLETSEN_CODE_NOT_ENOUGH_PLAYERS;
     case KLETSEN_MSG_FILE_TRANSFER_RESPONSE:
-      return json_object_has_member (body, "transferId");
+      return kletsen_body_get_string (body, "transferId") != NULL;
     case KLETSEN_MSG_SECURE_MESSAGE_RES_IN:
-      return json_object_has_member (body, "publicKey");
+      return kletsen_body_get_string (body, "publicKey") != NULL;
     default:
       return FALSE;
     }
@@ -930,14 +1003,15 @@ handle_login_reply (KletsenSession *self,
         {
           /* A first login that the server refuses is final. */
           self->want_online = FALSE;
-          g_task_return_error (task, kletsen_protocol_error_new (code));
+          g_task_return_error (task, reply_error (code));
           g_object_unref (task);
         }
       connection_lost (self, NULL);
       return;
     }
 
-  self->backoff_ms = 0;
+  g_clear_handle_id (&self->login_timeout_id, g_source_remove);
+  self->online_since = g_get_monotonic_time ();
   self->was_online = TRUE;
   set_last_error (self, NULL);
   set_state (self, KLETSEN_SESSION_ONLINE);
@@ -960,8 +1034,26 @@ line_cb (char     *line,
 
   if (kletsen_message_parse (line, len, KLETSEN_TO_CLIENT, &info, &body) != KLETSEN_PARSE_OK)
     {
-      g_debug ("ignoring a line the protocol does not know: %.80s", line);
-      return TRUE;
+      /* A reply that cannot be read still answers its request, as a
+       * failure: otherwise every later reply would be taken for the one
+       * before it. Anything else unreadable is dropped. */
+      if (info != NULL && self->state == KLETSEN_SESSION_ONLINE && is_reply_header (info->header))
+        {
+          g_autoptr(JsonObject) failed = json_object_new ();
+
+          json_object_set_string_member (failed, "status", "ERROR");
+          handle_reply (self, info->header, failed);
+        }
+      else if (info != NULL && info->type == KLETSEN_MSG_LOGIN_RESP && self->state == KLETSEN_SESSION_LOGGING_IN)
+        {
+          g_autoptr(JsonObject) failed = json_object_new ();
+
+          json_object_set_string_member (failed, "status", "ERROR");
+          handle_login_reply (self, failed);
+        }
+      else
+        g_debug ("ignoring a line the protocol does not know: %.80s", line);
+      return self->connection != NULL;
     }
 
   if (self->state == KLETSEN_SESSION_LOGGING_IN)
@@ -982,7 +1074,7 @@ line_cb (char     *line,
     }
 
   if (info->type == KLETSEN_MSG_LIST_USERS_RESP && reply_code (body) == 0)
-    users_listed (self, json_object_get_array_member (body, "users"));
+    users_listed (self, kletsen_body_get_array (body, "users"));
 
   if (is_reply_header (info->header) && !is_announcement (info, body))
     handle_reply (self, info->header, body);
@@ -1168,6 +1260,17 @@ watchdog_cb (gpointer user_data)
 }
 
 static gboolean
+login_timeout_cb (gpointer user_data)
+{
+  KletsenSession *self = user_data;
+
+  self->login_timeout_id = 0;
+  if (self->state != KLETSEN_SESSION_ONLINE)
+    connection_lost (self, _("The server did not answer in time"));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 reconnect_cb (gpointer user_data)
 {
   KletsenSession *self = user_data;
@@ -1183,8 +1286,8 @@ schedule_reconnect (KletsenSession *self)
   if (!self->want_online || self->reconnect_id != 0)
     return;
   self->backoff_ms = self->backoff_ms == 0 ? BACKOFF_MIN_MS : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
-  /* Some jitter, so that a restarted server is not hit by everyone at once. */
-  self->reconnect_id = g_timeout_add (self->backoff_ms + g_random_int_range (0, self->backoff_ms / 4 + 1),
+  /* ±25 % jitter, so that a restarted server is not hit by everyone at once. */
+  self->reconnect_id = g_timeout_add (self->backoff_ms * 3 / 4 + g_random_int_range (0, self->backoff_ms / 2 + 1),
                                       reconnect_cb, self);
 }
 
@@ -1208,8 +1311,15 @@ connection_lost (KletsenSession *self,
     g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
   g_clear_object (&self->connection);
   g_queue_clear_full (&self->out, (GDestroyNotify)g_bytes_unref);
+  self->unsent_bytes = 0;
   self->writing = FALSE;
   g_clear_handle_id (&self->watchdog_id, g_source_remove);
+  g_clear_handle_id (&self->login_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->overflow_id, g_source_remove);
+  if (self->online_since != 0 && g_get_monotonic_time () - self->online_since >= (gint64)STABLE_MS * 1000)
+    self->backoff_ms = 0;
+  self->online_since = 0;
+  _kletsen_game_state_reset (self->game);
 
   while ((p = g_queue_pop_head (&self->pending)) != NULL)
     {
@@ -1304,8 +1414,11 @@ start_connecting (KletsenSession *self)
 
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
-  g_socket_client_set_timeout (client, 10);
+  /* No I/O timeout on the socket: it would hold for the connection's whole
+   * life and race the server's PING. The login timer bounds the way in. */
   g_socket_client_set_tls (client, self->tls);
+  g_clear_handle_id (&self->login_timeout_id, g_source_remove);
+  self->login_timeout_id = g_timeout_add (self->login_timeout_ms, login_timeout_cb, self);
   self->certificate_problem = -1;
   g_signal_connect (client, "event", G_CALLBACK (client_event_cb), self);
   set_state (self, KLETSEN_SESSION_CONNECTING);
@@ -1431,6 +1544,7 @@ kletsen_session_init (KletsenSession *self)
   self->file_port = KLETSEN_DEFAULT_FILE_PORT;
   self->ping_interval_ms = 10000;
   self->pong_timeout_ms = 3000;
+  self->login_timeout_ms = LOGIN_TIMEOUT_MS;
   self->read_buffer = g_malloc (READ_CHUNK);
   self->users = g_list_store_new (KLETSEN_TYPE_USER);
   self->conversations = g_list_store_new (KLETSEN_TYPE_CONVERSATION);
@@ -1654,6 +1768,18 @@ kletsen_session_set_heartbeat (KletsenSession *self,
 {
   self->ping_interval_ms = ping_interval_ms;
   self->pong_timeout_ms = pong_timeout_ms;
+}
+
+/**
+ * kletsen_session_set_login_timeout:
+ * @timeout_ms: how long connecting, the TLS handshake and the login may take
+ *   together (default 10 s)
+ */
+void
+kletsen_session_set_login_timeout (KletsenSession *self,
+                                   guint           timeout_ms)
+{
+  self->login_timeout_ms = MAX (timeout_ms, 1);
 }
 
 /* ---- public API: models ---- */

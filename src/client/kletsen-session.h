@@ -76,6 +76,8 @@ void                 kletsen_session_trust_certificate    (KletsenSession       
 void                 kletsen_session_set_heartbeat        (KletsenSession       *self,
                                                            guint                 ping_interval_ms,
                                                            guint                 pong_timeout_ms);
+void                 kletsen_session_set_login_timeout    (KletsenSession       *self,
+                                                           guint                 timeout_ms);
 
 /* models */
 GListModel          *kletsen_session_get_users            (KletsenSession       *self);
