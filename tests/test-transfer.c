@@ -87,6 +87,20 @@ expect_uploader_error (KtClient   *uploader,
   g_assert_cmpstr (json_object_get_string_member (msg, "transferId"), ==, id);
 }
 
+/* The downloader hears that an offer it did not answer is gone (extension). */
+static void
+expect_offer_ended (KtClient   *downloader,
+                    KtClient   *uploader,
+                    const char *id,
+                    int         code)
+{
+  g_autoptr(JsonObject) msg = kt_client_expect (downloader, "FILE_TRANSFER_ENDED");
+
+  g_assert_cmpstr (json_object_get_string_member (msg, "transferId"), ==, id);
+  g_assert_cmpstr (json_object_get_string_member (msg, "sender"), ==, uploader->name);
+  g_assert_cmpint (json_object_get_int_member (msg, "code"), ==, code);
+}
+
 typedef struct
 {
   const char *body;
@@ -217,6 +231,7 @@ test_expiry (void)
   drain (a, "JOINED", 1);
   id = offer (a, b, "late.txt", 10, SHA_OF_NOTHING);
   expect_uploader_error (a, id, 10004);
+  expect_offer_ended (b, a, id, 10004);
   kt_client_send (b, "FILE_TRANSFER_RESPONSE {\"transferId\":\"%s\",\"status\":\"OK\"}", id);
   kt_client_expect_status (b, "FILE_TRANSFER_RESPONSE", 10004);
 
@@ -250,8 +265,55 @@ test_offer_ends_when_a_side_leaves (void)
   id = offer (c, a, "g", 1, SHA_OF_NOTHING);
   kt_client_send (c, "BYE");
   kt_client_expect_status (c, "BYE_RESP", 0);
+  expect_offer_ended (a, c, id, 10006);
   drain (a, "LEFT", 1);
   kt_client_send (a, "FILE_TRANSFER_RESPONSE {\"transferId\":\"%s\",\"status\":\"OK\"}", id);
+  kt_client_expect_status (a, "FILE_TRANSFER_RESPONSE", 10004);
+}
+
+/* The uploader takes back an offer before it is answered (extension): the
+ * downloader hears it at once, and both sides see the same end. */
+static void
+test_withdraw (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autoptr(KtClient) a = kt_client_login (server, "alice");
+  g_autoptr(KtClient) b = kt_client_login (server, "bob");
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  drain (a, "JOINED", 1);
+  first = offer (a, b, "same.txt", 1, SHA_OF_NOTHING);
+  second = offer (a, b, "same.txt", 1, SHA_OF_NOTHING);
+
+  /* Named as the server echoes it; the oldest such offer goes first. */
+  kt_client_send (a, "FILE_TRANSFER_CANCEL {\"receiver\":\"BOB\",\"filename\":\"same.txt\",\"checksum\":\"%s\"}",
+                  SHA_OF_NOTHING);
+  expect_offer_ended (b, a, first, 10006);
+  kt_client_send (b, "FILE_TRANSFER_RESPONSE {\"transferId\":\"%s\",\"status\":\"OK\"}", first);
+  kt_client_expect_status (b, "FILE_TRANSFER_RESPONSE", 10004);
+
+  /* No such offer: another name, another checksum, another receiver. */
+  kt_client_send (a, "FILE_TRANSFER_CANCEL {\"receiver\":\"bob\",\"filename\":\"other.txt\"}");
+  kt_client_expect_status (a, "FILE_TRANSFER_RESPONSE", 10004);
+  kt_client_send (a, "FILE_TRANSFER_CANCEL {\"receiver\":\"bob\",\"filename\":\"same.txt\",\"checksum\":\"%064d\"}", 0);
+  kt_client_expect_status (a, "FILE_TRANSFER_RESPONSE", 10004);
+  kt_client_send (b, "FILE_TRANSFER_CANCEL {\"receiver\":\"alice\",\"filename\":\"same.txt\"}");
+  kt_client_expect_status (b, "FILE_TRANSFER_RESPONSE", 10004);
+  kt_client_send (a, "FILE_TRANSFER_CANCEL {\"receiver\":\"bob\"}");
+  kt_client_expect_bare (a, "PARSE_ERROR");
+
+  /* The second offer is still there, and without a checksum it goes too. */
+  kt_client_send (a, "FILE_TRANSFER_CANCEL {\"receiver\":\"bob\",\"filename\":\"same.txt\"}");
+  expect_offer_ended (b, a, second, 10006);
+  kt_client_send (a, "FILE_TRANSFER_CANCEL {\"receiver\":\"bob\",\"filename\":\"same.txt\"}");
+  kt_client_expect_status (a, "FILE_TRANSFER_RESPONSE", 10004);
+
+  /* An answered offer cannot be withdrawn: the transfer is under way. */
+  g_clear_pointer (&first, g_free);
+  first = offer (a, b, "same.txt", 1, SHA_OF_NOTHING);
+  answer (b, a, first, TRUE);
+  kt_client_send (a, "FILE_TRANSFER_CANCEL {\"receiver\":\"bob\",\"filename\":\"same.txt\"}");
   kt_client_expect_status (a, "FILE_TRANSFER_RESPONSE", 10004);
 }
 
@@ -619,6 +681,7 @@ main (int    argc,
   g_test_add_func ("/transfer/answers", test_answers);
   g_test_add_func ("/transfer/expiry", test_expiry);
   g_test_add_func ("/transfer/offer-ends-when-a-side-leaves", test_offer_ends_when_a_side_leaves);
+  g_test_add_func ("/transfer/withdraw", test_withdraw);
   g_test_add_func ("/transfer/relay/64mib", test_relay_64mib);
   g_test_add_func ("/transfer/relay/downloader-first", test_relay_downloader_first);
   g_test_add_func ("/transfer/relay/slow-downloader", test_relay_slow_downloader);

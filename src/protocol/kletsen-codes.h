@@ -55,6 +55,7 @@ typedef enum
   KLETSEN_CODE_BAD_FILENAME          = 10003, /* extension */
   KLETSEN_CODE_UNKNOWN_TRANSFER      = 10004, /* extension */
   KLETSEN_CODE_TOO_MANY_OFFERS       = 10005, /* extension */
+  KLETSEN_CODE_OFFER_WITHDRAWN       = 10006, /* extension */
 } KletsenCode;
 
 typedef struct

@@ -44,6 +44,8 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
     { { "sender", S }, { "publicKey", S } }, "5", FALSE },
   { KLETSEN_MSG_SECURE_MESSAGE, "SECURE_MESSAGE", C2S, "SECURE_MESSAGE_RES",
     { { "receiver", S }, { "sessionKey", S }, { "message", S } }, "5", FALSE },
+  { KLETSEN_MSG_FILE_TRANSFER_CANCEL, "FILE_TRANSFER_CANCEL", C2S, "FILE_TRANSFER_RESPONSE",
+    { { "receiver", S }, { "filename", S } }, "4", TRUE, { { "checksum", S } } },
 
   { KLETSEN_MSG_WELCOME, "WELCOME", S2C, NULL, { { "msg", S } }, "2", FALSE },
   { KLETSEN_MSG_LOGIN_RESP, "LOGIN_RESP", S2C, NULL, { { "status", S } }, "2", FALSE,
@@ -87,6 +89,8 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
     { { "code", I }, { "receiver", S }, { "publicKey", S } } },
   { KLETSEN_MSG_SECURE_MESSAGE_IN, "SECURE_MESSAGE", S2C, NULL,
     { { "sender", S }, { "sessionKey", S }, { "message", S } }, "5", FALSE },
+  { KLETSEN_MSG_FILE_TRANSFER_ENDED, "FILE_TRANSFER_ENDED", S2C, NULL,
+    { { "transferId", S }, { "sender", S }, { "code", I } }, "4", TRUE },
 };
 
 #undef S

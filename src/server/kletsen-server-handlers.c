@@ -265,6 +265,7 @@ _kletsen_server_handle_line (KletsenConnection *conn,
       break;
     case KLETSEN_MSG_FILE_TRANSFER_REQUEST:
     case KLETSEN_MSG_FILE_TRANSFER_ANSWER:
+    case KLETSEN_MSG_FILE_TRANSFER_CANCEL:
       _kletsen_server_handle_transfer (conn, info, body);
       break;
     case KLETSEN_MSG_SECURE_MESSAGE_REQ:

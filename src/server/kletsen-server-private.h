@@ -53,6 +53,7 @@ struct _KletsenTransfer
   char                 *checksum;
   gint64                size;
   KletsenTransferState  state;
+  guint64               serial;    /* order of the offers, oldest first */
   GSource              *expiry;    /* offer answered, or halves connected, in time */
   KletsenRelay         *relay;     /* the side channel, once a half has connected */
 };
@@ -137,6 +138,7 @@ struct _KletsenServer
   GPtrArray            *users;        /* logged-in connections, for fan-out */
   KletsenGame          *game;
   GHashTable           *transfers;    /* transferId → KletsenTransfer */
+  guint64               transfer_serial;
   GSocket              *file_listener;
   GSource              *file_listen_source;
   GTlsCertificate      *certificate;  /* NULL: no TLS */

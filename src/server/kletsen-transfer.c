@@ -57,6 +57,26 @@ tell_uploader (KletsenTransfer *transfer,
   _kletsen_connection_send (transfer->uploader, line);
 }
 
+/* Tells the downloader that an offer it has not answered is gone (extension),
+ * so that its client can withdraw it instead of asking about a dead one. */
+static void
+tell_downloader (KletsenTransfer *transfer,
+                 int              code)
+{
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(GBytes) line = NULL;
+
+  if (transfer->downloader == NULL || transfer->state != TRANSFER_OFFERED)
+    return;
+
+  body = json_object_new ();
+  json_object_set_string_member (body, "transferId", transfer->id);
+  json_object_set_string_member (body, "sender", transfer->uploader_name);
+  json_object_set_int_member (body, "code", code);
+  line = kletsen_message_serialize ("FILE_TRANSFER_ENDED", body);
+  _kletsen_connection_send (transfer->downloader, line);
+}
+
 /**
  * _kletsen_server_end_transfer:
  *
@@ -82,6 +102,7 @@ expiry_cb (gpointer user_data)
           transfer->downloader_name,
           transfer->state == TRANSFER_OFFERED ? "unanswered" : "before both sides connected");
   tell_uploader (transfer, KLETSEN_CODE_UNKNOWN_TRANSFER);
+  tell_downloader (transfer, KLETSEN_CODE_UNKNOWN_TRANSFER);
   _kletsen_server_end_transfer (server, transfer);
   return G_SOURCE_REMOVE;
 }
@@ -175,6 +196,7 @@ handle_offer (KletsenConnection *conn,
   transfer->checksum = g_ascii_strdown (checksum, -1);
   transfer->size = size;
   transfer->state = TRANSFER_OFFERED;
+  transfer->serial = ++server->transfer_serial;
   g_hash_table_insert (server->transfers, transfer->id, transfer);
   conn->n_offers++;
   arm_expiry (server, transfer);
@@ -224,6 +246,47 @@ handle_answer (KletsenConnection *conn,
   tell_uploader (transfer, 0);
 }
 
+/* The uploader takes back an offer not answered yet (extension). It does not
+ * know the transferId until the answer, so the offer is named as the server
+ * echoes it: receiver, filename and, when given, checksum; the oldest such
+ * offer goes. Silent on success, like the offer; 10004 when there is none. */
+static void
+handle_cancel (KletsenConnection *conn,
+               JsonObject        *body)
+{
+  KletsenServer *server = conn->server;
+  const char *receiver = json_object_get_string_member (body, "receiver");
+  const char *filename = json_object_get_string_member (body, "filename");
+  const char *checksum = kletsen_body_get_string (body, "checksum");
+  g_autofree char *receiver_key = kletsen_user_name_key (receiver);
+  KletsenTransfer *found = NULL;
+  GHashTableIter iter;
+  KletsenTransfer *transfer;
+
+  g_hash_table_iter_init (&iter, server->transfers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&transfer))
+    {
+      g_autofree char *key = NULL;
+
+      if (transfer->uploader != conn || transfer->state != TRANSFER_OFFERED ||
+          !g_str_equal (transfer->filename, filename) ||
+          (checksum != NULL && g_ascii_strcasecmp (transfer->checksum, checksum) != 0))
+        continue;
+      key = kletsen_user_name_key (transfer->downloader_name);
+      if (g_str_equal (key, receiver_key) && (found == NULL || transfer->serial < found->serial))
+        found = transfer;
+    }
+
+  if (found == NULL)
+    {
+      _kletsen_connection_send_status (conn, "FILE_TRANSFER_RESPONSE", KLETSEN_CODE_UNKNOWN_TRANSFER);
+      return;
+    }
+  conn_log (conn, G_LOG_LEVEL_INFO, "withdrew %s", found->id);
+  tell_downloader (found, KLETSEN_CODE_OFFER_WITHDRAWN);
+  _kletsen_server_end_transfer (server, found);
+}
+
 void
 _kletsen_server_handle_transfer (KletsenConnection        *conn,
                                  const KletsenMessageInfo *info,
@@ -231,6 +294,8 @@ _kletsen_server_handle_transfer (KletsenConnection        *conn,
 {
   if (info->type == KLETSEN_MSG_FILE_TRANSFER_REQUEST)
     handle_offer (conn, body);
+  else if (info->type == KLETSEN_MSG_FILE_TRANSFER_CANCEL)
+    handle_cancel (conn, body);
   else
     handle_answer (conn, body);
 }
@@ -269,6 +334,7 @@ _kletsen_server_drop_transfers (KletsenServer     *self,
       transfer = g_ptr_array_index (gone, i);
       if (transfer->uploader == conn)
         {
+          tell_downloader (transfer, KLETSEN_CODE_OFFER_WITHDRAWN);
           if (transfer->state == TRANSFER_OFFERED)
             conn->n_offers--;
           transfer->state = TRANSFER_ACCEPTED;
