@@ -7,7 +7,16 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "kletsen-conversation.h"
+
+/* What one conversation keeps in memory: the newest messages, up to this
+ * many and about this much text. Older ones scroll out, as in any chat
+ * window's scrollback, so that a flood from one peer cannot grow the client
+ * without bound. */
+#define MAX_MESSAGES 2000
+#define MAX_TEXT_BYTES (4 * 1024 * 1024)
 
 struct _KletsenConversation
 {
@@ -15,7 +24,9 @@ struct _KletsenConversation
 
   char       *peer;
   GListStore *messages;
+  gsize       text_bytes;
   guint       unread;
+  gint64      last_active; /* monotonic µs of the last message */
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -132,6 +143,13 @@ kletsen_conversation_get_unread (KletsenConversation *self)
   return self->unread;
 }
 
+/* When the last message came, for keeping the busiest conversations. */
+gint64
+kletsen_conversation_get_last_active (KletsenConversation *self)
+{
+  return self->last_active;
+}
+
 void
 kletsen_conversation_mark_read (KletsenConversation *self)
 {
@@ -151,8 +169,29 @@ kletsen_conversation_append (KletsenConversation *self,
                              gboolean             unread)
 {
   guint position = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+  guint drop = 0;
+  gsize dropped_bytes = 0;
 
   g_list_store_append (self->messages, message);
+  self->text_bytes += strlen (kletsen_chat_message_get_text (message));
+  self->last_active = g_get_monotonic_time ();
+
+  /* Oldest first, never the one just added. */
+  while (position + 1 - drop > MAX_MESSAGES ||
+         (self->text_bytes - dropped_bytes > MAX_TEXT_BYTES && drop < position))
+    {
+      g_autoptr(KletsenChatMessage) old = g_list_model_get_item (G_LIST_MODEL (self->messages), drop);
+
+      dropped_bytes += strlen (kletsen_chat_message_get_text (old));
+      drop++;
+    }
+  if (drop > 0)
+    {
+      g_list_store_splice (self->messages, 0, drop, NULL, 0);
+      self->text_bytes -= dropped_bytes;
+      g_list_model_items_changed (G_LIST_MODEL (self), 0, drop, 0);
+      position -= drop;
+    }
   g_list_model_items_changed (G_LIST_MODEL (self), position, 0, 1);
   if (unread)
     {

@@ -23,6 +23,7 @@ KletsenConversation *kletsen_conversation_new        (const char          *peer)
 const char          *kletsen_conversation_get_peer   (KletsenConversation *self);
 guint                kletsen_conversation_get_unread (KletsenConversation *self);
 void                 kletsen_conversation_mark_read  (KletsenConversation *self);
+gint64               kletsen_conversation_get_last_active (KletsenConversation *self);
 void                 kletsen_conversation_append     (KletsenConversation *self,
                                                       KletsenChatMessage  *message,
                                                       gboolean             unread);

@@ -54,6 +54,7 @@ struct _KletsenFileTransfer
   int                       error_code;
   gint64                    started;   /* monotonic µs, when bytes began to move */
   gint64                    last_notify;
+  gboolean                  offer_sent;
 };
 
 G_DEFINE_FINAL_TYPE (KletsenFileTransfer, kletsen_file_transfer, G_TYPE_OBJECT)
@@ -505,7 +506,17 @@ void
 _kletsen_file_transfer_set_offered (KletsenFileTransfer *self)
 {
   if (self->state == KLETSEN_TRANSFER_PREPARING)
-    set_state (self, KLETSEN_TRANSFER_OFFERED);
+    {
+      self->offer_sent = TRUE;
+      set_state (self, KLETSEN_TRANSFER_OFFERED);
+    }
+}
+
+/* Whether our offer went out: a cancel before an answer must withdraw it. */
+gboolean
+_kletsen_file_transfer_get_offer_sent (KletsenFileTransfer *self)
+{
+  return self->offer_sent;
 }
 
 void

@@ -70,6 +70,7 @@ gboolean                 _kletsen_file_transfer_prepare_finish (KletsenFileTrans
                                                                 GAsyncResult        *result,
                                                                 GError             **error);
 void                     _kletsen_file_transfer_set_offered    (KletsenFileTransfer *self);
+gboolean                 _kletsen_file_transfer_get_offer_sent (KletsenFileTransfer *self);
 void                     _kletsen_file_transfer_set_id         (KletsenFileTransfer *self,
                                                                 const char          *id);
 void                     _kletsen_file_transfer_fail           (KletsenFileTransfer *self,

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "kletsen-crypto.h"
+#include "kletsen-people.h"
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
 #include <glib/gstdio.h>
@@ -43,6 +44,9 @@
 /* What a server can make this client hold, bounded (protocol.md has no limits
  * of its own for these). */
 #define MAX_USERS 100000
+#define MAX_CONVERSATIONS 1000
+#define MAX_TRANSFERS 200
+#define MAX_UNANSWERED_OFFERS 32
 #define MAX_JOIN_MS (10 * 60 * 1000)
 
 /* Source tags for GTask: addresses of these bytes (ISO C does not allow
@@ -128,7 +132,7 @@ struct _KletsenSession
   guint                overflow_id;
 
   /* models */
-  GListStore          *users;
+  KletsenPeople       *people;
   GListStore          *conversations;
   GHashTable          *conversation_by_key;
   KletsenConversation *everyone;
@@ -177,6 +181,7 @@ static guint signals[N_SIGNALS];
 static void connection_lost (KletsenSession *self, const char *why);
 static void start_connecting (KletsenSession *self);
 static void read_more (KletsenSession *self);
+static void drop_conversation (KletsenSession *self, const char *key);
 
 /* ---- small helpers ---- */
 
@@ -495,74 +500,33 @@ handle_reply (KletsenSession *self,
 
 /* ---- the users model ---- */
 
-static int
-compare_users (gconstpointer a,
-               gconstpointer b,
-               gpointer      user_data)
-{
-  return g_ascii_strcasecmp (kletsen_user_get_name ((KletsenUser *)a), kletsen_user_get_name ((KletsenUser *)b));
-}
-
-static int
-compare_user_pointers (gconstpointer a,
-                       gconstpointer b,
-                       gpointer      user_data)
-{
-  return compare_users (*(gpointer *)a, *(gpointer *)b, user_data);
-}
-
-static gboolean
-find_user (KletsenSession *self,
-           const char     *name,
-           guint          *position)
-{
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->users));
-
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(KletsenUser) user = g_list_model_get_item (G_LIST_MODEL (self->users), i);
-
-      if (g_ascii_strcasecmp (kletsen_user_get_name (user), name) == 0)
-        {
-          *position = i;
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
-
 static void
 user_joined (KletsenSession *self,
              const char     *name)
 {
-  guint position;
-  g_autoptr(KletsenUser) user = NULL;
-
-  if (find_user (self, name, &position))
-    return;
-  user = kletsen_user_new (name);
-  g_list_store_insert_sorted (self->users, user, compare_users, NULL);
+  kletsen_people_joined (self->people, name);
 }
 
 static void
 user_left (KletsenSession *self,
            const char     *name)
 {
-  guint position;
   g_autofree char *key = fold (name);
+  KletsenConversation *conversation = g_hash_table_lookup (self->conversation_by_key, key);
 
-  if (find_user (self, name, &position))
-    g_list_store_remove (self->users, position);
+  kletsen_people_left (self->people, name);
   /* A new connection may bring a new key. */
   g_hash_table_remove (self->peer_keys, key);
+  /* Nothing to read: forget the empty conversation too. */
+  if (conversation != NULL && g_list_model_get_n_items (G_LIST_MODEL (conversation)) == 0)
+    drop_conversation (self, key);
 }
 
 static void
 users_listed (KletsenSession *self,
               JsonArray      *names)
 {
-  g_autoptr(GPtrArray) users = g_ptr_array_new_with_free_func (g_object_unref);
-
+  g_autoptr(GPtrArray) valid = g_ptr_array_new ();
   guint n = names ? MIN (json_array_get_length (names), MAX_USERS) : 0;
 
   for (guint i = 0; i < n; i++)
@@ -570,14 +534,85 @@ users_listed (KletsenSession *self,
       const char *name = kletsen_array_get_string (names, i);
 
       if (is_user_name (name))
-        g_ptr_array_add (users, kletsen_user_new (name));
+        g_ptr_array_add (valid, (gpointer)name);
     }
-  g_ptr_array_sort_with_data (users, compare_user_pointers, NULL);
-  g_list_store_splice (self->users, 0, g_list_model_get_n_items (G_LIST_MODEL (self->users)),
-                       users->pdata, users->len);
+  kletsen_people_set_online (self->people, (const char * const *)valid->pdata, valid->len);
 }
 
 /* ---- conversations ---- */
+
+/* Whether the sidebar keeps @name while they are offline. */
+static gboolean
+keep_person (const char *name,
+             gpointer    user_data)
+{
+  KletsenSession *self = user_data;
+  g_autofree char *key = fold (name);
+  KletsenConversation *conversation = g_hash_table_lookup (self->conversation_by_key, key);
+
+  return conversation != NULL && g_list_model_get_n_items (G_LIST_MODEL (conversation)) > 0;
+}
+
+static void
+drop_conversation (KletsenSession *self,
+                   const char     *key)
+{
+  KletsenConversation *conversation = g_hash_table_lookup (self->conversation_by_key, key);
+  guint position;
+
+  if (conversation == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (conversation, self);
+  if (g_list_store_find (self->conversations, conversation, &position))
+    g_list_store_remove (self->conversations, position);
+  kletsen_people_forget (self->people, kletsen_conversation_get_peer (conversation));
+  g_hash_table_remove (self->conversation_by_key, key);
+}
+
+/* Past MAX_CONVERSATIONS, the one idle longest (offline peers first) goes
+ * from memory, so that messages from ever new names cannot grow the client
+ * without bound. */
+static void
+evict_conversation (KletsenSession *self)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  const char *oldest = NULL;
+  gboolean oldest_online = TRUE;
+  gint64 oldest_time = G_MAXINT64;
+
+  g_hash_table_iter_init (&iter, self->conversation_by_key);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      gboolean online = kletsen_people_is_online (self->people, kletsen_conversation_get_peer (value));
+      gint64 time = kletsen_conversation_get_last_active (value);
+
+      if ((oldest_online && !online) || (online == oldest_online && time < oldest_time))
+        {
+          oldest = key;
+          oldest_online = online;
+          oldest_time = time;
+        }
+    }
+  if (oldest != NULL)
+    {
+      g_autofree char *victim = g_strdup (oldest);
+
+      g_debug ("keeping at most %d conversations: %s's goes", MAX_CONVERSATIONS, victim);
+      drop_conversation (self, victim);
+    }
+}
+
+static void
+conversation_items_cb (KletsenConversation *conversation,
+                       guint                position,
+                       guint                removed,
+                       guint                added,
+                       KletsenSession      *self)
+{
+  if (added > 0)
+    kletsen_people_remember (self->people, kletsen_conversation_get_peer (conversation));
+}
 
 /**
  * kletsen_session_get_conversation:
@@ -595,7 +630,10 @@ kletsen_session_get_conversation (KletsenSession *self,
 
   if (conversation == NULL)
     {
+      if (g_hash_table_size (self->conversation_by_key) >= MAX_CONVERSATIONS)
+        evict_conversation (self);
       conversation = kletsen_conversation_new (peer);
+      g_signal_connect (conversation, "items-changed", G_CALLBACK (conversation_items_cb), self);
       g_hash_table_insert (self->conversation_by_key, g_steal_pointer (&key), conversation);
       g_list_store_append (self->conversations, conversation);
     }
@@ -825,6 +863,112 @@ handle_offer_outcome (KletsenSession *self,
     }
 }
 
+/* The transfers list keeps what is under way and the newest that ended. */
+static void
+add_transfer (KletsenSession      *self,
+              KletsenFileTransfer *transfer)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->transfers));
+
+  for (guint i = 0; i < n && n >= MAX_TRANSFERS; )
+    {
+      g_autoptr(KletsenFileTransfer) old = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
+
+      if (kletsen_file_transfer_get_state (old) >= KLETSEN_TRANSFER_DONE)
+        {
+          g_list_store_remove (self->transfers, i);
+          n--;
+        }
+      else
+        i++;
+    }
+  g_list_store_append (self->transfers, transfer);
+}
+
+static guint
+count_unanswered_offers (KletsenSession *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->transfers));
+  guint count = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(KletsenFileTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
+
+      if (kletsen_file_transfer_get_direction (t) == KLETSEN_TRANSFER_RECEIVE &&
+          kletsen_file_transfer_get_state (t) == KLETSEN_TRANSFER_OFFERED)
+        count++;
+    }
+  return count;
+}
+
+static KletsenFileTransfer *
+find_incoming (KletsenSession *self,
+               const char     *id)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->transfers));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(KletsenFileTransfer) t = g_list_model_get_item (G_LIST_MODEL (self->transfers), i);
+
+      if (kletsen_file_transfer_get_direction (t) == KLETSEN_TRANSFER_RECEIVE &&
+          g_strcmp0 (kletsen_file_transfer_get_id (t), id) == 0)
+        return t;
+    }
+  return NULL;
+}
+
+static void
+handle_offer (KletsenSession *self,
+              JsonObject     *body)
+{
+  const char *sender = json_object_get_string_member (body, "sender");
+  const char *filename = json_object_get_string_member (body, "filename");
+  const char *checksum = json_object_get_string_member (body, "checksum");
+  const char *id = json_object_get_string_member (body, "transferId");
+  gint64 size = json_object_get_int_member (body, "size");
+  g_autoptr(KletsenFileTransfer) t = NULL;
+
+  /* The id goes into the side channel's header, the name into a path. */
+  if (!is_user_name (sender) || size < 0 || *filename == '\0' || strlen (filename) > 1024 ||
+      !kletsen_transfer_id_is_valid (id) || find_incoming (self, id) != NULL)
+    {
+      g_debug ("ignoring a file offer the protocol does not allow");
+      return;
+    }
+  t = _kletsen_file_transfer_new_incoming (sender, filename, size, checksum, id);
+  add_transfer (self, t);
+  if (count_unanswered_offers (self) > MAX_UNANSWERED_OFFERS)
+    {
+      /* Nobody answers that many at once: decline, and say so. */
+      g_autofree char *why = g_strdup_printf (_("%s offered “%s”; it was declined because too many offers are waiting"),
+                                              sender, filename);
+      g_autoptr(KletsenChatMessage) line = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_ERROR, sender, why,
+                                                                     KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+
+      kletsen_conversation_append (kletsen_session_get_conversation (self, sender), line, FALSE);
+      kletsen_session_reject_file (self, t);
+      return;
+    }
+  g_signal_emit (self, signals[FILE_OFFERED], 0, t);
+}
+
+static void
+handle_offer_ended (KletsenSession *self,
+                    JsonObject     *body)
+{
+  KletsenFileTransfer *t = find_incoming (self, json_object_get_string_member (body, "transferId"));
+  int code = (int)CLAMP (json_object_get_int_member (body, "code"), 0, G_MAXINT);
+
+  if (t == NULL || kletsen_file_transfer_get_state (t) != KLETSEN_TRANSFER_OFFERED ||
+      g_ascii_strcasecmp (kletsen_file_transfer_get_peer (t), json_object_get_string_member (body, "sender")) != 0)
+    return;
+  _kletsen_file_transfer_fail (t, code == KLETSEN_CODE_OFFER_WITHDRAWN ? KLETSEN_TRANSFER_CANCELLED
+                                                                       : KLETSEN_TRANSFER_FAILED,
+                               code, kletsen_code_describe (code));
+}
+
 static void
 handle_unsolicited (KletsenSession           *self,
                     const KletsenMessageInfo *info,
@@ -913,21 +1057,16 @@ handle_unsolicited (KletsenSession           *self,
 
     case KLETSEN_MSG_FILE_TRANSFER_OFFER:
       {
-        g_autoptr(KletsenFileTransfer) t = NULL;
-        gint64 size = json_object_get_int_member (body, "size");
-
-        t = _kletsen_file_transfer_new_incoming (json_object_get_string_member (body, "sender"),
-                                                 json_object_get_string_member (body, "filename"),
-                                                 MAX (size, 0),
-                                                 json_object_get_string_member (body, "checksum"),
-                                                 json_object_get_string_member (body, "transferId"));
-        g_list_store_append (self->transfers, t);
-        g_signal_emit (self, signals[FILE_OFFERED], 0, t);
+        handle_offer (self, body);
       }
       break;
 
     case KLETSEN_MSG_FILE_TRANSFER_RESPONSE: /* the outcome of our offer */
       handle_offer_outcome (self, body);
+      break;
+
+    case KLETSEN_MSG_FILE_TRANSFER_ENDED: /* an offer to us that is gone */
+      handle_offer_ended (self, body);
       break;
 
     case KLETSEN_MSG_SECURE_MESSAGE_REQ_IN:
@@ -1343,7 +1482,7 @@ connection_lost (KletsenSession *self,
       fail_secure_queue (self, g_ptr_array_index (keys, i), g_error_copy (lost));
   }
   g_hash_table_remove_all (self->peer_keys);
-  g_list_store_remove_all (self->users);
+  kletsen_people_all_offline (self->people);
 
   set_state (self, KLETSEN_SESSION_DISCONNECTED);
 
@@ -1452,7 +1591,16 @@ kletsen_session_finalize (GObject *object)
   g_free (self->last_error);
   g_free (self->read_buffer);
   kletsen_framer_free (self->framer);
-  g_clear_object (&self->users);
+  if (self->conversation_by_key != NULL)
+    {
+      GHashTableIter iter;
+      gpointer conversation;
+
+      g_hash_table_iter_init (&iter, self->conversation_by_key);
+      while (g_hash_table_iter_next (&iter, NULL, &conversation))
+        g_signal_handlers_disconnect_by_data (conversation, self);
+    }
+  g_clear_pointer (&self->people, kletsen_people_free);
   g_clear_object (&self->conversations);
   g_clear_pointer (&self->conversation_by_key, g_hash_table_unref);
   g_clear_object (&self->everyone);
@@ -1546,7 +1694,7 @@ kletsen_session_init (KletsenSession *self)
   self->pong_timeout_ms = 3000;
   self->login_timeout_ms = LOGIN_TIMEOUT_MS;
   self->read_buffer = g_malloc (READ_CHUNK);
-  self->users = g_list_store_new (KLETSEN_TYPE_USER);
+  self->people = kletsen_people_new (keep_person, self);
   self->conversations = g_list_store_new (KLETSEN_TYPE_CONVERSATION);
   self->conversation_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->everyone = kletsen_conversation_new (NULL);
@@ -1792,7 +1940,32 @@ kletsen_session_set_login_timeout (KletsenSession *self,
 GListModel *
 kletsen_session_get_users (KletsenSession *self)
 {
-  return G_LIST_MODEL (self->users);
+  return kletsen_people_get_online (self->people);
+}
+
+/**
+ * kletsen_session_get_people:
+ *
+ * Returns: (transfer none): the people online and those offline with a
+ *   conversation, as #KletsenUser (see #KletsenUser:online), sorted
+ */
+GListModel *
+kletsen_session_get_people (KletsenSession *self)
+{
+  return kletsen_people_get_listed (self->people);
+}
+
+/**
+ * kletsen_session_is_online:
+ * @name: a person
+ *
+ * Returns: whether @name is logged in, as far as this session knows
+ */
+gboolean
+kletsen_session_is_online (KletsenSession *self,
+                           const char     *name)
+{
+  return kletsen_people_is_online (self->people, name);
 }
 
 /**
@@ -1856,78 +2029,52 @@ kletsen_session_request_finish (KletsenSession  *self,
  * Sends @text to everyone. The message shows in "Everyone" at once as
  * sending, then as sent or failed when the server answers.
  */
-void
-kletsen_session_broadcast_async (KletsenSession      *self,
-                                 const char          *text,
-                                 GAsyncReadyCallback  callback,
-                                 gpointer             user_data)
+/* Sends my @message (already in its conversation) to everyone. */
+static void
+send_broadcast (KletsenSession     *self,
+                KletsenChatMessage *message,
+                GTask              *task)
 {
-  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(KletsenChatMessage) message = NULL;
 
-  g_task_set_source_tag (task, TAG_BROADCAST);
-  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, self->username, text,
-                                      KLETSEN_MESSAGE_STATE_SENDING, FALSE);
-  kletsen_conversation_append (self->everyone, message, FALSE);
   if (!check_online (self, task))
     {
       kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
       return;
     }
-  json_object_set_string_member (body, "message", text);
+  json_object_set_string_member (body, "message", kletsen_chat_message_get_text (message));
   send_request (self, "BROADCAST_REQ", body, PENDING_PLAIN, task)->message = g_object_ref (message);
 }
 
-void
-kletsen_session_send_private_async (KletsenSession      *self,
-                                    const char          *peer,
-                                    const char          *text,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
+static void
+send_private (KletsenSession     *self,
+              const char         *peer,
+              KletsenChatMessage *message,
+              GTask              *task)
 {
-  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(KletsenChatMessage) message = NULL;
 
-  g_task_set_source_tag (task, TAG_PRIVATE);
-  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, self->username, text,
-                                      KLETSEN_MESSAGE_STATE_SENDING, FALSE);
-  kletsen_conversation_append (kletsen_session_get_conversation (self, peer), message, FALSE);
   if (!check_online (self, task))
     {
       kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
       return;
     }
   json_object_set_string_member (body, "receiver", peer);
-  json_object_set_string_member (body, "message", text);
+  json_object_set_string_member (body, "message", kletsen_chat_message_get_text (message));
   send_request (self, "PRIVATE_MESSAGE_REQ", body, PENDING_PLAIN, task)->message = g_object_ref (message);
 }
 
-/**
- * kletsen_session_send_secure_async:
- *
- * Sends @text to @peer end-to-end encrypted: the peer's key is fetched once
- * per session and checked against its pinned fingerprint.
- */
-void
-kletsen_session_send_secure_async (KletsenSession      *self,
-                                   const char          *peer,
-                                   const char          *text,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
+static void
+send_secure (KletsenSession     *self,
+             const char         *peer,
+             KletsenChatMessage *message,
+             GTask              *task)
 {
-  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   g_autofree char *key = fold (peer);
-  g_autoptr(KletsenChatMessage) message = NULL;
   SecureSend *s;
   GPtrArray *queue;
   const char *public_key;
 
-  g_task_set_source_tag (task, TAG_SECURE);
-  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, self->username, text,
-                                      KLETSEN_MESSAGE_STATE_SENDING, TRUE);
-  kletsen_conversation_append (kletsen_session_get_conversation (self, peer), message, FALSE);
   if (!check_online (self, task))
     {
       kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
@@ -1942,7 +2089,7 @@ kletsen_session_send_secure_async (KletsenSession      *self,
     }
 
   s = g_new0 (SecureSend, 1);
-  s->text = g_strdup (text);
+  s->text = g_strdup (kletsen_chat_message_get_text (message));
   s->message = g_object_ref (message);
   s->task = g_object_ref (task);
 
@@ -1973,6 +2120,103 @@ kletsen_session_send_secure_async (KletsenSession      *self,
                                                                  t, key_timeout_free)));
     }
   g_ptr_array_add (queue, s);
+}
+
+static KletsenChatMessage *
+append_mine (KletsenSession      *self,
+             KletsenConversation *conversation,
+             const char          *text,
+             gboolean             encrypted)
+{
+  KletsenChatMessage *message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, self->username, text,
+                                                          KLETSEN_MESSAGE_STATE_SENDING, encrypted);
+
+  kletsen_conversation_append (conversation, message, FALSE);
+  return message;
+}
+
+void
+kletsen_session_broadcast_async (KletsenSession      *self,
+                                 const char          *text,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(KletsenChatMessage) message = NULL;
+
+  g_task_set_source_tag (task, TAG_BROADCAST);
+  message = append_mine (self, self->everyone, text, FALSE);
+  send_broadcast (self, message, task);
+}
+
+void
+kletsen_session_send_private_async (KletsenSession      *self,
+                                    const char          *peer,
+                                    const char          *text,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(KletsenChatMessage) message = NULL;
+
+  g_task_set_source_tag (task, TAG_PRIVATE);
+  message = append_mine (self, kletsen_session_get_conversation (self, peer), text, FALSE);
+  send_private (self, peer, message, task);
+}
+
+/**
+ * kletsen_session_send_secure_async:
+ *
+ * Sends @text to @peer end-to-end encrypted: the peer's key is fetched once
+ * per session and checked against its pinned fingerprint.
+ */
+void
+kletsen_session_send_secure_async (KletsenSession      *self,
+                                   const char          *peer,
+                                   const char          *text,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(KletsenChatMessage) message = NULL;
+
+  g_task_set_source_tag (task, TAG_SECURE);
+  message = append_mine (self, kletsen_session_get_conversation (self, peer), text, TRUE);
+  send_secure (self, peer, message, task);
+}
+
+/**
+ * kletsen_session_resend_async:
+ * @conversation: where @message is
+ * @message: one of my messages that was not sent
+ *
+ * Sends @message again, the same way as the first time (to everyone, in
+ * private, or encrypted), and in the same row: no copy is added.
+ */
+void
+kletsen_session_resend_async (KletsenSession      *self,
+                              KletsenConversation *conversation,
+                              KletsenChatMessage  *message,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  const char *peer = kletsen_conversation_get_peer (conversation);
+
+  g_task_set_source_tag (task, kletsen_chat_message_get_encrypted (message) ? TAG_SECURE
+                               : peer != NULL ? TAG_PRIVATE : TAG_BROADCAST);
+  if (kletsen_chat_message_get_state (message) != KLETSEN_MESSAGE_STATE_FAILED)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING, "Only a message that was not sent is sent again");
+      return;
+    }
+  kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_SENDING, 0);
+  if (peer == NULL)
+    send_broadcast (self, message, task);
+  else if (kletsen_chat_message_get_encrypted (message))
+    send_secure (self, peer, message, task);
+  else
+    send_private (self, peer, message, task);
 }
 
 void
@@ -2144,6 +2388,26 @@ prepared_cb (GObject      *object,
   _kletsen_file_transfer_set_offered (transfer);
 }
 
+/* Cancelled before the peer answered: take the offer back, so that the
+ * peer is not left to accept a file that will never come. */
+static void
+outgoing_state_cb (KletsenFileTransfer *transfer,
+                   GParamSpec          *pspec,
+                   KletsenSession      *self)
+{
+  g_autoptr(JsonObject) body = NULL;
+
+  if (kletsen_file_transfer_get_state (transfer) != KLETSEN_TRANSFER_CANCELLED ||
+      !_kletsen_file_transfer_get_offer_sent (transfer) || kletsen_file_transfer_get_id (transfer) != NULL ||
+      self->state != KLETSEN_SESSION_ONLINE)
+    return;
+  body = json_object_new ();
+  json_object_set_string_member (body, "receiver", kletsen_file_transfer_get_peer (transfer));
+  json_object_set_string_member (body, "filename", kletsen_file_transfer_get_filename (transfer));
+  json_object_set_string_member (body, "checksum", kletsen_file_transfer_get_checksum (transfer));
+  send_request (self, "FILE_TRANSFER_CANCEL", body, PENDING_SILENT, NULL);
+}
+
 /**
  * kletsen_session_send_file:
  *
@@ -2159,7 +2423,8 @@ kletsen_session_send_file (KletsenSession *self,
 {
   g_autoptr(KletsenFileTransfer) transfer = _kletsen_file_transfer_new_outgoing (peer, file);
 
-  g_list_store_append (self->transfers, transfer);
+  add_transfer (self, transfer);
+  g_signal_connect_object (transfer, "notify::state", G_CALLBACK (outgoing_state_cb), self, 0);
   _kletsen_file_transfer_prepare_async (transfer, prepared_cb, g_object_ref (self));
   return transfer;
 }

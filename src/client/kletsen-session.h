@@ -81,6 +81,9 @@ void                 kletsen_session_set_login_timeout    (KletsenSession       
 
 /* models */
 GListModel          *kletsen_session_get_users            (KletsenSession       *self);
+GListModel          *kletsen_session_get_people           (KletsenSession       *self);
+gboolean             kletsen_session_is_online            (KletsenSession       *self,
+                                                           const char           *name);
 GListModel          *kletsen_session_get_conversations    (KletsenSession       *self);
 KletsenConversation *kletsen_session_get_everyone         (KletsenSession       *self);
 KletsenConversation *kletsen_session_get_conversation     (KletsenSession       *self,
@@ -102,6 +105,11 @@ void                 kletsen_session_send_private_async   (KletsenSession       
 void                 kletsen_session_send_secure_async    (KletsenSession       *self,
                                                            const char           *peer,
                                                            const char           *text,
+                                                           GAsyncReadyCallback   callback,
+                                                           gpointer              user_data);
+void                 kletsen_session_resend_async         (KletsenSession       *self,
+                                                           KletsenConversation  *conversation,
+                                                           KletsenChatMessage   *message,
                                                            GAsyncReadyCallback   callback,
                                                            gpointer              user_data);
 void                 kletsen_session_list_users_async     (KletsenSession       *self,

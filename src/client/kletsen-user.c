@@ -13,6 +13,7 @@ struct _KletsenUser
 {
   GObject  parent_instance;
   char    *name;
+  gboolean online;
 };
 
 G_DEFINE_FINAL_TYPE (KletsenUser, kletsen_user, G_TYPE_OBJECT)
@@ -20,6 +21,7 @@ G_DEFINE_FINAL_TYPE (KletsenUser, kletsen_user, G_TYPE_OBJECT)
 enum {
   PROP_0,
   PROP_NAME,
+  PROP_ONLINE,
   N_PROPS
 };
 
@@ -41,6 +43,7 @@ kletsen_user_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_NAME: g_value_set_string (value, KLETSEN_USER (object)->name); break;
+    case PROP_ONLINE: g_value_set_boolean (value, KLETSEN_USER (object)->online); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -54,12 +57,17 @@ kletsen_user_class_init (KletsenUserClass *klass)
   object_class->get_property = kletsen_user_get_property;
   properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL,
                                                G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /* Whether the person is logged in now; people with a conversation stay
+   * listed after they leave. */
+  properties[PROP_ONLINE] = g_param_spec_boolean ("online", NULL, NULL, TRUE,
+                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 kletsen_user_init (KletsenUser *self)
 {
+  self->online = TRUE;
 }
 
 KletsenUser *
@@ -75,4 +83,20 @@ const char *
 kletsen_user_get_name (KletsenUser *self)
 {
   return self->name;
+}
+
+gboolean
+kletsen_user_get_online (KletsenUser *self)
+{
+  return self->online;
+}
+
+void
+_kletsen_user_set_online (KletsenUser *self,
+                          gboolean     online)
+{
+  if (self->online == !!online)
+    return;
+  self->online = !!online;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ONLINE]);
 }

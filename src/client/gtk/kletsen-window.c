@@ -154,15 +154,15 @@ retry_clicked_cb (GtkButton   *button,
 {
   KletsenWindow *self = KLETSEN_WINDOW (gtk_widget_get_root (GTK_WIDGET (button)));
   KletsenChatMessage *message = gtk_list_item_get_item (item);
-  const char *peer = current_peer (self);
-  const char *text = kletsen_chat_message_get_text (message);
 
-  if (peer == NULL)
-    kletsen_session_broadcast_async (self->session, text, NULL, NULL);
-  else if (kletsen_chat_message_get_encrypted (message))
-    kletsen_session_send_secure_async (self->session, peer, text, NULL, NULL);
-  else
-    kletsen_session_send_private_async (self->session, peer, text, NULL, NULL);
+  /* The same row goes back to "Sending…": no second copy. */
+  if (kletsen_chat_message_get_encrypted (message) && current_peer (self) != NULL &&
+      kletsen_session_is_peer_blocked (self->session, current_peer (self)))
+    {
+      toast (self, _("This person’s key changed. Compare fingerprints and trust the new key first."));
+      return;
+    }
+  kletsen_session_resend_async (self->session, self->conversation, message, NULL, NULL);
 }
 
 static void
