@@ -25,6 +25,44 @@
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
 
+/* Text from other people, made safe for a terminal: control characters
+ * (C0, DEL, C1: escape sequences, carriage returns, newlines that would
+ * start a fake line), bidirectional overrides and invalid UTF-8 are shown
+ * as escapes, never passed to the terminal. */
+static char *
+escaped (const char *text)
+{
+  GString *out = g_string_new (NULL);
+  const char *p = text ? text : "";
+
+  while (*p != '\0')
+    {
+      gunichar c = g_utf8_get_char_validated (p, -1);
+
+      if (c == (gunichar)-1 || c == (gunichar)-2)
+        {
+          g_string_append_printf (out, "\\x%02x", (guchar)*p);
+          p++;
+          continue;
+        }
+      if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c == '\t')
+        g_string_append (out, "\\t");
+      else if (c == '\\')
+        g_string_append (out, "\\\\");
+      else if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
+        g_string_append_printf (out, "\\x%02x", c);
+      else if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c == 0x200e || c == 0x200f ||
+               c == 0x061c)
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_unichar (out, c);
+      p = g_utf8_next_char (p);
+    }
+  return g_string_free (out, FALSE);
+}
+
 typedef struct
 {
   GMainLoop      *loop;
@@ -64,7 +102,11 @@ listed_cb (GObject      *object,
       cli->status = EXIT_FAILURE;
     }
   for (guint i = 0; users != NULL && users[i]; i++)
-    printf ("%s\n", users[i]);
+    {
+      g_autofree char *name = escaped (users[i]);
+
+      printf ("%s\n", name);
+    }
   g_main_loop_quit (cli->loop);
 }
 
@@ -74,22 +116,27 @@ transfer_state_cb (KletsenFileTransfer *transfer,
                    Cli                 *cli)
 {
   KletsenTransferState state = kletsen_file_transfer_get_state (transfer);
+  g_autofree char *peer = NULL;
+  g_autofree char *filename = NULL;
 
   if (state < KLETSEN_TRANSFER_DONE)
     return;
+  peer = escaped (kletsen_file_transfer_get_peer (transfer));
+  filename = escaped (kletsen_file_transfer_get_filename (transfer));
   if (state == KLETSEN_TRANSFER_DONE)
     {
       GFile *file = kletsen_file_transfer_get_file (transfer);
       g_autofree char *path = file ? g_file_get_path (file) : NULL;
+      g_autofree char *shown = escaped (path);
 
-      printf ("file %s %s: done%s%s\n", kletsen_file_transfer_get_peer (transfer),
-              kletsen_file_transfer_get_filename (transfer), path ? " → " : "", path ? path : "");
+      printf ("file %s %s: done%s%s\n", peer, filename, path ? " → " : "", path ? shown : "");
     }
   else
     {
-      printf ("file %s %s: %s\n", kletsen_file_transfer_get_peer (transfer),
-              kletsen_file_transfer_get_filename (transfer),
-              kletsen_file_transfer_get_error (transfer) ? kletsen_file_transfer_get_error (transfer) : "ended");
+      g_autofree char *why = escaped (kletsen_file_transfer_get_error (transfer) ? kletsen_file_transfer_get_error (transfer)
+                                                                                  : "ended");
+
+      printf ("file %s %s: %s\n", peer, filename, why);
       cli->status = EXIT_FAILURE;
     }
   fflush (stdout);
@@ -102,8 +149,11 @@ file_offered_cb (KletsenSession      *session,
                  KletsenFileTransfer *transfer,
                  Cli                 *cli)
 {
-  printf ("file offer from %s: %s (%" G_GUINT64_FORMAT " bytes)\n", kletsen_file_transfer_get_peer (transfer),
-          kletsen_file_transfer_get_filename (transfer), kletsen_file_transfer_get_size (transfer));
+  g_autofree char *peer = escaped (kletsen_file_transfer_get_peer (transfer));
+  g_autofree char *filename = escaped (kletsen_file_transfer_get_filename (transfer));
+
+  printf ("file offer from %s: %s (%" G_GUINT64_FORMAT " bytes)\n", peer, filename,
+          kletsen_file_transfer_get_size (transfer));
   fflush (stdout);
   g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), cli);
   if (cli->folder != NULL)
@@ -124,15 +174,19 @@ message_added_cb (GListModel *model,
   for (guint i = position; i < position + added; i++)
     {
       g_autoptr(KletsenChatMessage) m = g_list_model_get_item (model, i);
+      g_autofree char *sender = NULL;
+      g_autofree char *text = NULL;
 
       if (kletsen_chat_message_get_state (m) != KLETSEN_MESSAGE_STATE_RECEIVED)
         continue;
+      sender = escaped (kletsen_chat_message_get_sender (m) ? kletsen_chat_message_get_sender (m) : "*");
+      text = escaped (kletsen_chat_message_get_text (m));
       printf ("%s%s%s%s: %s\n",
               kletsen_conversation_get_peer (conversation) ? "[private] " : "",
               kletsen_chat_message_get_encrypted (m) ? "[encrypted] " : "",
-              kletsen_chat_message_get_sender (m) ? kletsen_chat_message_get_sender (m) : "*",
+              sender,
               kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_ERROR ? " (error)" : "",
-              kletsen_chat_message_get_text (m));
+              text);
     }
   fflush (stdout);
 }

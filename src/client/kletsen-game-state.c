@@ -271,10 +271,15 @@ _kletsen_game_state_joined (KletsenGameState *self,
                             const char       *initiator,
                             gint64            join_ms)
 {
-  if (self->phase != KLETSEN_GAME_INVITED)
+  /* An invitation said when its window closes; our own start did not, so
+   * only a lobby we were invited to is watched. */
+  gboolean deadline_known = self->phase == KLETSEN_GAME_INVITED;
+
+  if (!deadline_known)
     fresh (self, initiator, join_ms);
   set_phase (self, KLETSEN_GAME_LOBBY);
-  watch_deadline (self, LOBBY_GRACE_MS);
+  if (deadline_known)
+    watch_deadline (self, LOBBY_GRACE_MS);
 }
 
 static void
