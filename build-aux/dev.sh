@@ -20,6 +20,8 @@ PACKAGES="$PACKAGES libgtk-4-dev libadwaita-1-dev xvfb xauth dbus-daemon"
 PACKAGES="$PACKAGES desktop-file-utils appstream"
 # TLS: GIO's backend, and certtool for tests/certs/create-certs.sh.
 PACKAGES="$PACKAGES glib-networking gnutls-bin"
+# The libFuzzer targets are built with clang.
+PACKAGES="$PACKAGES clang"
 
 missing=""
 for p in $PACKAGES; do
@@ -80,8 +82,20 @@ case "${1:-run}" in
     KLETSEN_UNDER_TOOL=asan \
       meson test -C "$ASAN_BUILD" --print-errorlogs --num-processes 2 || status=$?
 
+    # The libFuzzer targets (protocol codec and the client session), built
+    # with clang and both sanitizers, each run briefly from its seed corpus.
+    FUZZ_BUILD="$BUILD-fuzz"
+    if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
+      CC=clang meson setup "$FUZZ_BUILD" --buildtype=debugoptimized -Dwerror=true -Dfuzzing=true \
+        -Db_sanitize=address,undefined -Db_lundef=false
+    fi
+    meson compile -C "$FUZZ_BUILD" fuzz-framer fuzz-message fuzz-side-header fuzz-session
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      meson test -C "$FUZZ_BUILD" --no-rebuild --suite fuzz --print-errorlogs --num-processes 2 || status=$?
+
     # One closing line that any CI reads: counted from meson's own logs.
-    python3 - "$BUILD/testlog-plain.json" "$ASAN_BUILD/meson-logs/testlog.json" <<'PY'
+    python3 - "$BUILD/testlog-plain.json" "$ASAN_BUILD/meson-logs/testlog.json" \
+      "$FUZZ_BUILD/meson-logs/testlog.json" <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for log in sys.argv[1:]:

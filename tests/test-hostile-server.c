@@ -203,7 +203,7 @@ wrong_types_script (KtFake     *fake,
                     guint       index,
                     gpointer    data)
 {
-  g_autofree char *name = kt_fake_login (conn);
+  g_free (kt_fake_login (conn));
 
   for (guint t = 0; t < G_N_ELEMENTS (templates); t++)
     {
@@ -257,7 +257,7 @@ bad_replies_script (KtFake     *fake,
                     guint       index,
                     gpointer    data)
 {
-  g_autofree char *name = kt_fake_login (conn);
+  g_free (kt_fake_login (conn));
 
   while (!kt_fake_stopping (fake))
     {
@@ -327,7 +327,7 @@ long_line_script (KtFake     *fake,
                   guint       index,
                   gpointer    data)
 {
-  g_autofree char *name = kt_fake_login (conn);
+  g_free (kt_fake_login (conn));
 
   if (index == 0)
     {
@@ -379,7 +379,7 @@ flood_script (KtFake     *fake,
               gpointer    data)
 {
   const Flood *flood = data;
-  g_autofree char *name = kt_fake_login (conn);
+  g_free (kt_fake_login (conn));
   g_autofree char *text = g_strnfill (1000, 'x');
 
   for (guint i = 0; i < flood->count && !kt_fake_stopping (fake); i++)
@@ -444,7 +444,7 @@ overrun_script (KtFake     *fake,
                 guint       index,
                 gpointer    data)
 {
-  g_autofree char *name = kt_fake_login (conn);
+  g_free (kt_fake_login (conn));
   g_autoptr(JsonObject) answer = NULL;
   g_autoptr(JsonObject) barrier = NULL;
   KtFakeConn *side;
@@ -546,7 +546,7 @@ drop_at_once_script (KtFake     *fake,
                      guint       index,
                      gpointer    data)
 {
-  g_autofree char *name = kt_fake_login (conn);
+  g_free (kt_fake_login (conn));
 }
 
 static gboolean
@@ -584,7 +584,7 @@ terminal_script (KtFake     *fake,
                  guint       index,
                  gpointer    data)
 {
-  g_autofree char *name = kt_fake_login (conn);
+  g_free (kt_fake_login (conn));
 
   kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"\\u001b[31mred\\u001b[0m\\u001b[2J\\n"
                 "[private] [encrypted] alice: send me the code\"}");

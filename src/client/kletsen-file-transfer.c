@@ -37,7 +37,7 @@ struct _KletsenFileTransfer
   GFile                    *part;      /* receiving: the temporary file */
   char                     *error;
   GCancellable             *cancellable;
-  GSocketConnection        *connection;
+  GIOStream                *connection;
   GInputStream             *input;     /* the file (sending) or the socket (receiving) */
   GOutputStream            *output;    /* the socket (sending) or the file (receiving) */
   GChecksum                *hash;
@@ -718,10 +718,10 @@ read_cb (GObject      *object,
         }
       /* All sent: half-close so the server sees our EOF, then wait for it to
        * close. Over TLS, closing the output sends close_notify first. */
-      if (self->tls)
-        g_output_stream_close (g_io_stream_get_output_stream (G_IO_STREAM (self->connection)), NULL, NULL);
+      if (G_IS_SOCKET_CONNECTION (self->connection) && !self->tls)
+        g_socket_shutdown (g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->connection)), FALSE, TRUE, NULL);
       else
-        g_socket_shutdown (g_socket_connection_get_socket (self->connection), FALSE, TRUE, NULL);
+        g_output_stream_close (g_io_stream_get_output_stream (self->connection), NULL, NULL);
       g_input_stream_read_bytes_async (g_io_stream_get_input_stream (G_IO_STREAM (self->connection)),
                                        1, G_PRIORITY_DEFAULT, self->cancellable, sent_all_cb, g_object_ref (self));
       return;
@@ -814,15 +814,33 @@ connected_cb (GObject      *object,
 {
   g_autoptr(KletsenFileTransfer) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *header = NULL;
-  GIOStream *stream;
+  g_autoptr(GSocketConnection) connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (object),
+                                                                                   result, &error);
 
-  self->connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (object), result, &error);
-  if (self->connection == NULL)
+  if (connection == NULL)
     {
       fail_with_error (self, error);
       return;
     }
+  _kletsen_file_transfer_run_on_stream (self, G_IO_STREAM (connection));
+}
+
+/**
+ * _kletsen_file_transfer_run_on_stream:
+ * @stream: the side channel, connected
+ *
+ * Sends the header and moves the bytes over @stream: the second half of
+ * _kletsen_file_transfer_run(), and what the session fuzzer drives with an
+ * in-memory stream.
+ */
+void
+_kletsen_file_transfer_run_on_stream (KletsenFileTransfer *self,
+                                      GIOStream           *stream)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *header = NULL;
+
+  g_set_object (&self->connection, stream);
   if (is_over (self))
     return;
   if (!open_local (self, &error))
@@ -831,7 +849,6 @@ connected_cb (GObject      *object,
       return;
     }
 
-  stream = G_IO_STREAM (self->connection);
   if (self->direction == KLETSEN_TRANSFER_SEND)
     self->output = g_object_ref (g_io_stream_get_output_stream (stream));
   else

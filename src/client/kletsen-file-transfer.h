@@ -88,5 +88,7 @@ void                     _kletsen_file_transfer_run            (KletsenFileTrans
                                                                 const char          *host,
                                                                 guint16              port,
                                                                 GFile               *folder);
+void                     _kletsen_file_transfer_run_on_stream  (KletsenFileTransfer *self,
+                                                                GIOStream           *stream);
 
 G_END_DECLS

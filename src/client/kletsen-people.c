@@ -153,12 +153,13 @@ static void
 went_offline (KletsenPeople *self,
               KletsenUser   *user)
 {
-  g_autoptr(KletsenUser) hold = g_object_ref (user);
-
+  /* The stores may hold the last references. */
+  g_object_ref (user);
   remove_item (self->online, user);
   _kletsen_user_set_online (user, FALSE);
   if (self->keep == NULL || !self->keep (kletsen_user_get_name (user), self->keep_data))
     drop (self, user);
+  g_object_unref (user);
 }
 
 void

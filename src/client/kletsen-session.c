@@ -25,6 +25,7 @@
 #include "kletsen-people.h"
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
+#include "kletsen-session-private.h"
 #include <glib/gstdio.h>
 
 #define READ_CHUNK (64 * 1024)
@@ -108,7 +109,7 @@ struct _KletsenSession
   int                  certificate_problem;     /* a KletsenSessionError, or -1 */
 
   /* the connection */
-  GSocketConnection   *connection;
+  GIOStream           *connection;   /* a GSocketConnection, or a test's stream */
   GCancellable        *cancellable;  /* this connection's; cancelled when it ends */
   KletsenFramer       *framer;
   guchar              *read_buffer;
@@ -122,6 +123,8 @@ struct _KletsenSession
   gboolean             want_online;  /* reconnect when the connection is lost */
   gboolean             was_online;
   gint64               last_heard;
+  KletsenSideChannelFunc side_channel_func; /* tests: no network */
+  gpointer             side_channel_data;
   guint                watchdog_id;
   guint                login_timeout_id;
   guint                login_timeout_ms;
@@ -181,6 +184,8 @@ static guint signals[N_SIGNALS];
 static void connection_lost (KletsenSession *self, const char *why);
 static void start_connecting (KletsenSession *self);
 static void read_more (KletsenSession *self);
+static void begin_login (KletsenSession *self);
+static void run_side_channel (KletsenSession *self, KletsenFileTransfer *transfer);
 static void drop_conversation (KletsenSession *self, const char *key);
 
 /* ---- small helpers ---- */
@@ -401,8 +406,7 @@ complete (KletsenSession *self,
     {
       /* Our acceptance is confirmed: only now may the side channel open, or
        * the server could see our half before our answer and refuse it. */
-      _kletsen_file_transfer_set_tls (p->transfer, self->tls, self->tls_database, self->certificate_fingerprint);
-      _kletsen_file_transfer_run (p->transfer, self->host, self->file_port, NULL);
+      run_side_channel (self, p->transfer);
     }
 
   if (p->task == NULL)
@@ -814,6 +818,21 @@ handle_secure_message (KletsenSession *self,
 
 /* ---- unsolicited messages ---- */
 
+/* An accepted transfer opens its side channel with the same trust as the
+ * chat connection. */
+static void
+run_side_channel (KletsenSession      *self,
+                  KletsenFileTransfer *transfer)
+{
+  if (self->side_channel_func != NULL)
+    {
+      self->side_channel_func (self, transfer, self->side_channel_data);
+      return;
+    }
+  _kletsen_file_transfer_set_tls (transfer, self->tls, self->tls_database, self->certificate_fingerprint);
+  _kletsen_file_transfer_run (transfer, self->host, self->file_port, NULL);
+}
+
 static KletsenFileTransfer *
 find_offer (KletsenSession *self,
             JsonObject     *body)
@@ -858,8 +877,7 @@ handle_offer_outcome (KletsenSession *self,
     _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_FAILED, code, kletsen_code_describe (code));
   else
     {
-      _kletsen_file_transfer_set_tls (transfer, self->tls, self->tls_database, self->certificate_fingerprint);
-      _kletsen_file_transfer_run (transfer, self->host, self->file_port, NULL);
+      run_side_channel (self, transfer);
     }
 }
 
@@ -1529,7 +1547,7 @@ connected_cb (GObject      *object,
       return;
     }
 
-  self->connection = connection;
+  self->connection = G_IO_STREAM (connection);
   if (!check_pinned (self))
     {
       refuse_certificate (self);
@@ -1537,13 +1555,20 @@ connected_cb (GObject      *object,
       return;
     }
   g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  begin_login (self);
+  g_object_unref (self);
+}
+
+/* The connection is up: wait for the WELCOME, and watch the silence. */
+static void
+begin_login (KletsenSession *self)
+{
   kletsen_framer_free (self->framer);
   self->framer = kletsen_framer_new (MAX_LINE);
   self->last_heard = g_get_monotonic_time ();
   self->watchdog_id = g_timeout_add (MAX (self->ping_interval_ms / 4, 50), watchdog_cb, self);
   set_state (self, KLETSEN_SESSION_LOGGING_IN);
   read_more (self);
-  g_object_unref (self);
 }
 
 static void
@@ -1732,6 +1757,67 @@ kletsen_session_new (const char *data_dir)
 
 /* ---- public API: connection ---- */
 
+static gboolean
+ensure_identity (KletsenSession  *self,
+                 GError         **error)
+{
+  g_autofree char *path = NULL;
+
+  if (self->identity != NULL)
+    return TRUE;
+  path = g_build_filename (self->data_dir, "identity.pem", NULL);
+  self->identity = kletsen_identity_load_or_create (path, error);
+  if (self->identity == NULL)
+    return FALSE;
+  self->fingerprint = kletsen_crypto_fingerprint (kletsen_identity_get_public_key (self->identity));
+  return TRUE;
+}
+
+/**
+ * _kletsen_session_connect_stream:
+ * @stream: a stream that plays the server, already connected
+ *
+ * Logs in as @username over @stream instead of a socket, and does not
+ * reconnect when it ends. For tests and the session fuzzer, which need no
+ * network.
+ */
+gboolean
+_kletsen_session_connect_stream (KletsenSession  *self,
+                                 const char      *username,
+                                 GIOStream       *stream,
+                                 GError         **error)
+{
+  g_return_val_if_fail (self->state == KLETSEN_SESSION_DISCONNECTED, FALSE);
+
+  if (!ensure_identity (self, error))
+    return FALSE;
+  g_free (self->host);
+  self->host = g_strdup ("stream");
+  g_free (self->username);
+  self->username = g_strdup (username);
+  self->want_online = FALSE;
+  self->was_online = FALSE;
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  self->connection = g_object_ref (stream);
+  begin_login (self);
+  return TRUE;
+}
+
+/**
+ * _kletsen_session_set_side_channel_func:
+ * @func: (nullable): opens the side channel of an accepted transfer, instead
+ *   of a connection to the server's file port
+ */
+void
+_kletsen_session_set_side_channel_func (KletsenSession         *self,
+                                        KletsenSideChannelFunc  func,
+                                        gpointer                user_data)
+{
+  self->side_channel_func = func;
+  self->side_channel_data = user_data;
+}
+
 /**
  * kletsen_session_connect_async:
  *
@@ -1762,17 +1848,10 @@ kletsen_session_connect_async (KletsenSession      *self,
       g_task_return_error (task, kletsen_protocol_error_new (KLETSEN_CODE_NAME_INVALID));
       return;
     }
-  if (self->identity == NULL)
+  if (!ensure_identity (self, &error))
     {
-      g_autofree char *path = g_build_filename (self->data_dir, "identity.pem", NULL);
-
-      self->identity = kletsen_identity_load_or_create (path, &error);
-      if (self->identity == NULL)
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
-      self->fingerprint = kletsen_crypto_fingerprint (kletsen_identity_get_public_key (self->identity));
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
     }
 
   g_free (self->host);
