@@ -16,8 +16,10 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "kletsen-message-row.h"
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
+#include "kletsen-sidebar-row.h"
 #include "kletsen-test-util.h"
 #include "kletsen-window-private.h"
 
@@ -102,18 +104,28 @@ shown_count (KletsenWindow *window)
   return n_items (gtk_list_view_get_model (window->message_list));
 }
 
+/* Whether @widget or one of its descendants is a label saying @text. */
+static gboolean
+shows_text (GtkWidget  *widget,
+            const char *text)
+{
+  if (GTK_IS_LABEL (widget) && gtk_widget_get_visible (widget) &&
+      g_str_equal (gtk_label_get_text (GTK_LABEL (widget)), text))
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    if (shows_text (child, text))
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 row_says (GtkListBox *list,
           int         index,
           const char *text)
 {
   GtkListBoxRow *row = gtk_list_box_get_row_at_index (list, index);
-  GtkWidget *box = row ? gtk_list_box_row_get_child (row) : NULL;
 
-  for (GtkWidget *child = box ? gtk_widget_get_first_child (box) : NULL; child; child = gtk_widget_get_next_sibling (child))
-    if (GTK_IS_LABEL (child) && g_str_equal (gtk_label_get_text (GTK_LABEL (child)), text))
-      return TRUE;
-  return FALSE;
+  return row != NULL && shows_text (GTK_WIDGET (row), text);
 }
 
 
@@ -349,6 +361,187 @@ test_app_tls_trust (void)
   kt_remove_tree (dir);
 }
 
+
+/* The row the message list shows for @message, if it is on screen. */
+static KletsenMessageRow *
+find_row (GtkWidget          *widget,
+          KletsenChatMessage *message)
+{
+  if (KLETSEN_IS_MESSAGE_ROW (widget) && kletsen_message_row_get_message (KLETSEN_MESSAGE_ROW (widget)) == message)
+    return KLETSEN_MESSAGE_ROW (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      KletsenMessageRow *row = find_row (child, message);
+
+      if (row != NULL)
+        return row;
+    }
+  return NULL;
+}
+
+/* A visible button whose label is @label, inside @widget. */
+static GtkWidget *
+find_button (GtkWidget  *widget,
+             const char *label)
+{
+  if (GTK_IS_BUTTON (widget) && gtk_widget_get_visible (widget) &&
+      g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_button (child, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static int
+sidebar_index (KletsenWindow *window,
+               const char    *peer)
+{
+  for (int i = 0; gtk_list_box_get_row_at_index (window->sidebar_list, i) != NULL; i++)
+    {
+      GtkListBoxRow *row = gtk_list_box_get_row_at_index (window->sidebar_list, i);
+
+      if (g_strcmp0 (kletsen_sidebar_row_get_peer (KLETSEN_SIDEBAR_ROW (row)), peer) == 0)
+        return i;
+    }
+  return -1;
+}
+
+/* What the client review found wrong when people leave, when the
+ * connection drops and when a huge message comes: the unread message of
+ * someone who left stays readable, drafts stay with their conversation, a
+ * failed message is retried in its own row, a huge message shows its start
+ * and Show All, a withdrawn offer takes its dialog away, and a lost
+ * connection says so in the conversation. */
+static void
+test_app_stays_right (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autofree char *alice_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *bob_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *dave_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", server->port);
+  g_autoptr(KletsenSession) session = kletsen_session_new (alice_dir);
+  g_autoptr(KletsenSession) bob = NULL;
+  g_autoptr(KletsenSession) dave = NULL;
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(KletsenChatMessage) message = NULL;
+  g_autofree char *huge = g_strnfill (20000, 'W');
+  KletsenConversation *with_dave;
+  KletsenMessageRow *row;
+  KletsenWindow *window;
+  guint before;
+  int index;
+
+  g_settings_set_uint (settings, "file-port", server->file_port);
+  window = kletsen_window_new (NULL, session);
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_editable_set_text (GTK_EDITABLE (window->host_row), "127.0.0.1");
+  gtk_switch_set_active (window->secure_switch, FALSE);
+  gtk_editable_set_text (GTK_EDITABLE (window->port_row), port);
+  gtk_editable_set_text (GTK_EDITABLE (window->username_row), "alice");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+  bob = headless_login (server, "bob", bob_dir);
+  dave = headless_login (server, "dave", dave_dir);
+  RUN_UNTIL (sidebar_index (window, "dave") >= 0 && sidebar_index (window, "bob") >= 0);
+
+  /* dave writes and leaves: his row stays, offline, with the unread count. */
+  kletsen_session_send_private_async (dave, "alice", "Ik ben weg", NULL, NULL);
+  RUN_UNTIL (kletsen_session_lookup_conversation (session, "dave") != NULL &&
+             kletsen_conversation_get_unread (kletsen_session_lookup_conversation (session, "dave")) == 1);
+  kletsen_session_disconnect (dave);
+  RUN_UNTIL (!kletsen_session_is_online (session, "dave"));
+  index = sidebar_index (window, "dave");
+  g_assert_cmpint (index, >=, 0);
+  RUN_UNTIL (row_says (window->sidebar_list, sidebar_index (window, "dave"), "Offline"));
+  g_assert_true (row_says (window->sidebar_list, sidebar_index (window, "dave"), "1"));
+  /* bob, who said nothing, is not marked offline. */
+  g_assert_false (row_says (window->sidebar_list, sidebar_index (window, "bob"), "Offline"));
+
+  /* The conversation opens and reads; its header says dave is offline. */
+  g_signal_emit_by_name (gtk_list_box_get_row_at_index (window->sidebar_list, sidebar_index (window, "dave")), "activate");
+  with_dave = kletsen_session_lookup_conversation (session, "dave");
+  g_assert_true (window->conversation == with_dave);
+  g_assert_cmpuint (shown_count (window), ==, 1);
+  message = shown_message (window, 0);
+  g_assert_cmpstr (kletsen_chat_message_get_text (message), ==, "Ik ben weg");
+  g_clear_object (&message);
+  g_assert_cmpstr (adw_window_title_get_subtitle (window->conversation_title), ==, "Offline");
+
+  /* A draft for dave stays with dave. */
+  gtk_editable_set_text (GTK_EDITABLE (window->message_entry), "Alleen voor dave");
+  _kletsen_window_show_conversation (window, NULL);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->message_entry)), ==, "");
+  _kletsen_window_show_conversation (window, "dave");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->message_entry)), ==, "Alleen voor dave");
+
+  /* Sending to him fails clearly (6001); Retry sends that row again, no copy. */
+  before = shown_count (window);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.send", NULL);
+  g_assert_cmpuint (shown_count (window), ==, before + 1);
+  message = shown_message (window, before);
+  RUN_UNTIL (kletsen_chat_message_get_state (message) == KLETSEN_MESSAGE_STATE_FAILED);
+  g_assert_cmpint (kletsen_chat_message_get_error_code (message), ==, KLETSEN_CODE_RECIPIENT_NOT_FOUND);
+  RUN_UNTIL ((row = find_row (GTK_WIDGET (window->message_list), message)) != NULL);
+  g_signal_emit_by_name (row, "retry", message);
+  g_assert_cmpint (kletsen_chat_message_get_state (message), ==, KLETSEN_MESSAGE_STATE_SENDING);
+  RUN_UNTIL (kletsen_chat_message_get_state (message) == KLETSEN_MESSAGE_STATE_FAILED);
+  g_assert_cmpuint (shown_count (window), ==, before + 1);
+  g_clear_object (&message);
+
+  /* A huge unbroken message: the row shows its start and Show All. */
+  _kletsen_window_show_conversation (window, NULL);
+  kletsen_session_broadcast_async (bob, huge, NULL, NULL);
+  RUN_UNTIL ((message = shown_message (window, shown_count (window) - 1)) &&
+             g_strcmp0 (kletsen_chat_message_get_text (message), huge) == 0);
+  RUN_UNTIL ((row = find_row (GTK_WIDGET (window->message_list), message)) != NULL);
+  g_assert_nonnull (find_button (GTK_WIDGET (row), "Show _All"));
+  g_clear_object (&message);
+
+  /* bob offers a file, then withdraws it: the dialog goes with it. */
+  {
+    g_autofree char *path = g_build_filename (bob_dir, "plan.txt", NULL);
+    g_autoptr(GFile) file = NULL;
+    KletsenFileTransfer *outgoing;
+    g_autoptr(KletsenFileTransfer) incoming = NULL;
+
+    g_assert_true (g_file_set_contents (path, "stap 1\n", -1, NULL));
+    file = g_file_new_for_path (path);
+    outgoing = kletsen_session_send_file (bob, "alice", file);
+    RUN_UNTIL (window->open_dialog != NULL);
+    incoming = g_object_ref (g_object_get_data (G_OBJECT (window->open_dialog), "transfer"));
+    kletsen_file_transfer_cancel (outgoing);
+    RUN_UNTIL (window->open_dialog == NULL);
+    g_assert_cmpint (kletsen_file_transfer_get_state (incoming), ==, KLETSEN_TRANSFER_CANCELLED);
+    g_assert_cmpint (kletsen_file_transfer_get_error_code (incoming), ==, KLETSEN_CODE_OFFER_WITHDRAWN);
+  }
+
+  /* The server goes: the conversation says so, in words, in every layout. */
+  g_assert_false (gtk_revealer_get_reveal_child (window->connection_banner));
+  kt_server_terminate (server);
+  RUN_UNTIL (gtk_revealer_get_reveal_child (window->connection_banner));
+  g_assert_nonnull (strstr (gtk_label_get_text (window->connection_banner_label), "The server is shutting down"));
+  g_assert_cmpstr (adw_window_title_get_subtitle (window->conversation_title), ==, "Not connected");
+  gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
+  RUN_UNTIL (adw_leaflet_get_folded (window->leaflet));
+  g_assert_true (gtk_widget_get_child_visible (GTK_WIDGET (window->connection_banner)) ||
+                 gtk_revealer_get_reveal_child (window->connection_banner));
+  save_shot (GTK_WIDGET (window), "offline-narrow.png");
+
+  kletsen_session_disconnect (bob);
+  kletsen_session_disconnect (session);
+  gtk_window_destroy (GTK_WINDOW (window));
+  kt_remove_tree (alice_dir);
+  kt_remove_tree (bob_dir);
+  kt_remove_tree (dave_dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -358,6 +551,7 @@ main (int    argc,
 
   g_test_add_func ("/app/whole-journey", test_app);
   g_test_add_func ("/app/tls-trust", test_app_tls_trust);
+  g_test_add_func ("/app/stays-right", test_app_stays_right);
 
   return g_test_run ();
 }

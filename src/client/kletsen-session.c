@@ -619,6 +619,21 @@ conversation_items_cb (KletsenConversation *conversation,
 }
 
 /**
+ * kletsen_session_lookup_conversation:
+ *
+ * Returns: (transfer none) (nullable): the private conversation with @peer,
+ *   if there is one
+ */
+KletsenConversation *
+kletsen_session_lookup_conversation (KletsenSession *self,
+                                     const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+
+  return g_hash_table_lookup (self->conversation_by_key, key);
+}
+
+/**
  * kletsen_session_get_conversation:
  * @peer: the other person
  *
@@ -1001,7 +1016,7 @@ handle_unsolicited (KletsenSession           *self,
       break;
 
     case KLETSEN_MSG_DSCN:
-      self->disconnect_reason = json_object_get_int_member (body, "reason");
+      self->disconnect_reason = (int)CLAMP (json_object_get_int_member (body, "reason"), 0, G_MAXINT);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DISCONNECT_REASON]);
       set_last_error (self, kletsen_code_describe (self->disconnect_reason));
       break;
@@ -1171,6 +1186,12 @@ handle_login_reply (KletsenSession *self,
   self->online_since = g_get_monotonic_time ();
   self->was_online = TRUE;
   set_last_error (self, NULL);
+  if (self->disconnect_reason != 0)
+    {
+      /* The last DSCN belongs to the connection before this one. */
+      self->disconnect_reason = 0;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DISCONNECT_REASON]);
+    }
   set_state (self, KLETSEN_SESSION_ONLINE);
   send_request (self, "LIST_USERS_REQ", NULL, PENDING_PLAIN, NULL);
   if (task != NULL)
@@ -1874,6 +1895,20 @@ kletsen_session_connect_finish (KletsenSession  *self,
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * kletsen_session_reconnect_now:
+ *
+ * While a lost connection waits for its next attempt: makes it now.
+ */
+void
+kletsen_session_reconnect_now (KletsenSession *self)
+{
+  if (!self->want_online || self->reconnect_id == 0)
+    return;
+  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  start_connecting (self);
 }
 
 /**

@@ -61,6 +61,7 @@ gboolean             kletsen_session_connect_finish       (KletsenSession       
                                                            GAsyncResult         *result,
                                                            GError              **error);
 void                 kletsen_session_disconnect           (KletsenSession       *self);
+void                 kletsen_session_reconnect_now        (KletsenSession       *self);
 KletsenSessionState  kletsen_session_get_state            (KletsenSession       *self);
 const char          *kletsen_session_get_username         (KletsenSession       *self);
 const char          *kletsen_session_get_last_error       (KletsenSession       *self);
@@ -87,6 +88,8 @@ gboolean             kletsen_session_is_online            (KletsenSession       
 GListModel          *kletsen_session_get_conversations    (KletsenSession       *self);
 KletsenConversation *kletsen_session_get_everyone         (KletsenSession       *self);
 KletsenConversation *kletsen_session_get_conversation     (KletsenSession       *self,
+                                                           const char           *peer);
+KletsenConversation *kletsen_session_lookup_conversation  (KletsenSession       *self,
                                                            const char           *peer);
 KletsenGameState    *kletsen_session_get_game             (KletsenSession       *self);
 GListModel          *kletsen_session_get_transfers        (KletsenSession       *self);

@@ -35,6 +35,8 @@ struct _KletsenWindow
   GtkListBox           *sidebar_list;
   GtkBox               *content;
   AdwWindowTitle       *conversation_title;
+  GtkRevealer          *connection_banner;
+  GtkLabel             *connection_banner_label;
   GtkMenuButton        *transfers_button;
   GtkStack             *transfers_stack;
   GtkListBox           *transfers_list;
@@ -55,6 +57,12 @@ struct _KletsenWindow
   KletsenConversation  *conversation; /* the one shown */
   GHashTable           *secure_peers; /* folded names with the lock on */
   GtkWidget            *open_dialog;  /* the dialog on screen, if any; weak */
+  GHashTable           *drafts;       /* folded peer ("" for everyone) → unsent text */
+  GQueue                offers;       /* KletsenFileTransfer waiting for their dialog */
+  KletsenFileTransfer  *offer_shown;  /* the offer whose dialog is on screen */
+  GtkWidget            *offer_dialog; /* weak */
+  AdwToast             *invite_toast; /* the game invitation on screen; weak */
+  guint                 invite_tick_id;
 
   /* state */
   gulong                conversation_items_id;

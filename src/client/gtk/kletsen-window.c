@@ -14,7 +14,9 @@
 #include <glib/gi18n.h>
 #include <stdlib.h>
 
+#include "kletsen-message-row.h"
 #include "kletsen-protocol.h"
+#include "kletsen-sidebar-row.h"
 #include "kletsen-window-private.h"
 
 G_DEFINE_FINAL_TYPE (KletsenWindow, kletsen_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -80,12 +82,29 @@ track_dialog (KletsenWindow *self,
 
 /* ---- messages ---- */
 
+static gboolean
+scroll_to_end_tick_cb (GtkWidget     *widget,
+                       GdkFrameClock *clock,
+                       gpointer       user_data)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (widget));
+
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj));
+  return G_SOURCE_REMOVE;
+}
+
+/* To the newest message: the list view brings the last item into view, and
+ * once that frame is laid out (rows have their real heights then), to the
+ * very bottom of it. Setting the adjustment at once used the old height and
+ * left a new message below the fold. */
 static void
 scroll_to_end (KletsenWindow *self)
 {
-  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
+  guint n = self->conversation ? g_list_model_get_n_items (G_LIST_MODEL (self->conversation)) : 0;
 
-  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj));
+  if (n > 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->message_list), "list.scroll-to-item", "u", n - 1);
+  gtk_widget_add_tick_callback (GTK_WIDGET (self->message_scroller), scroll_to_end_tick_cb, NULL, NULL);
 }
 
 static gboolean
@@ -111,51 +130,12 @@ conversation_items_changed_cb (KletsenWindow *self,
     kletsen_conversation_mark_read (self->conversation);
 }
 
-static char *
-state_text (KletsenChatMessage *message)
-{
-  switch (kletsen_chat_message_get_state (message))
-    {
-    case KLETSEN_MESSAGE_STATE_SENDING:
-      return g_strdup (_("Sending…"));
-    case KLETSEN_MESSAGE_STATE_FAILED:
-      if (kletsen_chat_message_get_error_code (message) != 0)
-        return g_strdup_printf (_("Not sent: %s"), kletsen_code_describe (kletsen_chat_message_get_error_code (message)));
-      return g_strdup (_("Not sent"));
-    case KLETSEN_MESSAGE_STATE_SENT:
-    case KLETSEN_MESSAGE_STATE_RECEIVED:
-    default:
-      return g_strdup ("");
-    }
-}
-
+/* The same row goes back to "Sending…": no second copy. */
 static void
-update_state (GtkListItem *item)
+retry_cb (KletsenMessageRow  *row,
+          KletsenChatMessage *message,
+          KletsenWindow      *self)
 {
-  KletsenChatMessage *message = gtk_list_item_get_item (item);
-  GtkWidget *row = gtk_list_item_get_child (item);
-  GtkLabel *state = g_object_get_data (G_OBJECT (row), "state");
-  GtkWidget *retry = g_object_get_data (G_OBJECT (row), "retry");
-  g_autofree char *text = state_text (message);
-  gboolean failed = kletsen_chat_message_get_state (message) == KLETSEN_MESSAGE_STATE_FAILED;
-
-  gtk_label_set_text (state, text);
-  gtk_widget_set_visible (GTK_WIDGET (state), *text != '\0');
-  gtk_widget_set_visible (retry, failed);
-  if (failed)
-    gtk_widget_add_css_class (GTK_WIDGET (state), "error");
-  else
-    gtk_widget_remove_css_class (GTK_WIDGET (state), "error");
-}
-
-static void
-retry_clicked_cb (GtkButton   *button,
-                  GtkListItem *item)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (gtk_widget_get_root (GTK_WIDGET (button)));
-  KletsenChatMessage *message = gtk_list_item_get_item (item);
-
-  /* The same row goes back to "Sending…": no second copy. */
   if (kletsen_chat_message_get_encrypted (message) && current_peer (self) != NULL &&
       kletsen_session_is_peer_blocked (self->session, current_peer (self)))
     {
@@ -168,48 +148,11 @@ retry_clicked_cb (GtkButton   *button,
 static void
 message_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
-                  gpointer                  user_data)
+                  KletsenWindow            *self)
 {
-  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
-  GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  GtkWidget *sender = gtk_label_new (NULL);
-  GtkWidget *lock = gtk_image_new_from_icon_name ("channel-secure-symbolic");
-  GtkWidget *time = gtk_label_new (NULL);
-  GtkWidget *state = gtk_label_new (NULL);
-  GtkWidget *retry = gtk_button_new_with_mnemonic (_("_Retry"));
-  GtkWidget *text = gtk_label_new (NULL);
+  GtkWidget *row = kletsen_message_row_new ();
 
-  gtk_widget_set_margin_start (row, 12);
-  gtk_widget_set_margin_end (row, 12);
-  gtk_widget_set_margin_top (row, 4);
-  gtk_widget_set_margin_bottom (row, 4);
-  gtk_widget_add_css_class (sender, "heading");
-  gtk_widget_add_css_class (time, "dim-label");
-  gtk_widget_add_css_class (time, "caption");
-  gtk_widget_add_css_class (state, "caption");
-  gtk_widget_add_css_class (retry, "flat");
-  gtk_accessible_update_property (GTK_ACCESSIBLE (lock), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Encrypted"), -1);
-  gtk_widget_set_tooltip_text (lock, _("Encrypted end to end"));
-  gtk_label_set_xalign (GTK_LABEL (text), 0);
-  gtk_label_set_wrap (GTK_LABEL (text), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (text), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_selectable (GTK_LABEL (text), TRUE);
-  g_signal_connect (retry, "clicked", G_CALLBACK (retry_clicked_cb), item);
-
-  gtk_box_append (GTK_BOX (header), sender);
-  gtk_box_append (GTK_BOX (header), lock);
-  gtk_box_append (GTK_BOX (header), time);
-  gtk_box_append (GTK_BOX (header), state);
-  gtk_box_append (GTK_BOX (header), retry);
-  gtk_box_append (GTK_BOX (row), header);
-  gtk_box_append (GTK_BOX (row), text);
-  g_object_set_data (G_OBJECT (row), "header", header);
-  g_object_set_data (G_OBJECT (row), "sender", sender);
-  g_object_set_data (G_OBJECT (row), "lock", lock);
-  g_object_set_data (G_OBJECT (row), "time", time);
-  g_object_set_data (G_OBJECT (row), "state", state);
-  g_object_set_data (G_OBJECT (row), "retry", retry);
-  g_object_set_data (G_OBJECT (row), "text", text);
+  g_signal_connect_object (row, "retry", G_CALLBACK (retry_cb), self, 0);
   gtk_list_item_set_child (item, row);
   gtk_list_item_set_activatable (item, FALSE);
 }
@@ -219,32 +162,7 @@ message_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item,
                  gpointer                  user_data)
 {
-  KletsenChatMessage *message = gtk_list_item_get_item (item);
-  GtkWidget *row = gtk_list_item_get_child (item);
-  GtkLabel *text = g_object_get_data (G_OBJECT (row), "text");
-  KletsenMessageKind kind = kletsen_chat_message_get_kind (message);
-  g_autofree char *time = g_date_time_format (kletsen_chat_message_get_time (message), "%H:%M");
-  gulong id;
-
-  gtk_label_set_text (g_object_get_data (G_OBJECT (row), "sender"),
-                      kletsen_chat_message_get_sender (message) ? kletsen_chat_message_get_sender (message) : "");
-  gtk_label_set_text (g_object_get_data (G_OBJECT (row), "time"), time);
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "lock"), kletsen_chat_message_get_encrypted (message));
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "header"), kind != KLETSEN_MESSAGE_KIND_SYSTEM);
-  gtk_label_set_text (text, kletsen_chat_message_get_text (message));
-
-  /* System lines are quiet and centred; error items stand out. */
-  gtk_label_set_xalign (text, kind == KLETSEN_MESSAGE_KIND_SYSTEM ? 0.5 : 0);
-  gtk_widget_remove_css_class (GTK_WIDGET (text), "dim-label");
-  gtk_widget_remove_css_class (GTK_WIDGET (text), "error");
-  if (kind == KLETSEN_MESSAGE_KIND_SYSTEM)
-    gtk_widget_add_css_class (GTK_WIDGET (text), "dim-label");
-  else if (kind == KLETSEN_MESSAGE_KIND_ERROR)
-    gtk_widget_add_css_class (GTK_WIDGET (text), "error");
-
-  update_state (item);
-  id = g_signal_connect_swapped (message, "notify::state", G_CALLBACK (update_state), item);
-  g_object_set_data (G_OBJECT (item), "state-handler", GSIZE_TO_POINTER (id));
+  kletsen_message_row_bind (KLETSEN_MESSAGE_ROW (gtk_list_item_get_child (item)), gtk_list_item_get_item (item));
 }
 
 static void
@@ -252,70 +170,23 @@ message_unbind_cb (GtkSignalListItemFactory *factory,
                    GtkListItem              *item,
                    gpointer                  user_data)
 {
-  gulong id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (item), "state-handler"));
-
-  if (id != 0)
-    g_signal_handler_disconnect (gtk_list_item_get_item (item), id);
-  g_object_set_data (G_OBJECT (item), "state-handler", NULL);
+  kletsen_message_row_unbind (KLETSEN_MESSAGE_ROW (gtk_list_item_get_child (item)));
 }
 
 /* ---- the sidebar ---- */
-
-static GtkWidget *
-unread_badge (KletsenConversation *conversation)
-{
-  GtkWidget *badge = gtk_label_new (NULL);
-
-  gtk_widget_add_css_class (badge, "kletsen-unread");
-  gtk_widget_set_valign (badge, GTK_ALIGN_CENTER);
-  g_object_bind_property (conversation, "unread", badge, "label", G_BINDING_SYNC_CREATE);
-  g_object_bind_property (conversation, "unread", badge, "visible", G_BINDING_SYNC_CREATE);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (badge), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Unread messages"), -1);
-  return badge;
-}
 
 static GtkWidget *
 create_sidebar_row (gpointer item,
                     gpointer user_data)
 {
   KletsenWindow *self = user_data;
-  GtkWidget *row = gtk_list_box_row_new ();
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  GtkWidget *icon;
-  GtkWidget *label;
-  KletsenConversation *conversation;
-  const char *peer = NULL;
+  const char *peer;
 
-  if (KLETSEN_IS_USER (item))
-    {
-      peer = kletsen_user_get_name (item);
-      conversation = kletsen_session_get_conversation (self->session, peer);
-      icon = gtk_image_new_from_icon_name ("avatar-default-symbolic");
-      label = gtk_label_new (peer);
-      if (g_ascii_strcasecmp (peer, kletsen_session_get_username (self->session)) == 0)
-        {
-          g_autofree char *me = g_strdup_printf (_("%s (you)"), peer);
-
-          gtk_label_set_text (GTK_LABEL (label), me);
-          gtk_widget_set_sensitive (row, FALSE);
-        }
-    }
-  else
-    {
-      conversation = KLETSEN_CONVERSATION (item);
-      icon = gtk_image_new_from_icon_name ("system-users-symbolic");
-      label = gtk_label_new (_("Everyone"));
-    }
-
-  gtk_widget_set_hexpand (label, TRUE);
-  gtk_label_set_xalign (GTK_LABEL (label), 0);
-  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
-  gtk_box_append (GTK_BOX (box), icon);
-  gtk_box_append (GTK_BOX (box), label);
-  gtk_box_append (GTK_BOX (box), unread_badge (conversation));
-  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), box);
-  g_object_set_data_full (G_OBJECT (row), "peer", g_strdup (peer), g_free);
-  return row;
+  if (KLETSEN_IS_CONVERSATION (item))
+    return kletsen_sidebar_row_new_everyone (item);
+  peer = kletsen_user_get_name (item);
+  return kletsen_sidebar_row_new_person (item, kletsen_session_get_conversation (self->session, peer),
+                                         g_ascii_strcasecmp (peer, kletsen_session_get_username (self->session)) == 0);
 }
 
 static void
@@ -325,14 +196,41 @@ update_conversation_header (KletsenWindow *self)
   g_autofree char *key = peer ? fold (peer) : NULL;
   gboolean secure = key && g_hash_table_contains (self->secure_peers, key);
 
+  gboolean online = kletsen_session_get_state (self->session) == KLETSEN_SESSION_ONLINE;
+
   adw_window_title_set_title (self->conversation_title, peer ? peer : _("Everyone"));
   adw_window_title_set_subtitle (self->conversation_title,
+                                 !online ? _("Not connected") :
                                  peer == NULL ? _("Everybody online") :
+                                 !kletsen_session_is_online (self->session, peer) ? _("Offline") :
                                  secure ? _("Encrypted end to end") : _("Private"));
   gtk_widget_set_visible (GTK_WIDGET (self->secure_toggle), peer != NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->fingerprint_button), peer != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send-files", peer != NULL);
   gtk_toggle_button_set_active (self->secure_toggle, secure);
+}
+
+/* Drafts are kept per conversation: text typed for bob never follows you
+ * into Everyone. */
+static char *
+draft_key (const char *peer)
+{
+  return peer ? fold (peer) : g_strdup ("");
+}
+
+static void
+keep_draft (KletsenWindow *self)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->message_entry));
+  char *key = draft_key (current_peer (self));
+
+  if (*text != '\0')
+    g_hash_table_replace (self->drafts, key, g_strdup (text));
+  else
+    {
+      g_hash_table_remove (self->drafts, key);
+      g_free (key);
+    }
 }
 
 /**
@@ -348,8 +246,18 @@ _kletsen_window_show_conversation (KletsenWindow *self,
   g_autoptr(GtkNoSelection) selection = NULL;
 
   if (self->conversation != NULL)
-    g_clear_signal_handler (&self->conversation_items_id, self->conversation);
+    {
+      g_clear_signal_handler (&self->conversation_items_id, self->conversation);
+      keep_draft (self);
+    }
   g_set_object (&self->conversation, conversation);
+  {
+    g_autofree char *key = draft_key (peer);
+    const char *draft = g_hash_table_lookup (self->drafts, key);
+
+    gtk_editable_set_text (GTK_EDITABLE (self->message_entry), draft ? draft : "");
+    gtk_editable_set_position (GTK_EDITABLE (self->message_entry), -1);
+  }
   self->conversation_items_id = g_signal_connect_swapped (conversation, "items-changed",
                                                           G_CALLBACK (conversation_items_changed_cb), self);
   selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (conversation)));
@@ -365,7 +273,7 @@ static void
 sidebar_row_activated_cb (KletsenWindow *self,
                           GtkListBoxRow *row)
 {
-  _kletsen_window_show_conversation (self, g_object_get_data (G_OBJECT (row), "peer"));
+  _kletsen_window_show_conversation (self, kletsen_sidebar_row_get_peer (KLETSEN_SIDEBAR_ROW (row)));
 }
 
 static void
@@ -430,6 +338,13 @@ send_action (GtkWidget  *widget,
 static void
 message_entry_activate_cb (KletsenWindow *self)
 {
+  if (kletsen_session_get_state (self->session) != KLETSEN_SESSION_ONLINE &&
+      !kletsen_text_is_blank (gtk_editable_get_text (GTK_EDITABLE (self->message_entry))))
+    {
+      /* Never a silent Enter: the text stays, and the banner says why. */
+      toast (self, _("Not connected. Your message is kept; send it once the connection is back."));
+      return;
+    }
   gtk_widget_activate_action (GTK_WIDGET (self), "win.send", NULL);
 }
 
@@ -618,6 +533,8 @@ choose_folder_cb (GtkNativeDialog *dialog,
   g_object_unref (dialog);
 }
 
+static void show_next_offer (KletsenWindow *self);
+
 static void
 offer_response_cb (AdwMessageDialog    *dialog,
                    const char          *response,
@@ -625,26 +542,90 @@ offer_response_cb (AdwMessageDialog    *dialog,
 {
   KletsenWindow *self = KLETSEN_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
 
-  if (kletsen_file_transfer_get_state (transfer) != KLETSEN_TRANSFER_OFFERED)
+  if (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED)
+    {
+      if (g_str_equal (response, "accept"))
+        {
+          g_autoptr(GFile) folder = download_folder (self);
+
+          _kletsen_window_accept_offer (self, transfer, folder);
+        }
+      else if (g_str_equal (response, "choose"))
+        {
+          GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Save Into Folder"), GTK_WINDOW (self),
+                                                                       GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                                                       _("_Save Here"), _("_Cancel"));
+
+          g_object_set_data (G_OBJECT (chooser), "window", self);
+          g_signal_connect (chooser, "response", G_CALLBACK (choose_folder_cb), g_object_ref (transfer));
+          gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+        }
+      else
+        kletsen_session_reject_file (self->session, transfer);
+    }
+  g_signal_handlers_disconnect_by_data (transfer, self);
+  g_clear_object (&self->offer_shown);
+  show_next_offer (self);
+}
+
+/* The offer on screen ended without us: withdrawn, expired, or the peer
+ * left. Its dialog goes, and a toast says what happened. */
+static void
+shown_offer_state_cb (KletsenWindow       *self,
+                      GParamSpec          *pspec,
+                      KletsenFileTransfer *transfer)
+{
+  g_autofree char *text = NULL;
+
+  if (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED || transfer != self->offer_shown)
     return;
-  if (g_str_equal (response, "accept"))
-    {
-      g_autoptr(GFile) folder = download_folder (self);
+  text = g_strdup_printf (_("The offer of “%s” from %s has ended: %s"), kletsen_file_transfer_get_filename (transfer),
+                          kletsen_file_transfer_get_peer (transfer),
+                          kletsen_file_transfer_get_error (transfer) ? kletsen_file_transfer_get_error (transfer)
+                                                                     : _("it is no longer there"));
+  toast (self, text);
+  if (self->offer_dialog != NULL)
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (self->offer_dialog), "gone");
+}
 
-      _kletsen_window_accept_offer (self, transfer, folder);
-    }
-  else if (g_str_equal (response, "choose"))
-    {
-      GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Save Into Folder"), GTK_WINDOW (self),
-                                                                   GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
-                                                                   _("_Save Here"), _("_Cancel"));
+/* One offer dialog at a time: a peer who sends a hundred offers gets them
+ * asked one after the other, and the dialog always shows one that is still
+ * open. */
+static void
+show_next_offer (KletsenWindow *self)
+{
+  KletsenFileTransfer *transfer;
+  g_autofree char *size = NULL;
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
 
-      g_object_set_data (G_OBJECT (chooser), "window", self);
-      g_signal_connect (chooser, "response", G_CALLBACK (choose_folder_cb), g_object_ref (transfer));
-      gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-    }
-  else
-    kletsen_session_reject_file (self->session, transfer);
+  if (self->offer_shown != NULL)
+    return;
+  while ((transfer = g_queue_pop_head (&self->offers)) != NULL &&
+         kletsen_file_transfer_get_state (transfer) != KLETSEN_TRANSFER_OFFERED)
+    g_object_unref (transfer);
+  if (transfer == NULL)
+    return;
+
+  self->offer_shown = transfer;
+  size = g_format_size (kletsen_file_transfer_get_size (transfer));
+  body = g_strdup_printf (_("%s wants to send you “%s” (%s)."), kletsen_file_transfer_get_peer (transfer),
+                          kletsen_file_transfer_get_filename (transfer), size);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Incoming File"), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "reject", _("_Decline"),
+                                    "choose", _("Save _As…"),
+                                    "accept", _("_Accept"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "accept", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "accept");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "reject");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (offer_response_cb), transfer, 0);
+  g_signal_connect_object (transfer, "notify::state", G_CALLBACK (shown_offer_state_cb), self, G_CONNECT_SWAPPED);
+  g_object_set_data_full (G_OBJECT (dialog), "transfer", g_object_ref (transfer), g_object_unref);
+  g_set_weak_pointer (&self->offer_dialog, dialog);
+  track_dialog (self, dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -655,20 +636,9 @@ file_offered_cb (KletsenWindow       *self,
   g_autofree char *body = g_strdup_printf (_("%s wants to send you “%s” (%s)."),
                                            kletsen_file_transfer_get_peer (transfer),
                                            kletsen_file_transfer_get_filename (transfer), size);
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Incoming File"), body);
 
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "reject", _("_Decline"),
-                                    "choose", _("Save _As…"),
-                                    "accept", _("_Accept"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "accept", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "accept");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "reject");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (offer_response_cb), transfer, 0);
-  g_object_set_data_full (G_OBJECT (dialog), "transfer", g_object_ref (transfer), g_object_unref);
-  track_dialog (self, dialog);
-  gtk_window_present (GTK_WINDOW (dialog));
+  g_queue_push_tail (&self->offers, g_object_ref (transfer));
+  show_next_offer (self);
   notify (self, "file-offer", _("Incoming file"), body);
 }
 
@@ -805,27 +775,69 @@ peer_key_changed_cb (KletsenWindow *self,
 
 /* ---- the game ---- */
 
+static char *
+invitation_text (KletsenGameState *game)
+{
+  int left = kletsen_game_state_get_seconds_left (game);
+
+  return g_strdup_printf (ngettext ("%s started a guessing game: %d second to join",
+                                    "%s started a guessing game: %d seconds to join", left),
+                          kletsen_game_state_get_initiator (game), left);
+}
+
+/* The invitation counts down with the panel, and goes once it is over. */
+static gboolean
+invite_tick_cb (gpointer user_data)
+{
+  KletsenWindow *self = user_data;
+  g_autofree char *text = NULL;
+
+  if (self->invite_toast == NULL)
+    {
+      self->invite_tick_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  text = invitation_text (kletsen_session_get_game (self->session));
+  adw_toast_set_title (self->invite_toast, text);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+dismiss_invitation (KletsenWindow *self)
+{
+  g_clear_handle_id (&self->invite_tick_id, g_source_remove);
+  if (self->invite_toast != NULL)
+    {
+      AdwToast *invite = self->invite_toast;
+
+      g_clear_weak_pointer (&self->invite_toast);
+      adw_toast_dismiss (invite);
+    }
+}
+
 static void
 game_phase_cb (KletsenWindow *self)
 {
   KletsenGameState *game = kletsen_session_get_game (self->session);
   KletsenGamePhase phase = kletsen_game_state_get_phase (game);
+  gboolean chatting = g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "chat") == 0;
 
-  if (phase == KLETSEN_GAME_INVITED)
+  /* An invitation is only ever about the game that is inviting now. */
+  dismiss_invitation (self);
+  if (phase == KLETSEN_GAME_INVITED && chatting)
     {
-      int left = kletsen_game_state_get_seconds_left (game);
-      g_autofree char *text = g_strdup_printf (ngettext ("%s started a guessing game: %d second to join",
-                                                         "%s started a guessing game: %d seconds to join", left),
-                                               kletsen_game_state_get_initiator (game), left);
+      g_autofree char *text = invitation_text (game);
       AdwToast *invite = adw_toast_new (text);
 
       adw_toast_set_button_label (invite, _("_Join"));
       adw_toast_set_action_name (invite, "win.join-game");
       adw_toast_set_timeout (invite, MAX (kletsen_game_state_get_seconds_left (game), 1));
+      g_set_weak_pointer (&self->invite_toast, invite);
+      self->invite_tick_id = g_timeout_add_seconds (1, invite_tick_cb, self);
       adw_toast_overlay_add_toast (self->toast_overlay, invite);
       notify (self, "game", _("Guessing game"), text);
     }
-  gtk_revealer_set_reveal_child (self->game_revealer, phase != KLETSEN_GAME_NONE);
+  gtk_revealer_set_reveal_child (self->game_revealer, phase != KLETSEN_GAME_NONE && chatting);
 }
 
 static void
@@ -1119,6 +1131,7 @@ log_out_action (GtkWidget  *widget,
 
   kletsen_session_disconnect (self->session);
   gtk_stack_set_visible_child_name (self->main_stack, "connect");
+  dismiss_invitation (self);
 }
 
 static void
@@ -1136,17 +1149,41 @@ session_state_cb (KletsenWindow *self)
 {
   KletsenSessionState state = kletsen_session_get_state (self->session);
   gboolean online = state == KLETSEN_SESSION_ONLINE;
-  const char *error = kletsen_session_get_last_error (self->session);
+  int reason = kletsen_session_get_disconnect_reason (self->session);
+  const char *detail = kletsen_session_get_last_error (self->session);
 
   if (!online && !self->connecting)
     {
-      g_autofree char *text = error ? g_strdup_printf (_("Connection lost (%s). Reconnecting…"), error)
-                                    : g_strdup (_("Connection lost. Reconnecting…"));
+      /* In words a person understands: the server's own reason when it gave
+       * one (shutting down, too slow…), else what happens now. GIO's text
+       * goes into the tooltip, for whoever needs it. */
+      g_autofree char *text = NULL;
 
+      if (reason != 0)
+        text = g_strdup_printf (_("%s. Reconnecting…"), kletsen_code_describe (reason));
+      else if (state == KLETSEN_SESSION_DISCONNECTED)
+        text = g_strdup (_("No connection to the server. Trying again soon…"));
+      else
+        text = g_strdup (_("No connection to the server. Reconnecting…"));
       gtk_label_set_text (self->offline_label, text);
+      gtk_label_set_text (self->connection_banner_label, text);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->connection_banner_label), detail);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->offline_label), detail);
     }
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.reconnect", state == KLETSEN_SESSION_DISCONNECTED);
   gtk_revealer_set_reveal_child (self->offline_revealer, !online);
+  gtk_revealer_set_reveal_child (self->connection_banner, !online);
   message_entry_changed_cb (self);
+  if (self->conversation != NULL)
+    update_conversation_header (self);
+}
+
+static void
+reconnect_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  kletsen_session_reconnect_now (KLETSEN_WINDOW (widget)->session);
 }
 
 /* ---- private messages notify ---- */
@@ -1170,12 +1207,41 @@ conversation_unread_cb (KletsenWindow       *self,
 }
 
 static void
+people_changed_cb (KletsenWindow *self)
+{
+  if (self->conversation != NULL)
+    update_conversation_header (self);
+}
+
+/* The session let go of the conversation shown (its peer left, and nothing
+ * was said): show the one it has for that peer now. */
+static gboolean
+refresh_conversation_cb (gpointer user_data)
+{
+  KletsenWindow *self = user_data;
+  const char *peer = current_peer (self);
+
+  if (peer != NULL && kletsen_session_lookup_conversation (self->session, peer) != self->conversation)
+    {
+      g_autofree char *name = g_strdup (peer);
+      gboolean was_shown = adw_leaflet_get_visible_child (self->leaflet) == GTK_WIDGET (self->content);
+
+      _kletsen_window_show_conversation (self, name);
+      if (!was_shown)
+        adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
 conversations_changed_cb (KletsenWindow *self,
                           guint          position,
                           guint          removed,
                           guint          added,
                           GListModel    *model)
 {
+  if (removed > 0 && current_peer (self) != NULL)
+    g_idle_add_full (G_PRIORITY_DEFAULT, refresh_conversation_cb, g_object_ref (self), g_object_unref);
   for (guint i = position; i < position + added; i++)
     {
       g_autoptr(KletsenConversation) conversation = g_list_model_get_item (model, i);
@@ -1223,6 +1289,12 @@ kletsen_window_dispose (GObject *object)
   g_clear_object (&self->session);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->secure_peers, g_hash_table_unref);
+  g_clear_pointer (&self->drafts, g_hash_table_unref);
+  g_queue_clear_full (&self->offers, g_object_unref);
+  g_clear_object (&self->offer_shown);
+  g_clear_handle_id (&self->invite_tick_id, g_source_remove);
+  g_clear_weak_pointer (&self->invite_toast);
+  g_clear_weak_pointer (&self->offer_dialog);
   gtk_widget_dispose_template (GTK_WIDGET (self), KLETSEN_TYPE_WINDOW);
 
   G_OBJECT_CLASS (kletsen_window_parent_class)->dispose (object);
@@ -1256,6 +1328,8 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   BIND (sidebar_list);
   BIND (content);
   BIND (conversation_title);
+  BIND (connection_banner);
+  BIND (connection_banner_label);
   BIND (transfers_button);
   BIND (transfers_stack);
   BIND (transfers_list);
@@ -1285,6 +1359,7 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.join-game", NULL, join_game_action);
   gtk_widget_class_install_action (widget_class, "win.show-fingerprints", NULL, show_fingerprints_action);
   gtk_widget_class_install_action (widget_class, "win.back", NULL, back_action);
+  gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, reconnect_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.send-files", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_g, GDK_CONTROL_MASK, "win.start-game", NULL);
@@ -1304,6 +1379,8 @@ kletsen_window_init (KletsenWindow *self)
   gtk_icon_theme_add_resource_path (gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (self))),
                                     "/nl/kletsen/Kletsen/icons");
   self->secure_peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->drafts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_queue_init (&self->offers);
 
   g_signal_connect (factory, "setup", G_CALLBACK (message_setup_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (message_bind_cb), self);
@@ -1357,10 +1434,11 @@ kletsen_window_new (GtkApplication *application,
   self->settings = g_settings_new (APP_ID);
   load_settings (self);
 
-  /* The sidebar: "Everyone", then the people online. */
+  /* The sidebar: "Everyone", then the people online and those offline
+   * with a conversation. */
   g_list_store_append (everyone, kletsen_session_get_everyone (session));
   g_list_store_append (parts, everyone);
-  g_list_store_append (parts, kletsen_session_get_users (session));
+  g_list_store_append (parts, kletsen_session_get_people (session));
   g_object_unref (everyone);
   self->sidebar_model = gtk_flatten_list_model_new (G_LIST_MODEL (parts));
   gtk_list_box_bind_model (self->sidebar_list, G_LIST_MODEL (self->sidebar_model), create_sidebar_row, self, NULL);
@@ -1373,6 +1451,11 @@ kletsen_window_new (GtkApplication *application,
   g_signal_connect_object (kletsen_session_get_game (session), "notify::phase", G_CALLBACK (game_phase_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::state", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::disconnect-reason", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "notify::last-error", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
+  /* Whoever comes or goes may be the person shown. */
+  g_signal_connect_object (kletsen_session_get_users (session), "items-changed",
+                           G_CALLBACK (people_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "file-offered", G_CALLBACK (file_offered_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "peer-key-changed", G_CALLBACK (peer_key_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (kletsen_session_get_conversations (session), "items-changed",
