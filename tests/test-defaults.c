@@ -150,7 +150,10 @@ test_idle_at_defaults (void)
   KT_RUN_UNTIL (has_user (alice, "carol") && has_user (bob, "carol"));
 
   room = kletsen_session_get_everyone (alice);
-  g_timeout_add_seconds (IDLE_SECONDS, done_cb, &done);
+  /* KLETSEN_IDLE_SECONDS makes it a longer soak, for a run by hand. */
+  g_timeout_add_seconds (g_getenv ("KLETSEN_IDLE_SECONDS") ? (guint)g_ascii_strtoull (g_getenv ("KLETSEN_IDLE_SECONDS"), NULL, 10)
+                                                          : IDLE_SECONDS,
+                         done_cb, &done);
   while (!done)
     {
       g_main_context_iteration (NULL, TRUE);

@@ -576,6 +576,60 @@ test_reconnect_backoff (Fixture       *f,
   kletsen_session_disconnect (session);
 }
 
+/* ---- the game follows the server, not the past ---- */
+
+static void
+game_script (KtFake     *fake,
+             KtFakeConn *conn,
+             guint       index,
+             gpointer    data)
+{
+  g_free (kt_fake_login (conn));
+  if (index == 0)
+    {
+      /* An invitation that is over in 300 ms, then one for a minute, and
+       * the connection drops in its lobby. */
+      kt_fake_send (conn, "GAME_NOTIFICATION {\"status\":\"OK\",\"initiator\":\"zoe\",\"joinSeconds\":1,\"joinMs\":300}");
+      kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"first\"}");
+      g_free (kt_fake_read_line (conn, 2000)); /* the client's JOIN_GAME_REQ, or nothing */
+      kt_fake_send (conn, "GAME_NOTIFICATION {\"status\":\"OK\",\"initiator\":\"zoe\",\"joinSeconds\":60,\"joinMs\":60000}");
+      kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"second\"}");
+      json_object_unref (kt_fake_expect (conn, "JOIN_GAME_REQ"));
+      kt_fake_send (conn, "JOIN_GAME_RESP {\"status\":\"OK\"}");
+      kt_fake_send (conn, "GAME_JOINED {\"username\":\"mee\",\"players\":[\"zoe\",\"mee\"]}");
+      kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"in the lobby\"}");
+      g_usleep (300 * 1000);
+      return; /* drop */
+    }
+  kt_fake_serve (fake, conn);
+}
+
+static void
+test_game_follows_server (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(KtFake) fake = kt_fake_start (game_script, NULL);
+  g_autoptr(KletsenSession) session = login (fake, f->dir);
+  KletsenGameState *game = kletsen_session_get_game (session);
+  g_autoptr(GAsyncResult) joined = NULL;
+
+  /* An invitation ends with its window, without a word from the server. */
+  RUN_UNTIL (room_has (session, "first"));
+  g_assert_cmpint (kletsen_game_state_get_phase (game), ==, KLETSEN_GAME_INVITED);
+  RUN_UNTIL (kletsen_game_state_get_phase (game) == KLETSEN_GAME_NONE);
+
+  /* In a lobby when the connection drops: back online, no game is shown. */
+  RUN_UNTIL (room_has (session, "second"));
+  g_assert_cmpint (kletsen_game_state_get_phase (game), ==, KLETSEN_GAME_INVITED);
+  kletsen_session_join_game_async (session, kt_store_result_cb, &joined);
+  RUN_UNTIL (room_has (session, "in the lobby"));
+  g_assert_true (kletsen_session_request_finish (session, joined, NULL));
+  g_assert_cmpint (kletsen_game_state_get_phase (game), ==, KLETSEN_GAME_LOBBY);
+  RUN_UNTIL (kt_fake_connections (fake) == 2 && kletsen_session_get_state (session) == KLETSEN_SESSION_ONLINE);
+  g_assert_cmpint (kletsen_game_state_get_phase (game), ==, KLETSEN_GAME_NONE);
+  kletsen_session_disconnect (session);
+}
+
 /* ---- kletsen-cli shows other people's text escaped ---- */
 
 static void
@@ -670,5 +724,6 @@ main (int    argc,
   ADD ("/hostile-server/silent", test_silent_server, NULL);
   ADD ("/hostile-server/reconnect-backoff", test_reconnect_backoff, NULL);
   ADD ("/hostile-server/cli-escapes", test_cli_escapes, NULL);
+  ADD ("/hostile-server/game-follows-server", test_game_follows_server, NULL);
   return g_test_run ();
 }
