@@ -75,22 +75,6 @@ start_session (guint16       port,
   return session;
 }
 
-static gboolean
-has_user (KletsenSession *session,
-          const char     *name)
-{
-  GListModel *users = kletsen_session_get_users (session);
-
-  for (guint i = 0; i < g_list_model_get_n_items (users); i++)
-    {
-      g_autoptr(KletsenUser) user = g_list_model_get_item (users, i);
-
-      if (g_str_equal (kletsen_user_get_name (user), name))
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /* The room's system lines that say someone left or joined. */
 static guint
 count_lines (KletsenConversation *room,
@@ -141,13 +125,13 @@ test_idle_at_defaults (void)
   g_assert_no_error (error);
   alice = start_session (server->port, server->file_port, "alice", dir_a, NULL, &watch_alice);
   bob = start_session (server->tls_port, server->tls_file_port, "bob", dir_b, db, &watch_bob);
-  KT_RUN_UNTIL (has_user (alice, "bob"));
+  KT_RUN_UNTIL (kletsen_session_is_online (alice, "bob"));
 
   /* carol is kletsen-cli as a user runs it: `listen`, defaults throughout. */
   carol = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, g_getenv ("KLETSEN_CLI"),
                             "--port", port, "--name", "carol", "--data-dir", dir_c, "listen", NULL);
   g_assert_no_error (error);
-  KT_RUN_UNTIL (has_user (alice, "carol") && has_user (bob, "carol"));
+  KT_RUN_UNTIL (kletsen_session_is_online (alice, "carol") && kletsen_session_is_online (bob, "carol"));
 
   room = kletsen_session_get_everyone (alice);
   /* KLETSEN_IDLE_SECONDS makes it a longer soak, for a run by hand. */
@@ -158,8 +142,8 @@ test_idle_at_defaults (void)
     {
       g_main_context_iteration (NULL, TRUE);
       /* Nobody may drop, not even for a moment. */
-      g_assert_true (has_user (alice, "bob") && has_user (alice, "carol"));
-      g_assert_true (has_user (bob, "alice") && has_user (bob, "carol"));
+      g_assert_true (kletsen_session_is_online (alice, "bob") && kletsen_session_is_online (alice, "carol"));
+      g_assert_true (kletsen_session_is_online (bob, "alice") && kletsen_session_is_online (bob, "carol"));
     }
 
   g_assert_cmpuint (watch_alice.logins, ==, 1);
@@ -175,8 +159,8 @@ test_idle_at_defaults (void)
 
   /* A newcomer sees all three: the server kept them too. */
   check = start_session (server->port, server->file_port, "dave", dir_d, NULL, &watch_check);
-  KT_RUN_UNTIL (has_user (check, "carol"));
-  g_assert_true (has_user (check, "alice") && has_user (check, "bob"));
+  KT_RUN_UNTIL (kletsen_session_is_online (check, "carol"));
+  g_assert_true (kletsen_session_is_online (check, "alice") && kletsen_session_is_online (check, "bob"));
 
   g_subprocess_send_signal (carol, SIGTERM);
   g_subprocess_wait (carol, NULL, NULL);
