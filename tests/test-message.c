@@ -58,10 +58,18 @@ static const ParseCase parse_cases[] = {
   { "BROADCAST_REQ  \t{ \"message\" : \"caf\\u00e9 \\ud83d\\ude00\" }  ", 0, C2S, OK, KLETSEN_MSG_BROADCAST_REQ },
   { "BROADCAST_REQ {\"message\":\"h\xc3\xa9\"}", 0, C2S, OK, KLETSEN_MSG_BROADCAST_REQ },
 
+  /* A header glued to its body: accepted for compatibility, every check kept. */
+  { "LOGIN{\"username\":\"alice\"}", 0, C2S, OK, KLETSEN_MSG_LOGIN },
+  { "BROADCAST_REQ{\"message\":\"a b\"}", 0, C2S, OK, KLETSEN_MSG_BROADCAST_REQ },
+  { "BROADCAST_REQ{\"message\":1}", 0, C2S, BAD },
+  { "LOGIN{", 0, C2S, BAD },
+
   /* Unknown headers, in either direction. */
   { "MSG This is an invalid message", 0, C2S, UNKNOWN },
   { "login {\"username\":\"alice\"}", 0, C2S, UNKNOWN },
-  { "LOGIN{\"username\":\"alice\"}", 0, C2S, UNKNOWN },
+  { "login{\"username\":\"alice\"}", 0, C2S, UNKNOWN },
+  { "LOGINX{\"username\":\"alice\"}", 0, C2S, UNKNOWN },
+  { "LOG IN{\"username\":\"alice\"}", 0, C2S, UNKNOWN },
   { "WELCOME {\"msg\":\"x\"}", 0, C2S, UNKNOWN },
   { "LOGIN {\"username\":\"alice\"}", 0, S2C, UNKNOWN },
   { "LOGI", 0, C2S, UNKNOWN },

@@ -241,7 +241,7 @@ static void
 test_unknown_command (void)
 {
   static const char *const lines[] = {
-    "MSG This is an invalid message", "login {\"username\":\"alice\"}", "LOGIN{\"username\":\"alice\"}",
+    "MSG This is an invalid message", "login {\"username\":\"alice\"}", "login{\"username\":\"alice\"}",
     "WELCOME {\"msg\":\"hi\"}", "PING", "BROADCAST", "X",
   };
   g_autoptr(KtServer) server = kt_server_start (NULL);

@@ -127,7 +127,13 @@ test_offer_errors (void)
     { "{\"receiver\":\"bob\",\"filename\":\"..\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
     { "{\"receiver\":\"bob\",\"filename\":\"a\",\"size\":1.5,\"checksum\":\"" SHA_OF_NOTHING "\"}", -1 },
     { "{\"receiver\":\"bob\",\"filename\":\"a\",\"size\":\"1\",\"checksum\":\"" SHA_OF_NOTHING "\"}", -1 },
-    { "{\"receiver\":\"bob\",\"filename\":\"a\",\"checksum\":\"" SHA_OF_NOTHING "\"}", -1 },
+    { "{\"receiver\":\"bob\",\"filename\":\"a\",\"size\":true,\"checksum\":\"" SHA_OF_NOTHING "\"}", -1 },
+    { "{\"receiver\":\"bob\",\"filename\":\"a\",\"size\":1,\"checksum\":7}", -1 },
+    /* Without size and checksum (the original protocol's offer) the other
+     * checks still hold; a checksum that is there must be one. */
+    { "{\"receiver\":\"bob\",\"filename\":\"..\"}", 10003 },
+    { "{\"receiver\":\"bob\",\"filename\":\"a\",\"checksum\":\"abc\"}", 10001 },
+    { "{\"receiver\":\"bob\",\"filename\":\"a\",\"size\":-5}", 10000 },
   };
   g_autoptr(KtServer) server = kt_server_start ("--max-file-size", "1000000", "--max-offers", "2", NULL);
   g_autoptr(KtClient) a = kt_client_login (server, "alice");

@@ -129,7 +129,8 @@ transfer_state_cb (KletsenFileTransfer *transfer,
       g_autofree char *path = file ? g_file_get_path (file) : NULL;
       g_autofree char *shown = escaped (path);
 
-      printf ("file %s %s: done%s%s\n", peer, filename, path ? " → " : "", path ? shown : "");
+      printf ("file %s %s: done%s%s%s\n", peer, filename, path ? " → " : "", path ? shown : "",
+              kletsen_file_transfer_get_verifiable (transfer) ? "" : " (not checked: the offer had no size or checksum)");
     }
   else
     {
@@ -152,8 +153,11 @@ file_offered_cb (KletsenSession      *session,
   g_autofree char *peer = escaped (kletsen_file_transfer_get_peer (transfer));
   g_autofree char *filename = escaped (kletsen_file_transfer_get_filename (transfer));
 
-  printf ("file offer from %s: %s (%" G_GUINT64_FORMAT " bytes)\n", peer, filename,
-          kletsen_file_transfer_get_size (transfer));
+  if (kletsen_file_transfer_get_verifiable (transfer))
+    printf ("file offer from %s: %s (%" G_GUINT64_FORMAT " bytes)\n", peer, filename,
+            kletsen_file_transfer_get_size (transfer));
+  else
+    printf ("file offer from %s: %s (size unknown; cannot be checked after download)\n", peer, filename);
   fflush (stdout);
   g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), cli);
   if (cli->folder != NULL)

@@ -19,6 +19,10 @@
 #include <unistd.h>
 
 #include "kletsen-file-transfer.h"
+#include "kletsen-protocol.h"
+
+/* A download whose offer gave no size may take this much, and no more. */
+#define MAX_UNCHECKED_SIZE (G_GUINT64_CONSTANT (16) * 1024 * 1024 * 1024)
 
 #define CHUNK (256 * 1024)
 #define HASH_CHUNK (64 * 1024)
@@ -50,6 +54,7 @@ struct _KletsenFileTransfer
   KletsenTransferDirection  direction;
   KletsenTransferState      state;
   guint64                   size;
+  gboolean                  size_known;   /* an offer of the original protocol may have no size */
   guint64                   bytes_done;
   int                       error_code;
   gint64                    started;   /* monotonic µs, when bytes began to move */
@@ -218,6 +223,19 @@ kletsen_file_transfer_get_id (KletsenFileTransfer *self)
   return self->id;
 }
 
+/**
+ * kletsen_file_transfer_get_verifiable:
+ *
+ * Returns: whether the offer gave both size and SHA-256, so that a file
+ *   that is done was checked against them. An offer of the original
+ *   protocol gives neither: such a file cannot be checked after download.
+ */
+gboolean
+kletsen_file_transfer_get_verifiable (KletsenFileTransfer *self)
+{
+  return self->size_known && self->checksum != NULL;
+}
+
 guint64
 kletsen_file_transfer_get_size (KletsenFileTransfer *self)
 {
@@ -246,7 +264,7 @@ kletsen_file_transfer_get_eta (KletsenFileTransfer *self)
 {
   double rate = kletsen_file_transfer_get_rate (self);
 
-  if (self->state != KLETSEN_TRANSFER_TRANSFERRING || rate <= 0)
+  if (self->state != KLETSEN_TRANSFER_TRANSFERRING || rate <= 0 || !self->size_known)
     return -1;
   return (int)((self->size - MIN (self->bytes_done, self->size)) / rate + 0.5);
 }
@@ -484,7 +502,7 @@ _kletsen_file_transfer_new_outgoing (const char *peer,
 KletsenFileTransfer *
 _kletsen_file_transfer_new_incoming (const char *peer,
                                      const char *filename,
-                                     guint64     size,
+                                     gint64      size,
                                      const char *checksum,
                                      const char *id)
 {
@@ -494,8 +512,9 @@ _kletsen_file_transfer_new_incoming (const char *peer,
   self->state = KLETSEN_TRANSFER_OFFERED;
   self->peer = g_strdup (peer);
   self->filename = g_strdup (filename);
-  self->size = size;
-  self->checksum = g_ascii_strdown (checksum, -1);
+  self->size = MAX (size, 0);
+  self->size_known = size >= 0;
+  self->checksum = checksum ? g_ascii_strdown (checksum, -1) : NULL;
   self->id = g_strdup (id);
   return self;
 }
@@ -608,6 +627,7 @@ _kletsen_file_transfer_prepare_finish (KletsenFileTransfer  *self,
       return FALSE;
     }
   self->size = p->size;
+  self->size_known = TRUE;
   self->checksum = g_steal_pointer (&p->checksum);
   prepared_free (p);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIZE]);
@@ -625,7 +645,7 @@ finish_receive (KletsenFileTransfer *self)
   const char *got = g_checksum_get_string (self->hash);
 
   g_output_stream_close (self->output, NULL, NULL);
-  if (self->bytes_done != self->size)
+  if (self->size_known && self->bytes_done != self->size)
     {
       g_autofree char *done = g_strdup_printf ("%" G_GUINT64_FORMAT, self->bytes_done);
       g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, self->size);
@@ -634,7 +654,7 @@ finish_receive (KletsenFileTransfer *self)
       _kletsen_file_transfer_fail (self, KLETSEN_TRANSFER_FAILED, 0, why);
       return;
     }
-  if (g_strcmp0 (got, self->checksum) != 0)
+  if (self->checksum != NULL && g_strcmp0 (got, self->checksum) != 0)
     {
       _kletsen_file_transfer_fail (self, KLETSEN_TRANSFER_FAILED, 0,
                                    _("The file’s checksum does not match: it was damaged on the way and was deleted"));
@@ -729,7 +749,13 @@ read_cb (GObject      *object,
 
   if (self->direction == KLETSEN_TRANSFER_RECEIVE)
     {
-      if (self->bytes_done + n > self->size)
+      if (!self->size_known && self->bytes_done + n > MAX_UNCHECKED_SIZE)
+        {
+          _kletsen_file_transfer_fail (self, KLETSEN_TRANSFER_FAILED, 0,
+                                       _("The file is larger than Kletsen accepts without a size; it was deleted"));
+          return;
+        }
+      if (self->size_known && self->bytes_done + n > self->size)
         {
           _kletsen_file_transfer_fail (self, KLETSEN_TRANSFER_FAILED, 0,
                                        _("The sender sent more than the announced size; the file was deleted"));
@@ -854,8 +880,11 @@ _kletsen_file_transfer_run_on_stream (KletsenFileTransfer *self,
   else
     self->input = g_object_ref (g_io_stream_get_input_stream (stream));
 
-  header = g_strdup_printf ("%s%c", self->id, self->direction == KLETSEN_TRANSFER_SEND ? 'S' : 'R');
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), header, 37, G_PRIORITY_DEFAULT,
+  header = g_malloc (KLETSEN_SIDE_HEADER_LEN);
+  kletsen_side_header_write (header, self->id,
+                             self->direction == KLETSEN_TRANSFER_SEND ? KLETSEN_SIDE_UPLOADER : KLETSEN_SIDE_DOWNLOADER);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), header, KLETSEN_SIDE_HEADER_LEN,
+                                   G_PRIORITY_DEFAULT,
                                    self->cancellable, header_sent_cb, g_object_ref (self));
   /* The header lives until the write completes. */
   g_object_set_data_full (G_OBJECT (self), "kletsen-header", g_steal_pointer (&header), g_free);

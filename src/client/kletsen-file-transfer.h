@@ -45,6 +45,7 @@ const char              *kletsen_file_transfer_get_filename    (KletsenFileTrans
 const char              *kletsen_file_transfer_get_checksum    (KletsenFileTransfer *self);
 const char              *kletsen_file_transfer_get_id          (KletsenFileTransfer *self);
 guint64                  kletsen_file_transfer_get_size        (KletsenFileTransfer *self);
+gboolean                 kletsen_file_transfer_get_verifiable  (KletsenFileTransfer *self);
 guint64                  kletsen_file_transfer_get_bytes_done  (KletsenFileTransfer *self);
 double                   kletsen_file_transfer_get_rate        (KletsenFileTransfer *self);
 int                      kletsen_file_transfer_get_eta         (KletsenFileTransfer *self);
@@ -60,7 +61,7 @@ KletsenFileTransfer     *_kletsen_file_transfer_new_outgoing   (const char      
                                                                 GFile               *file);
 KletsenFileTransfer     *_kletsen_file_transfer_new_incoming   (const char          *peer,
                                                                 const char          *filename,
-                                                                guint64              size,
+                                                                gint64               size,
                                                                 const char          *checksum,
                                                                 const char          *id);
 void                     _kletsen_file_transfer_prepare_async  (KletsenFileTransfer *self,

@@ -48,6 +48,9 @@
 #define MAX_CONVERSATIONS 1000
 #define MAX_TRANSFERS 200
 #define MAX_UNANSWERED_OFFERS 32
+/* Not a protocol code: how complete() hears that the server refused a
+ * request with UNKNOWN_COMMAND or PARSE_ERROR. */
+#define CODE_NOT_SUPPORTED (-2)
 #define MAX_JOIN_MS (10 * 60 * 1000)
 
 /* Source tags for GTask: addresses of these bytes (ISO C does not allow
@@ -121,6 +124,7 @@ struct _KletsenSession
   char                *last_error;
   int                  disconnect_reason;
   gboolean             want_online;  /* reconnect when the connection is lost */
+  gboolean             login_sent;   /* LOGIN went out on this connection */
   gboolean             was_online;
   gint64               last_heard;
   KletsenSideChannelFunc side_channel_func; /* tests: no network */
@@ -376,13 +380,17 @@ check_online (KletsenSession *self,
 
 /* ---- completing requests ---- */
 
-/* The error for a failed reply: its protocol code, or -1 for a reply that
- * did not say (or that could not be read). */
+/* The error for a failed reply: its protocol code, -1 for a reply that did
+ * not say (or that could not be read), or CODE_NOT_SUPPORTED for a request
+ * the server answered with UNKNOWN_COMMAND or PARSE_ERROR. */
 static GError *
 reply_error (int code)
 {
   if (code > 0)
     return kletsen_protocol_error_new (code);
+  if (code == CODE_NOT_SUPPORTED)
+    return g_error_new_literal (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_NOT_SUPPORTED,
+                                _("The server does not support this"));
   return g_error_new_literal (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_SERVER,
                               _("The server sent a reply that Kletsen cannot read"));
 }
@@ -399,7 +407,11 @@ complete (KletsenSession *self,
                                     MAX (code, 0));
 
   if (p->transfer != NULL && code != 0)
-    _kletsen_file_transfer_fail (p->transfer, KLETSEN_TRANSFER_FAILED, MAX (code, 0), kletsen_code_describe (code));
+    {
+      g_autoptr(GError) error = reply_error (code);
+
+      _kletsen_file_transfer_fail (p->transfer, KLETSEN_TRANSFER_FAILED, MAX (code, 0), error->message);
+    }
   else if (p->transfer != NULL && kletsen_file_transfer_get_direction (p->transfer) == KLETSEN_TRANSFER_SEND)
     _kletsen_file_transfer_set_offered (p->transfer);
   else if (p->transfer != NULL && kletsen_file_transfer_get_state (p->transfer) == KLETSEN_TRANSFER_CONNECTING)
@@ -813,12 +825,22 @@ handle_secure_message (KletsenSession *self,
                        JsonObject     *body)
 {
   const char *sender = json_object_get_string_member (body, "sender");
+  const char *sealed = kletsen_body_get_string (body, "message");
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
   g_autoptr(KletsenChatMessage) message = NULL;
 
-  text = kletsen_identity_decrypt (self->identity, json_object_get_string_member (body, "sessionKey"),
-                                   json_object_get_string_member (body, "message"), &error);
+  if (sealed == NULL)
+    {
+      /* encryptedMessage: the original authors' client, whose cipher is not
+       * ours. Say so; never show its bytes. */
+      g_autofree char *why = g_strdup_printf (_("%s sent a message encrypted in a format Kletsen cannot read"), sender);
+
+      message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_ERROR, sender, why, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+      kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
+      return;
+    }
+  text = kletsen_identity_decrypt (self->identity, json_object_get_string_member (body, "sessionKey"), sealed, &error);
   if (text == NULL)
     {
       g_autofree char *why = g_strdup_printf (_("An encrypted message from %s could not be read: %s"),
@@ -885,7 +907,18 @@ handle_offer_outcome (KletsenSession *self,
   if (transfer == NULL)
     return;
   if (kletsen_file_transfer_get_id (transfer) == NULL)
-    _kletsen_file_transfer_set_id (transfer, kletsen_body_get_string (body, "transferId"));
+    {
+      const char *id = kletsen_body_get_string (body, "transferId");
+
+      /* It goes into the side channel's header. */
+      if (!kletsen_transfer_id_is_valid (id))
+        {
+          _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_FAILED, 0,
+                                       _("The server answered the offer with an id that is not one"));
+          return;
+        }
+      _kletsen_file_transfer_set_id (transfer, id);
+    }
   if (code == KLETSEN_CODE_FILE_REJECTED)
     _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_REJECTED, code, kletsen_code_describe (code));
   else if (code != 0)
@@ -958,13 +991,16 @@ handle_offer (KletsenSession *self,
 {
   const char *sender = json_object_get_string_member (body, "sender");
   const char *filename = json_object_get_string_member (body, "filename");
-  const char *checksum = json_object_get_string_member (body, "checksum");
+  /* An offer of the original protocol has neither; its file cannot be
+   * checked after download, and is never shown as checked. */
+  const char *checksum = kletsen_body_get_string (body, "checksum");
   const char *id = json_object_get_string_member (body, "transferId");
-  gint64 size = json_object_get_int_member (body, "size");
+  gint64 size = kletsen_body_get_int_or (body, "size", -1);
   g_autoptr(KletsenFileTransfer) t = NULL;
 
   /* The id goes into the side channel's header, the name into a path. */
-  if (!is_user_name (sender) || size < 0 || *filename == '\0' || strlen (filename) > 1024 ||
+  if (!is_user_name (sender) || (json_object_has_member (body, "size") && size < 0) ||
+      (checksum != NULL && strlen (checksum) != 64) || *filename == '\0' || strlen (filename) > 1024 ||
       !kletsen_transfer_id_is_valid (id) || find_incoming (self, id) != NULL)
     {
       g_debug ("ignoring a file offer the protocol does not allow");
@@ -1002,12 +1038,44 @@ handle_offer_ended (KletsenSession *self,
                                code, kletsen_code_describe (code));
 }
 
+/* The field of @info that names a person, if it has one. */
+static const char *
+person_field (const KletsenMessageInfo *info)
+{
+  switch (info->type)
+    {
+    case KLETSEN_MSG_JOINED:
+    case KLETSEN_MSG_LEFT:
+    case KLETSEN_MSG_BROADCAST:
+    case KLETSEN_MSG_GAME_JOINED:
+    case KLETSEN_MSG_GAME_PROGRESS:
+      return "username";
+    case KLETSEN_MSG_PRIVATE_MESSAGE:
+    case KLETSEN_MSG_FILE_TRANSFER_OFFER:
+    case KLETSEN_MSG_FILE_TRANSFER_ENDED:
+    case KLETSEN_MSG_SECURE_MESSAGE_REQ_IN:
+    case KLETSEN_MSG_SECURE_MESSAGE_IN:
+      return "sender";
+    default:
+      return NULL;
+    }
+}
+
 static void
 handle_unsolicited (KletsenSession           *self,
                     const KletsenMessageInfo *info,
                     JsonObject               *body)
 {
   g_autofree char *line = NULL;
+  const char *person = person_field (info);
+
+  /* A name becomes a key, a row and a prefix: one that no server may give
+   * a user is a lie, and the line goes. */
+  if (person != NULL && !is_user_name (kletsen_body_get_string (body, person)))
+    {
+      g_debug ("ignoring a %s for a name that is not one", info->header);
+      return;
+    }
 
   switch (info->type)
     {
@@ -1201,6 +1269,54 @@ handle_login_reply (KletsenSession *self,
     }
 }
 
+/* UNKNOWN_COMMAND or PARSE_ERROR: the server did not take the oldest
+ * request still waiting (it speaks another version of the protocol, or
+ * lacks that part). That request fails with "not supported" instead of
+ * waiting forever. */
+static void
+refused_by_server (KletsenSession *self)
+{
+  Pending *p;
+
+  if (self->state == KLETSEN_SESSION_LOGGING_IN && self->login_sent)
+    {
+      GTask *task = g_steal_pointer (&self->connect_task);
+      g_autoptr(GError) error = g_error_new_literal (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_NOT_SUPPORTED,
+                                                     _("The server does not understand this client’s login; "
+                                                       "it may speak another version of the protocol"));
+
+      set_last_error (self, error->message);
+      self->want_online = FALSE;
+      if (task != NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+        }
+      connection_lost (self, NULL);
+      return;
+    }
+  if (self->state != KLETSEN_SESSION_ONLINE)
+    return;
+
+  p = g_queue_pop_head (&self->pending);
+  if (p == NULL)
+    {
+      g_debug ("UNKNOWN_COMMAND or PARSE_ERROR for no request");
+      return;
+    }
+  if (p->kind != PENDING_BARRIER)
+    {
+      if (p->peer != NULL)
+        {
+          g_autofree char *key = fold (p->peer);
+
+          fail_secure_queue (self, key, reply_error (CODE_NOT_SUPPORTED));
+        }
+      complete (self, p, CODE_NOT_SUPPORTED, NULL);
+    }
+  pending_free (p);
+}
+
 static gboolean
 line_cb (char     *line,
          gsize     len,
@@ -1209,8 +1325,31 @@ line_cb (char     *line,
   KletsenSession *self = user_data;
   const KletsenMessageInfo *info;
   g_autoptr(JsonObject) body = NULL;
+  KletsenParseStatus status;
 
-  if (kletsen_message_parse (line, len, KLETSEN_TO_CLIENT, &info, &body) != KLETSEN_PARSE_OK)
+  status = kletsen_message_parse (line, len, KLETSEN_TO_CLIENT, &info, &body);
+
+  /* Any WELCOME will do, whatever its body: it only says the server is
+   * ready (accepted for compatibility). */
+  if (info != NULL && info->type == KLETSEN_MSG_WELCOME && self->state == KLETSEN_SESSION_LOGGING_IN)
+    {
+      g_autoptr(JsonObject) login = NULL;
+
+      if (self->login_sent)
+        return TRUE;
+      login = json_object_new ();
+      json_object_set_string_member (login, "username", self->username);
+      send_line (self, "LOGIN", login);
+      self->login_sent = TRUE;
+      return TRUE;
+    }
+  if (info != NULL && (info->type == KLETSEN_MSG_UNKNOWN_COMMAND || info->type == KLETSEN_MSG_PARSE_ERROR))
+    {
+      refused_by_server (self);
+      return self->connection != NULL;
+    }
+
+  if (status != KLETSEN_PARSE_OK)
     {
       /* A reply that cannot be read still answers its request, as a
        * failure: otherwise every later reply would be taken for the one
@@ -1236,14 +1375,6 @@ line_cb (char     *line,
 
   if (self->state == KLETSEN_SESSION_LOGGING_IN)
     {
-      if (info->type == KLETSEN_MSG_WELCOME)
-        {
-          g_autoptr(JsonObject) login = json_object_new ();
-
-          json_object_set_string_member (login, "username", self->username);
-          send_line (self, "LOGIN", login);
-          return TRUE;
-        }
       if (info->type == KLETSEN_MSG_LOGIN_RESP)
         {
           handle_login_reply (self, body);
@@ -1588,6 +1719,7 @@ begin_login (KletsenSession *self)
   self->framer = kletsen_framer_new (MAX_LINE);
   self->last_heard = g_get_monotonic_time ();
   self->watchdog_id = g_timeout_add (MAX (self->ping_interval_ms / 4, 50), watchdog_cb, self);
+  self->login_sent = FALSE;
   set_state (self, KLETSEN_SESSION_LOGGING_IN);
   read_more (self);
 }

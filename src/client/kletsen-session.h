@@ -39,6 +39,7 @@ typedef enum
   KLETSEN_SESSION_ERROR_SERVER,      /* the server broke the protocol */
   KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE, /* nobody vouches for it; see the fingerprint */
   KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED,   /* not the certificate trusted before */
+  KLETSEN_SESSION_ERROR_NOT_SUPPORTED, /* the server answered UNKNOWN_COMMAND or PARSE_ERROR */
 } KletsenSessionError;
 
 GQuark kletsen_session_error_quark (void);

@@ -35,19 +35,25 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
   { KLETSEN_MSG_START_GAME_REQ, "START_GAME_REQ", C2S, "START_GAME_RESP", { { NULL } }, "3", FALSE },
   { KLETSEN_MSG_JOIN_GAME_REQ, "JOIN_GAME_REQ", C2S, "JOIN_GAME_RESP", { { NULL } }, "3", FALSE },
   { KLETSEN_MSG_GUESS_NUMBER_REQ, "GUESS_NUMBER_REQ", C2S, "GUESS_NUMBER_RESP", { { "number", NS } }, "3", FALSE },
+  /* size and checksum may be left out, as the original protocol's offer does
+   * (accepted for compatibility); when present they are checked. */
   { KLETSEN_MSG_FILE_TRANSFER_REQUEST, "FILE_TRANSFER_REQUEST", C2S, "FILE_TRANSFER_RESPONSE",
-    { { "receiver", S }, { "filename", S }, { "size", I }, { "checksum", S } }, "4", FALSE },
+    { { "receiver", S }, { "filename", S } }, "4", FALSE, { { "size", I }, { "checksum", S } } },
   { KLETSEN_MSG_FILE_TRANSFER_ANSWER, "FILE_TRANSFER_RESPONSE", C2S, "FILE_TRANSFER_RESPONSE",
     { { "transferId", S }, { "status", S } }, "4", FALSE },
   { KLETSEN_MSG_SECURE_MESSAGE_REQ, "SECURE_MESSAGE_REQ", C2S, "SECURE_MESSAGE_RES", { { "receiver", S } }, "5", FALSE },
   { KLETSEN_MSG_SECURE_MESSAGE_RES, "SECURE_MESSAGE_RES", C2S, "SECURE_MESSAGE_RES",
     { { "sender", S }, { "publicKey", S } }, "5", FALSE },
+  /* message, or encryptedMessage as the original authors' client names it
+   * (accepted for compatibility): exactly one of the two. */
   { KLETSEN_MSG_SECURE_MESSAGE, "SECURE_MESSAGE", C2S, "SECURE_MESSAGE_RES",
-    { { "receiver", S }, { "sessionKey", S }, { "message", S } }, "5", FALSE },
+    { { "receiver", S }, { "sessionKey", S } }, "5", FALSE, { { "message", S }, { "encryptedMessage", S } } },
   { KLETSEN_MSG_FILE_TRANSFER_CANCEL, "FILE_TRANSFER_CANCEL", C2S, "FILE_TRANSFER_RESPONSE",
     { { "receiver", S }, { "filename", S } }, "4", TRUE, { { "checksum", S } } },
 
-  { KLETSEN_MSG_WELCOME, "WELCOME", S2C, NULL, { { "msg", S } }, "2", FALSE },
+  /* Any WELCOME will do: other servers send {"message":…} or none (accepted
+   * for compatibility); it only says the server is ready. */
+  { KLETSEN_MSG_WELCOME, "WELCOME", S2C, NULL, { { NULL } }, "2", FALSE },
   { KLETSEN_MSG_LOGIN_RESP, "LOGIN_RESP", S2C, NULL, { { "status", S } }, "2", FALSE,
     { { "code", I } } },
   { KLETSEN_MSG_JOINED, "JOINED", S2C, NULL, { { "username", S } }, "2", FALSE },
@@ -81,14 +87,14 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
   { KLETSEN_MSG_GAME_RESULTS, "GAME_RESULTS", S2C, NULL, { { "status", S } }, "3", FALSE,
     { { "code", I }, { "results", A } } },
   { KLETSEN_MSG_FILE_TRANSFER_OFFER, "FILE_TRANSFER_REQUEST", S2C, NULL,
-    { { "sender", S }, { "filename", S }, { "size", I }, { "checksum", S }, { "transferId", S } }, "4", FALSE },
+    { { "sender", S }, { "filename", S }, { "transferId", S } }, "4", FALSE, { { "size", I }, { "checksum", S } } },
   { KLETSEN_MSG_FILE_TRANSFER_RESPONSE, "FILE_TRANSFER_RESPONSE", S2C, NULL, { { "status", S } }, "4", FALSE,
     { { "code", I }, { "transferId", S }, { "receiver", S }, { "filename", S } } },
   { KLETSEN_MSG_SECURE_MESSAGE_REQ_IN, "SECURE_MESSAGE_REQ", S2C, NULL, { { "sender", S } }, "5", FALSE },
   { KLETSEN_MSG_SECURE_MESSAGE_RES_IN, "SECURE_MESSAGE_RES", S2C, NULL, { { NULL } }, "5", FALSE,
     { { "code", I }, { "receiver", S }, { "publicKey", S } } },
   { KLETSEN_MSG_SECURE_MESSAGE_IN, "SECURE_MESSAGE", S2C, NULL,
-    { { "sender", S }, { "sessionKey", S }, { "message", S } }, "5", FALSE },
+    { { "sender", S }, { "sessionKey", S } }, "5", FALSE, { { "message", S }, { "encryptedMessage", S } } },
   { KLETSEN_MSG_FILE_TRANSFER_ENDED, "FILE_TRANSFER_ENDED", S2C, NULL,
     { { "transferId", S }, { "sender", S }, { "code", I } }, "4", TRUE },
 };
@@ -115,6 +121,16 @@ kletsen_message_info (KletsenMessageType type)
   return &messages[type];
 }
 
+static gboolean
+is_header_text (const char *text,
+                gsize       len)
+{
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isupper (text[i]) && text[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
 /**
  * kletsen_message_lookup:
  * @line: one line, without its terminator
@@ -123,7 +139,8 @@ kletsen_message_info (KletsenMessageType type)
  * @body: (out): where the body starts (past the first space), or %NULL
  * @body_len: (out): the body's length
  *
- * Splits @line at its first space and finds the header in the table.
+ * Splits @line at its first space (or at a `{` glued to the header) and
+ * finds the header in the table.
  *
  * Returns: (nullable): the message, or %NULL for a header this side does not
  *   accept (answer `UNKNOWN_COMMAND`)
@@ -137,9 +154,21 @@ kletsen_message_lookup (const char        *line,
 {
   const char *space = memchr (line, ' ', len);
   gsize header_len = space ? (gsize)(space - line) : len;
+  const char *brace = memchr (line, '{', header_len);
 
   *body = space ? space + 1 : NULL;
   *body_len = space ? len - header_len - 1 : 0;
+
+  /* A header glued to its body (`LOGIN{"username":"vik"}`), as one of the
+   * original protocol's clients writes it: headers are [A-Z_]+, so the
+   * first `{` before any space is where the body starts (accepted for
+   * compatibility). */
+  if (brace != NULL && brace > line && is_header_text (line, brace - line))
+    {
+      header_len = brace - line;
+      *body = brace;
+      *body_len = len - header_len;
+    }
 
   for (gsize i = 0; i < G_N_ELEMENTS (messages); i++)
     {

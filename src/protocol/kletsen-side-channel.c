@@ -37,6 +37,11 @@ kletsen_transfer_id_is_valid (const char *id)
  * @id: (out caller-allocates): the transferId, NUL-terminated
  * @role: (out): uploader or downloader
  *
+ * The header is the 36-character transferId and the role byte, in either
+ * order: this project's clients send the id first, the original authors'
+ * clients the role first. A UUID starts with a hex digit, never with `S` or
+ * `R`, so the two cannot be confused (accepted for compatibility).
+ *
  * Returns: %TRUE for a well-formed header
  */
 gboolean
@@ -45,15 +50,35 @@ kletsen_side_header_parse (const char      *header,
                            char             id[KLETSEN_TRANSFER_ID_LEN + 1],
                            KletsenSideRole *role)
 {
+  gboolean role_first;
   char r;
 
   if (len != KLETSEN_SIDE_HEADER_LEN)
     return FALSE;
-  memcpy (id, header, KLETSEN_TRANSFER_ID_LEN);
+  role_first = header[0] == KLETSEN_SIDE_UPLOADER || header[0] == KLETSEN_SIDE_DOWNLOADER;
+  memcpy (id, header + (role_first ? 1 : 0), KLETSEN_TRANSFER_ID_LEN);
   id[KLETSEN_TRANSFER_ID_LEN] = '\0';
-  r = header[KLETSEN_TRANSFER_ID_LEN];
+  r = role_first ? header[0] : header[KLETSEN_TRANSFER_ID_LEN];
   if ((r != KLETSEN_SIDE_UPLOADER && r != KLETSEN_SIDE_DOWNLOADER) || !kletsen_transfer_id_is_valid (id))
     return FALSE;
   *role = (KletsenSideRole)r;
   return TRUE;
+}
+
+/**
+ * kletsen_side_header_write:
+ * @header: (out caller-allocates): %KLETSEN_SIDE_HEADER_LEN bytes, not
+ *   NUL-terminated
+ *
+ * Writes the header this project sends: the transferId, then the role.
+ */
+void
+kletsen_side_header_write (char            header[KLETSEN_SIDE_HEADER_LEN],
+                           const char     *id,
+                           KletsenSideRole role)
+{
+  g_return_if_fail (kletsen_transfer_id_is_valid (id));
+
+  memcpy (header, id, KLETSEN_TRANSFER_ID_LEN);
+  header[KLETSEN_TRANSFER_ID_LEN] = (char)role;
 }

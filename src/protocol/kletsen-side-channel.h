@@ -12,7 +12,8 @@
 G_BEGIN_DECLS
 
 /* The file side channel's header (protocol.md §4): 36 characters of
- * transferId, then `S` (uploader) or `R` (downloader). */
+ * transferId, then `S` (uploader) or `R` (downloader); the role first is
+ * accepted too. */
 #define KLETSEN_SIDE_HEADER_LEN 37
 #define KLETSEN_TRANSFER_ID_LEN 36
 
@@ -27,5 +28,8 @@ gboolean kletsen_side_header_parse      (const char      *header,
                                          char             id[KLETSEN_TRANSFER_ID_LEN + 1],
                                          KletsenSideRole *role);
 gboolean kletsen_transfer_id_is_valid   (const char      *id);
+void     kletsen_side_header_write      (char             header[KLETSEN_SIDE_HEADER_LEN],
+                                         const char      *id,
+                                         KletsenSideRole  role);
 
 G_END_DECLS

@@ -407,7 +407,8 @@ _kletsen_game_guess (KletsenGame       *game,
  * _kletsen_game_leave:
  *
  * Takes a player who logs out or drops out of the game; they are not listed
- * in its results. A running game with no unfinished player left ends at once.
+ * in its results. A running game with no unfinished player left ends at
+ * once, and so does a lobby its starter left (6002 to the others).
  */
 void
 _kletsen_game_leave (KletsenGame       *game,
@@ -422,6 +423,18 @@ _kletsen_game_leave (KletsenGame       *game,
     game->finished--;
   g_array_remove_index (game->players, index);
 
+  /* A lobby whose starter left (the first player), or that nobody is in,
+   * ends at once: otherwise it blocked every other START_GAME_REQ (6003)
+   * and took joins into an empty room until its window closed. */
+  if (game->state == GAME_LOBBY && (index == 0 || game->players->len == 0))
+    {
+      g_autoptr(GBytes) line = kletsen_message_build_status ("START_GAME_RESP", KLETSEN_CODE_NOT_ENOUGH_PLAYERS);
+
+      g_info ("game cancelled: its starter left the lobby");
+      send_to_players (game, line);
+      reset (game);
+      return;
+    }
   if (game->state == GAME_RUNNING && game->finished == game->players->len)
     finish (game);
 }

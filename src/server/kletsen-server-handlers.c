@@ -151,13 +151,23 @@ handle_secure (KletsenConnection        *conn,
                const KletsenMessageInfo *info,
                JsonObject               *body)
 {
-  static const char *const opaque[] = { "publicKey", "sessionKey", "message" };
+  /* encryptedMessage is the original authors' name for message: forwarded
+   * under the name the sender used, so two such clients understand each
+   * other (accepted for compatibility). */
+  static const char *const opaque[] = { "publicKey", "sessionKey", "message", "encryptedMessage" };
   const char *to_field = info->type == KLETSEN_MSG_SECURE_MESSAGE_RES ? "sender" : "receiver";
   const char *from_field = info->type == KLETSEN_MSG_SECURE_MESSAGE_RES ? "receiver" : "sender";
   KletsenConnection *peer;
   g_autoptr(JsonObject) out = NULL;
   g_autoptr(GBytes) line = NULL;
   int code;
+
+  if (info->type == KLETSEN_MSG_SECURE_MESSAGE &&
+      (kletsen_body_get_string (body, "message") != NULL) == (kletsen_body_get_string (body, "encryptedMessage") != NULL))
+    {
+      send_bare (conn, "PARSE_ERROR");
+      return;
+    }
 
   peer = find_peer (conn, json_object_get_string_member (body, to_field), &code);
   if (peer == NULL)
@@ -169,8 +179,8 @@ handle_secure (KletsenConnection        *conn,
   out = json_object_new ();
   json_object_set_string_member (out, from_field, conn->name);
   for (guint i = 0; i < G_N_ELEMENTS (opaque); i++)
-    if (json_object_has_member (body, opaque[i]))
-      json_object_set_string_member (out, opaque[i], json_object_get_string_member (body, opaque[i]));
+    if (kletsen_body_get_string (body, opaque[i]) != NULL)
+      json_object_set_string_member (out, opaque[i], kletsen_body_get_string (body, opaque[i]));
   line = kletsen_message_serialize (info->header, out);
   _kletsen_connection_send (peer, line);
 }

@@ -51,8 +51,10 @@ tell_uploader (KletsenTransfer *transfer,
     json_object_set_int_member (body, "code", code);
   json_object_set_string_member (body, "transferId", transfer->id);
   json_object_set_string_member (body, "filename", transfer->filename);
-  json_object_set_int_member (body, "size", transfer->size);
-  json_object_set_string_member (body, "checksum", transfer->checksum);
+  if (transfer->size >= 0)
+    json_object_set_int_member (body, "size", transfer->size);
+  if (transfer->checksum != NULL)
+    json_object_set_string_member (body, "checksum", transfer->checksum);
   line = kletsen_message_serialize ("FILE_TRANSFER_RESPONSE", body);
   _kletsen_connection_send (transfer->uploader, line);
 }
@@ -159,8 +161,11 @@ handle_offer (KletsenConnection *conn,
   KletsenServer *server = conn->server;
   const char *receiver = json_object_get_string_member (body, "receiver");
   const char *filename = json_object_get_string_member (body, "filename");
-  const char *checksum = json_object_get_string_member (body, "checksum");
-  gint64 size = json_object_get_int_member (body, "size");
+  /* The original protocol's offer has neither: then they are not known, and
+   * not forwarded (accepted for compatibility). */
+  const char *checksum = kletsen_body_get_string (body, "checksum");
+  gint64 size = kletsen_body_get_int_or (body, "size", -1);
+  gboolean size_known = kletsen_body_get_int (body, "size", &size);
   KletsenConnection *peer = _kletsen_server_find_user (server, receiver);
   KletsenTransfer *transfer;
   g_autoptr(JsonObject) out = NULL;
@@ -173,9 +178,9 @@ handle_offer (KletsenConnection *conn,
     code = KLETSEN_CODE_RECIPIENT_NOT_FOUND;
   else if (!filename_is_valid (filename))
     code = KLETSEN_CODE_BAD_FILENAME;
-  else if (size < 0 || size > server->options.max_file_size)
+  else if (size_known && (size < 0 || size > server->options.max_file_size))
     code = KLETSEN_CODE_FILE_TOO_LARGE;
-  else if (!checksum_is_valid (checksum))
+  else if (checksum != NULL && !checksum_is_valid (checksum))
     code = KLETSEN_CODE_BAD_CHECKSUM;
   else if (conn->n_offers >= (guint)server->options.max_offers)
     code = KLETSEN_CODE_TOO_MANY_OFFERS;
@@ -193,8 +198,8 @@ handle_offer (KletsenConnection *conn,
   transfer->uploader_name = g_strdup (conn->name);
   transfer->downloader_name = g_strdup (peer->name);
   transfer->filename = g_strdup (filename);
-  transfer->checksum = g_ascii_strdown (checksum, -1);
-  transfer->size = size;
+  transfer->checksum = checksum ? g_ascii_strdown (checksum, -1) : NULL;
+  transfer->size = size_known ? size : -1;
   transfer->state = TRANSFER_OFFERED;
   transfer->serial = ++server->transfer_serial;
   g_hash_table_insert (server->transfers, transfer->id, transfer);
@@ -204,8 +209,10 @@ handle_offer (KletsenConnection *conn,
   out = json_object_new ();
   json_object_set_string_member (out, "sender", conn->name);
   json_object_set_string_member (out, "filename", filename);
-  json_object_set_int_member (out, "size", size);
-  json_object_set_string_member (out, "checksum", transfer->checksum);
+  if (transfer->size >= 0)
+    json_object_set_int_member (out, "size", transfer->size);
+  if (transfer->checksum != NULL)
+    json_object_set_string_member (out, "checksum", transfer->checksum);
   json_object_set_string_member (out, "transferId", transfer->id);
   line = kletsen_message_serialize ("FILE_TRANSFER_REQUEST", out);
 
@@ -270,7 +277,8 @@ handle_cancel (KletsenConnection *conn,
 
       if (transfer->uploader != conn || transfer->state != TRANSFER_OFFERED ||
           !g_str_equal (transfer->filename, filename) ||
-          (checksum != NULL && g_ascii_strcasecmp (transfer->checksum, checksum) != 0))
+          (checksum != NULL && g_strcmp0 (transfer->checksum, checksum) != 0 &&
+           (transfer->checksum == NULL || g_ascii_strcasecmp (transfer->checksum, checksum) != 0)))
         continue;
       key = kletsen_user_name_key (transfer->downloader_name);
       if (g_str_equal (key, receiver_key) && (found == NULL || transfer->serial < found->serial))

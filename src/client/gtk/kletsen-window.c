@@ -374,6 +374,8 @@ describe_transfer (KletsenFileTransfer *transfer)
         return g_strdup_printf (_("%s of %s — %s/s"), done, size, rate);
       }
     case KLETSEN_TRANSFER_DONE:
+      if (!kletsen_file_transfer_get_verifiable (transfer))
+        return g_strdup_printf (_("%s — done, not checked: the sender’s program gave no checksum"), size);
       return g_strdup_printf (_("%s — done"), size);
     case KLETSEN_TRANSFER_REJECTED:
       return g_strdup (_("Declined"));
@@ -609,8 +611,13 @@ show_next_offer (KletsenWindow *self)
 
   self->offer_shown = transfer;
   size = g_format_size (kletsen_file_transfer_get_size (transfer));
-  body = g_strdup_printf (_("%s wants to send you “%s” (%s)."), kletsen_file_transfer_get_peer (transfer),
-                          kletsen_file_transfer_get_filename (transfer), size);
+  if (kletsen_file_transfer_get_verifiable (transfer))
+    body = g_strdup_printf (_("%s wants to send you “%s” (%s)."), kletsen_file_transfer_get_peer (transfer),
+                            kletsen_file_transfer_get_filename (transfer), size);
+  else
+    body = g_strdup_printf (_("%s wants to send you “%s”. Their program gives no size or checksum, so the file "
+                              "cannot be checked after download."),
+                            kletsen_file_transfer_get_peer (transfer), kletsen_file_transfer_get_filename (transfer));
   dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Incoming File"), body);
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
                                     "reject", _("_Decline"),
