@@ -1,0 +1,367 @@
+/* kletsen-session-keys.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* End-to-end keys: fetching a peer's key, pinning it (trust on first use),
+ * noticing when it changes, and sealing and opening encrypted messages. */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "kletsen-session-private.h"
+
+static void
+secure_send_free (gpointer data);
+
+static char *
+pinned_fingerprint (KletsenSession *self,
+                    const char     *peer);
+
+static void
+pin (KletsenSession *self,
+     const char     *peer,
+     const char     *fingerprint);
+
+static void
+encrypt_and_send (KletsenSession *self,
+                  const char     *peer,
+                  const char     *public_key,
+                  SecureSend     *s);
+
+static void
+key_timeout_free (gpointer data);
+
+static gboolean
+key_timeout_cb (gpointer user_data);
+
+static void
+secure_send_free (gpointer data)
+{
+  SecureSend *s = data;
+
+  g_free (s->text);
+  g_clear_object (&s->message);
+  g_clear_object (&s->task);
+  g_free (s);
+}
+
+/* ---- keys ---- */
+
+static char *
+pinned_fingerprint (KletsenSession *self,
+                    const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+
+  return g_key_file_get_string (self->pins, "peers", key, NULL);
+}
+
+static void
+pin (KletsenSession *self,
+     const char     *peer,
+     const char     *fingerprint)
+{
+  g_autofree char *key = fold (peer);
+  g_autoptr(GError) error = NULL;
+
+  g_key_file_set_string (self->pins, "peers", key, fingerprint);
+  if (!g_key_file_save_to_file (self->pins, self->pins_path, &error))
+    g_warning ("Cannot save the pinned keys: %s", error->message);
+}
+
+void
+_kletsen_session_fail_secure_queue (KletsenSession *self,
+                                    const char     *key,
+                                    GError         *error)
+{
+  GPtrArray *queue = g_hash_table_lookup (self->secure_queue, key);
+  guint id = GPOINTER_TO_UINT (g_hash_table_lookup (self->key_timeouts, key));
+
+  if (id != 0)
+    g_source_remove (id);
+  g_hash_table_remove (self->key_timeouts, key);
+  for (guint i = 0; queue != NULL && i < queue->len; i++)
+    {
+      SecureSend *s = g_ptr_array_index (queue, i);
+      int code = error->domain == KLETSEN_PROTOCOL_ERROR ? error->code : 0;
+
+      kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, code);
+      if (s->task != NULL)
+        g_task_return_error (s->task, g_error_copy (error));
+    }
+  g_hash_table_remove (self->secure_queue, key);
+  g_error_free (error);
+}
+
+static void
+encrypt_and_send (KletsenSession *self,
+                  const char     *peer,
+                  const char     *public_key,
+                  SecureSend     *s)
+{
+  g_autofree char *session_key = NULL;
+  g_autofree char *message = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  Pending *p;
+
+  if (!kletsen_crypto_encrypt (public_key, s->text, &session_key, &message, &error))
+    {
+      kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      if (s->task != NULL)
+        g_task_return_error (s->task, g_steal_pointer (&error));
+      return;
+    }
+  body = json_object_new ();
+  json_object_set_string_member (body, "receiver", peer);
+  json_object_set_string_member (body, "sessionKey", session_key);
+  json_object_set_string_member (body, "message", message);
+  p = _kletsen_session_send_request (self, "SECURE_MESSAGE", body, PENDING_SILENT, s->task);
+  p->message = g_object_ref (s->message);
+  p->peer = g_strdup (peer);
+}
+
+/* The peer's key came: check it against the pin, then send what waited. */
+void
+_kletsen_session_peer_key_arrived (KletsenSession *self,
+                                   const char     *peer,
+                                   const char     *public_key)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *fingerprint = kletsen_crypto_fingerprint (public_key);
+  g_autofree char *pinned = pinned_fingerprint (self, peer);
+  GPtrArray *queue;
+  guint id;
+
+  if (fingerprint == NULL)
+    {
+      _kletsen_session_fail_secure_queue (self, key, g_error_new_literal (KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_KEY,
+                                                                          _("The other side sent an unusable key")));
+      return;
+    }
+
+  if (pinned != NULL && !g_str_equal (pinned, fingerprint))
+    {
+      g_hash_table_insert (self->changed_keys, g_strdup (key), g_strdup (public_key));
+      g_signal_emit (self, _kletsen_session_signals[PEER_KEY_CHANGED], 0, peer, pinned, fingerprint);
+      _kletsen_session_fail_secure_queue (self, key, g_error_new (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED,
+                                                                  _("%s’s key has changed; compare fingerprints before trusting it"), peer));
+      return;
+    }
+  if (pinned == NULL)
+    pin (self, peer, fingerprint); /* trust on first use */
+
+  g_hash_table_insert (self->peer_keys, g_strdup (key), g_strdup (public_key));
+  id = GPOINTER_TO_UINT (g_hash_table_lookup (self->key_timeouts, key));
+  if (id != 0)
+    g_source_remove (id);
+  g_hash_table_remove (self->key_timeouts, key);
+
+  {
+    g_autofree char *stolen_key = NULL;
+
+    if (!g_hash_table_steal_extended (self->secure_queue, key, (gpointer *)&stolen_key, (gpointer *)&queue))
+      return;
+  }
+  for (guint i = 0; i < queue->len; i++)
+    encrypt_and_send (self, peer, public_key, g_ptr_array_index (queue, i));
+  g_ptr_array_unref (queue);
+}
+
+typedef struct
+{
+  KletsenSession *self;
+  char           *key;
+} KeyTimeout;
+
+static void
+key_timeout_free (gpointer data)
+{
+  KeyTimeout *t = data;
+
+  g_free (t->key);
+  g_free (t);
+}
+
+static gboolean
+key_timeout_cb (gpointer user_data)
+{
+  KeyTimeout *t = user_data;
+
+  g_hash_table_remove (t->self->key_timeouts, t->key);
+  _kletsen_session_fail_secure_queue (t->self, t->key, g_error_new_literal (KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_NO_KEY,
+                                                                            _("The other side did not send its key")));
+  return G_SOURCE_REMOVE;
+}
+
+void
+_kletsen_session_handle_secure_message (KletsenSession *self,
+                                        JsonObject     *body)
+{
+  const char *sender = json_object_get_string_member (body, "sender");
+  const char *sealed = kletsen_body_get_string (body, "message");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(KletsenChatMessage) message = NULL;
+
+  if (sealed == NULL)
+    {
+      /* encryptedMessage: the original authors' client, whose cipher is not
+       * ours. Say so; never show its bytes. */
+      g_autofree char *why = g_strdup_printf (_("%s sent a message encrypted in a format Kletsen cannot read"), sender);
+
+      message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_ERROR, sender, why, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+      kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
+      return;
+    }
+  text = kletsen_identity_decrypt (self->identity, json_object_get_string_member (body, "sessionKey"), sealed, &error);
+  if (text == NULL)
+    {
+      g_autofree char *why = g_strdup_printf (_("An encrypted message from %s could not be read: %s"),
+                                              sender, error->message);
+
+      message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_ERROR, sender, why, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+    }
+  else
+    message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+  kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
+}
+
+void
+_kletsen_session_send_secure (KletsenSession     *self,
+                              const char         *peer,
+                              KletsenChatMessage *message,
+                              GTask              *task)
+{
+  g_autofree char *key = fold (peer);
+  SecureSend *s;
+  GPtrArray *queue;
+  const char *public_key;
+
+  if (!_kletsen_session_check_online (self, task))
+    {
+      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      return;
+    }
+  if (g_hash_table_contains (self->changed_keys, key))
+    {
+      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      g_task_return_new_error (task, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED,
+                               _("%s’s key has changed; compare fingerprints before trusting it"), peer);
+      return;
+    }
+
+  s = g_new0 (SecureSend, 1);
+  s->text = g_strdup (kletsen_chat_message_get_text (message));
+  s->message = g_object_ref (message);
+  s->task = g_object_ref (task);
+
+  public_key = g_hash_table_lookup (self->peer_keys, key);
+  if (public_key != NULL)
+    {
+      encrypt_and_send (self, peer, public_key, s);
+      secure_send_free (s);
+      return;
+    }
+
+  queue = g_hash_table_lookup (self->secure_queue, key);
+  if (queue == NULL)
+    {
+      g_autoptr(JsonObject) body = json_object_new ();
+      KeyTimeout *t = g_new0 (KeyTimeout, 1);
+      Pending *p;
+
+      queue = g_ptr_array_new_with_free_func (secure_send_free);
+      g_hash_table_insert (self->secure_queue, g_strdup (key), queue);
+      json_object_set_string_member (body, "receiver", peer);
+      p = _kletsen_session_send_request (self, "SECURE_MESSAGE_REQ", body, PENDING_SILENT, NULL);
+      p->peer = g_strdup (peer);
+      t->self = self;
+      t->key = g_strdup (key);
+      g_hash_table_insert (self->key_timeouts, g_strdup (key),
+                           GUINT_TO_POINTER (g_timeout_add_full (G_PRIORITY_DEFAULT, KEY_TIMEOUT_MS, key_timeout_cb,
+                                                                 t, key_timeout_free)));
+    }
+  g_ptr_array_add (queue, s);
+}
+
+/**
+ * kletsen_session_send_secure_async:
+ *
+ * Sends @text to @peer end-to-end encrypted: the peer's key is fetched once
+ * per session and checked against its pinned fingerprint.
+ */
+void
+kletsen_session_send_secure_async (KletsenSession      *self,
+                                   const char          *peer,
+                                   const char          *text,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(KletsenChatMessage) message = NULL;
+
+  g_task_set_source_tag (task, TAG_SECURE);
+  message = _kletsen_session_append_mine (self, kletsen_session_get_conversation (self, peer), text, TRUE);
+  _kletsen_session_send_secure (self, peer, message, task);
+}
+
+/* ---- public API: keys ---- */
+
+/**
+ * kletsen_session_get_fingerprint:
+ *
+ * Returns: (nullable): this client's key fingerprint, once connected
+ */
+const char *
+kletsen_session_get_fingerprint (KletsenSession *self)
+{
+  return self->fingerprint;
+}
+
+/**
+ * kletsen_session_get_peer_fingerprint:
+ *
+ * Returns: (transfer full) (nullable): the fingerprint pinned for @peer
+ */
+char *
+kletsen_session_get_peer_fingerprint (KletsenSession *self,
+                                      const char     *peer)
+{
+  return pinned_fingerprint (self, peer);
+}
+
+gboolean
+kletsen_session_is_peer_blocked (KletsenSession *self,
+                                 const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+
+  return g_hash_table_contains (self->changed_keys, key);
+}
+
+/**
+ * kletsen_session_trust_peer_key:
+ *
+ * Accepts @peer's changed key (after the user compared fingerprints): it is
+ * pinned and sending is unblocked.
+ */
+void
+kletsen_session_trust_peer_key (KletsenSession *self,
+                                const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+  const char *public_key = g_hash_table_lookup (self->changed_keys, key);
+  g_autofree char *fingerprint = NULL;
+
+  if (public_key == NULL)
+    return;
+  fingerprint = kletsen_crypto_fingerprint (public_key);
+  pin (self, peer, fingerprint);
+  g_hash_table_insert (self->peer_keys, g_strdup (key), g_strdup (public_key));
+  g_hash_table_remove (self->changed_keys, key);
+}
