@@ -5,9 +5,12 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-/* The main window: the connect screen, then the people online and the
- * conversation with them. Everything it shows comes from the session's
- * models; it never speaks the protocol itself. */
+/* The main window: the connect screen, then the people and the conversation
+ * with them. Everything it shows comes from the session's models; it never
+ * speaks the protocol itself. This file is the window, its sidebar and its
+ * message list; kletsen-window-actions.c has what the user does,
+ * kletsen-window-files.c file offers, transfers and drops, and
+ * kletsen-window-connect.c the connect screen. */
 
 #include "config.h"
 
@@ -21,28 +24,116 @@
 
 G_DEFINE_FINAL_TYPE (KletsenWindow, kletsen_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static char *
-fold (const char *name)
-{
-  return g_ascii_strdown (name, -1);
-}
+static void
+untrack_dialog (KletsenWindow *self);
 
-static const char *
-current_peer (KletsenWindow *self)
+static gboolean
+scroll_to_end_tick_cb (GtkWidget     *widget,
+                       GdkFrameClock *clock,
+                       gpointer       user_data);
+
+static gboolean
+scroll_to_end_idle (gpointer user_data);
+
+static void
+conversation_items_changed_cb (KletsenWindow *self,
+                               guint          position,
+                               guint          removed,
+                               guint          added);
+
+static void
+retry_cb (KletsenMessageRow  *row,
+          KletsenChatMessage *message,
+          KletsenWindow      *self);
+
+static void
+message_setup_cb (GtkSignalListItemFactory *factory,
+                  GtkListItem              *item,
+                  KletsenWindow            *self);
+
+static void
+message_bind_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 gpointer                  user_data);
+
+static void
+message_unbind_cb (GtkSignalListItemFactory *factory,
+                   GtkListItem              *item,
+                   gpointer                  user_data);
+
+static GtkWidget *
+create_sidebar_row (gpointer item,
+                    gpointer user_data);
+
+static void
+update_conversation_header (KletsenWindow *self);
+
+static char *
+draft_key (const char *peer);
+
+static void
+keep_draft (KletsenWindow *self);
+
+static void
+sidebar_row_activated_cb (KletsenWindow *self,
+                          GtkListBoxRow *row);
+
+static void
+secure_toggled_cb (KletsenWindow   *self,
+                   GtkToggleButton *toggle);
+
+static void
+session_state_cb (KletsenWindow *self);
+
+static void
+conversation_unread_cb (KletsenWindow       *self,
+                        GParamSpec          *pspec,
+                        KletsenConversation *conversation);
+
+static void
+people_changed_cb (KletsenWindow *self);
+
+static gboolean
+refresh_conversation_cb (gpointer user_data);
+
+static void
+conversations_changed_cb (KletsenWindow *self,
+                          guint          position,
+                          guint          removed,
+                          guint          added,
+                          GListModel    *model);
+
+static gboolean
+close_request_cb (KletsenWindow *self);
+
+static void
+window_active_cb (KletsenWindow *self);
+
+static void
+kletsen_window_dispose (GObject *object);
+
+static void
+kletsen_window_class_init (KletsenWindowClass *klass);
+
+static void
+kletsen_window_init (KletsenWindow *self);
+
+const char *
+_kletsen_window_current_peer (KletsenWindow *self)
 {
   return self->conversation ? kletsen_conversation_get_peer (self->conversation) : NULL;
 }
 
-static void
-toast (KletsenWindow *self,
+void
+_kletsen_window_toast (KletsenWindow *self,
        const char    *text)
 {
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
 }
 
 /* A desktop notification, only while the window is not what the user looks at. */
-static void
-notify (KletsenWindow *self,
+void
+_kletsen_window_notify (KletsenWindow *self,
         const char    *id,
         const char    *title,
         const char    *body)
@@ -70,8 +161,8 @@ untrack_dialog (KletsenWindow *self)
 }
 
 /* Remembers the dialog on screen until it is answered (for the UI tests). */
-static void
-track_dialog (KletsenWindow *self,
+void
+_kletsen_window_track_dialog (KletsenWindow *self,
               GtkWidget     *dialog)
 {
   untrack_dialog (self);
@@ -97,8 +188,8 @@ scroll_to_end_tick_cb (GtkWidget     *widget,
  * once that frame is laid out (rows have their real heights then), to the
  * very bottom of it. Setting the adjustment at once used the old height and
  * left a new message below the fold. */
-static void
-scroll_to_end (KletsenWindow *self)
+void
+_kletsen_window_scroll_to_end (KletsenWindow *self)
 {
   guint n = self->conversation ? g_list_model_get_n_items (G_LIST_MODEL (self->conversation)) : 0;
 
@@ -110,7 +201,7 @@ scroll_to_end (KletsenWindow *self)
 static gboolean
 scroll_to_end_idle (gpointer user_data)
 {
-  scroll_to_end (user_data);
+  _kletsen_window_scroll_to_end (user_data);
   return G_SOURCE_REMOVE;
 }
 
@@ -136,10 +227,10 @@ retry_cb (KletsenMessageRow  *row,
           KletsenChatMessage *message,
           KletsenWindow      *self)
 {
-  if (kletsen_chat_message_get_encrypted (message) && current_peer (self) != NULL &&
-      kletsen_session_is_peer_blocked (self->session, current_peer (self)))
+  if (kletsen_chat_message_get_encrypted (message) && _kletsen_window_current_peer (self) != NULL &&
+      kletsen_session_is_peer_blocked (self->session, _kletsen_window_current_peer (self)))
     {
-      toast (self, _("This person’s key changed. Compare fingerprints and trust the new key first."));
+      _kletsen_window_toast (self, _("This person’s key changed. Compare fingerprints and trust the new key first."));
       return;
     }
   kletsen_session_resend_async (self->session, self->conversation, message, NULL, NULL);
@@ -192,7 +283,7 @@ create_sidebar_row (gpointer item,
 static void
 update_conversation_header (KletsenWindow *self)
 {
-  const char *peer = current_peer (self);
+  const char *peer = _kletsen_window_current_peer (self);
   g_autofree char *key = peer ? fold (peer) : NULL;
   gboolean secure = key && g_hash_table_contains (self->secure_peers, key);
 
@@ -222,7 +313,7 @@ static void
 keep_draft (KletsenWindow *self)
 {
   const char *text = gtk_editable_get_text (GTK_EDITABLE (self->message_entry));
-  char *key = draft_key (current_peer (self));
+  char *key = draft_key (_kletsen_window_current_peer (self));
 
   if (*text != '\0')
     g_hash_table_replace (self->drafts, key, g_strdup (text));
@@ -280,7 +371,7 @@ static void
 secure_toggled_cb (KletsenWindow   *self,
                    GtkToggleButton *toggle)
 {
-  const char *peer = current_peer (self);
+  const char *peer = _kletsen_window_current_peer (self);
   g_autofree char *key = NULL;
 
   if (peer == NULL)
@@ -291,862 +382,6 @@ secure_toggled_cb (KletsenWindow   *self,
   else
     g_hash_table_remove (self->secure_peers, key);
   update_conversation_header (self);
-}
-
-/* ---- sending ---- */
-
-/* Sending needs text that is not blank, and a connection. What was typed
- * stays in the entry while the connection is being restored. */
-static void
-message_entry_changed_cb (KletsenWindow *self)
-{
-  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->message_entry));
-  gboolean online = self->session && kletsen_session_get_state (self->session) == KLETSEN_SESSION_ONLINE;
-
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send", online && !kletsen_text_is_blank (text));
-}
-
-static void
-send_action (GtkWidget  *widget,
-             const char *action_name,
-             GVariant   *parameter)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (widget);
-  const char *peer = current_peer (self);
-  g_autofree char *text = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->message_entry)));
-  g_autofree char *key = peer ? fold (peer) : NULL;
-
-  if (kletsen_text_is_blank (text))
-    return;
-  if (peer == NULL)
-    kletsen_session_broadcast_async (self->session, text, NULL, NULL);
-  else if (g_hash_table_contains (self->secure_peers, key))
-    {
-      if (kletsen_session_is_peer_blocked (self->session, peer))
-        {
-          toast (self, _("This person’s key changed. Compare fingerprints and trust the new key first."));
-          return;
-        }
-      kletsen_session_send_secure_async (self->session, peer, text, NULL, NULL);
-    }
-  else
-    kletsen_session_send_private_async (self->session, peer, text, NULL, NULL);
-  gtk_editable_set_text (GTK_EDITABLE (self->message_entry), "");
-  scroll_to_end (self);
-}
-
-static void
-message_entry_activate_cb (KletsenWindow *self)
-{
-  if (kletsen_session_get_state (self->session) != KLETSEN_SESSION_ONLINE &&
-      !kletsen_text_is_blank (gtk_editable_get_text (GTK_EDITABLE (self->message_entry))))
-    {
-      /* Never a silent Enter: the text stays, and the banner says why. */
-      toast (self, _("Not connected. Your message is kept; send it once the connection is back."));
-      return;
-    }
-  gtk_widget_activate_action (GTK_WIDGET (self), "win.send", NULL);
-}
-
-/* ---- files ---- */
-
-static char *
-describe_transfer (KletsenFileTransfer *transfer)
-{
-  g_autofree char *size = g_format_size (kletsen_file_transfer_get_size (transfer));
-  g_autofree char *done = g_format_size (kletsen_file_transfer_get_bytes_done (transfer));
-
-  switch (kletsen_file_transfer_get_state (transfer))
-    {
-    case KLETSEN_TRANSFER_PREPARING:
-      return g_strdup (_("Checking the file…"));
-    case KLETSEN_TRANSFER_OFFERED:
-      return g_strdup_printf (_("%s — waiting for an answer"), size);
-    case KLETSEN_TRANSFER_CONNECTING:
-      return g_strdup (_("Connecting…"));
-    case KLETSEN_TRANSFER_TRANSFERRING:
-      {
-        g_autofree char *rate = g_format_size ((guint64)kletsen_file_transfer_get_rate (transfer));
-        int eta = kletsen_file_transfer_get_eta (transfer);
-
-        if (eta >= 0)
-          return g_strdup_printf (_("%s of %s — %s/s — %d s left"), done, size, rate, eta);
-        return g_strdup_printf (_("%s of %s — %s/s"), done, size, rate);
-      }
-    case KLETSEN_TRANSFER_DONE:
-      if (!kletsen_file_transfer_get_verifiable (transfer))
-        return g_strdup_printf (_("%s — done, not checked: the sender’s program gave no checksum"), size);
-      return g_strdup_printf (_("%s — done"), size);
-    case KLETSEN_TRANSFER_REJECTED:
-      return g_strdup (_("Declined"));
-    case KLETSEN_TRANSFER_CANCELLED:
-      return g_strdup (_("Cancelled"));
-    case KLETSEN_TRANSFER_FAILED:
-    default:
-      return g_strdup (kletsen_file_transfer_get_error (transfer) ? kletsen_file_transfer_get_error (transfer)
-                                                                    : _("Failed"));
-    }
-}
-
-static void
-update_transfer_row (GtkWidget *row)
-{
-  KletsenFileTransfer *transfer = g_object_get_data (G_OBJECT (row), "transfer");
-  KletsenTransferState state = kletsen_file_transfer_get_state (transfer);
-  guint64 size = kletsen_file_transfer_get_size (transfer);
-  g_autofree char *status = describe_transfer (transfer);
-  gboolean done = state == KLETSEN_TRANSFER_DONE;
-  gboolean received = kletsen_file_transfer_get_direction (transfer) == KLETSEN_TRANSFER_RECEIVE;
-
-  gtk_label_set_text (g_object_get_data (G_OBJECT (row), "status"), status);
-  gtk_progress_bar_set_fraction (g_object_get_data (G_OBJECT (row), "progress"),
-                                 size ? (double)kletsen_file_transfer_get_bytes_done (transfer) / size : (done ? 1 : 0));
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "cancel"), state < KLETSEN_TRANSFER_DONE);
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "open"), done && received);
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "folder"), done && received);
-  if (state == KLETSEN_TRANSFER_FAILED)
-    gtk_widget_add_css_class (g_object_get_data (G_OBJECT (row), "status"), "error");
-}
-
-static void
-open_file_clicked_cb (GtkButton *button,
-                      gpointer   user_data)
-{
-  KletsenFileTransfer *transfer = user_data;
-  GFile *file = kletsen_file_transfer_get_file (transfer);
-  gboolean in_folder = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "folder"));
-  g_autoptr(GFile) parent = file ? g_file_get_parent (file) : NULL;
-  g_autofree char *uri = NULL;
-
-  if (file == NULL)
-    return;
-  uri = g_file_get_uri (in_folder ? parent : file);
-  gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (button))), uri, GDK_CURRENT_TIME);
-}
-
-static GtkWidget *
-create_transfer_row (gpointer item,
-                     gpointer user_data)
-{
-  KletsenFileTransfer *transfer = item;
-  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
-  GtkWidget *top = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  gboolean sending = kletsen_file_transfer_get_direction (transfer) == KLETSEN_TRANSFER_SEND;
-  g_autofree char *title = g_strdup_printf (sending ? _("%s to %s") : _("%s from %s"),
-                                            kletsen_file_transfer_get_filename (transfer),
-                                            kletsen_file_transfer_get_peer (transfer));
-  GtkWidget *icon = gtk_image_new_from_icon_name (sending ? "document-send-symbolic" : "folder-download-symbolic");
-  GtkWidget *name = gtk_label_new (title);
-  GtkWidget *cancel = gtk_button_new_from_icon_name ("process-stop-symbolic");
-  GtkWidget *open = gtk_button_new_with_mnemonic (_("_Open"));
-  GtkWidget *folder = gtk_button_new_from_icon_name ("folder-open-symbolic");
-  GtkWidget *progress = gtk_progress_bar_new ();
-  GtkWidget *status = gtk_label_new (NULL);
-
-  gtk_widget_set_margin_start (row, 6);
-  gtk_widget_set_margin_end (row, 6);
-  gtk_widget_set_margin_top (row, 6);
-  gtk_widget_set_margin_bottom (row, 6);
-  gtk_widget_set_hexpand (name, TRUE);
-  gtk_label_set_xalign (GTK_LABEL (name), 0);
-  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
-  gtk_label_set_xalign (GTK_LABEL (status), 0);
-  gtk_label_set_wrap (GTK_LABEL (status), TRUE);
-  gtk_widget_add_css_class (status, "caption");
-  for (GtkWidget **b = (GtkWidget *[]) { cancel, open, folder, NULL }; *b; b++)
-    gtk_widget_add_css_class (*b, "flat");
-  gtk_widget_set_tooltip_text (cancel, _("Cancel"));
-  gtk_widget_set_tooltip_text (open, _("Open"));
-  gtk_widget_set_tooltip_text (folder, _("Show in Folder"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (cancel), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Cancel the transfer"), -1);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (open), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Open the file"), -1);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (folder), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Show the file in its folder"), -1);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (progress), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
-  g_object_set_data (G_OBJECT (folder), "folder", GINT_TO_POINTER (TRUE));
-  g_signal_connect_swapped (cancel, "clicked", G_CALLBACK (kletsen_file_transfer_cancel), transfer);
-  g_signal_connect (open, "clicked", G_CALLBACK (open_file_clicked_cb), transfer);
-  g_signal_connect (folder, "clicked", G_CALLBACK (open_file_clicked_cb), transfer);
-
-  gtk_box_append (GTK_BOX (top), icon);
-  gtk_box_append (GTK_BOX (top), name);
-  gtk_box_append (GTK_BOX (top), open);
-  gtk_box_append (GTK_BOX (top), folder);
-  gtk_box_append (GTK_BOX (top), cancel);
-  gtk_box_append (GTK_BOX (row), top);
-  gtk_box_append (GTK_BOX (row), progress);
-  gtk_box_append (GTK_BOX (row), status);
-
-  g_object_set_data_full (G_OBJECT (row), "transfer", g_object_ref (transfer), g_object_unref);
-  g_object_set_data (G_OBJECT (row), "status", status);
-  g_object_set_data (G_OBJECT (row), "progress", progress);
-  g_object_set_data (G_OBJECT (row), "cancel", cancel);
-  g_object_set_data (G_OBJECT (row), "open", open);
-  g_object_set_data (G_OBJECT (row), "folder", folder);
-  g_signal_connect_object (transfer, "notify", G_CALLBACK (update_transfer_row), row, G_CONNECT_SWAPPED);
-  update_transfer_row (row);
-  return row;
-}
-
-static void
-transfers_changed_cb (KletsenWindow *self)
-{
-  guint n = g_list_model_get_n_items (kletsen_session_get_transfers (self->session));
-
-  gtk_stack_set_visible_child_name (self->transfers_stack, n > 0 ? "list" : "empty");
-}
-
-static GFile *
-download_folder (KletsenWindow *self)
-{
-  g_autofree char *path = g_settings_get_string (self->settings, "download-folder");
-  const char *fallback = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
-
-  if (*path != '\0')
-    return g_file_new_for_path (path);
-  return g_file_new_for_path (fallback ? fallback : g_get_home_dir ());
-}
-
-void
-_kletsen_window_accept_offer (KletsenWindow       *self,
-                              KletsenFileTransfer *transfer,
-                              GFile               *folder)
-{
-  kletsen_session_accept_file (self->session, transfer, folder);
-  gtk_menu_button_popup (self->transfers_button);
-}
-
-static void
-choose_folder_cb (GtkNativeDialog *dialog,
-                  int              response,
-                  gpointer         user_data)
-{
-  KletsenFileTransfer *transfer = user_data;
-  KletsenWindow *self = g_object_get_data (G_OBJECT (dialog), "window");
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-
-      _kletsen_window_accept_offer (self, transfer, folder);
-    }
-  else
-    kletsen_session_reject_file (self->session, transfer);
-  g_object_unref (transfer);
-  g_object_unref (dialog);
-}
-
-static void show_next_offer (KletsenWindow *self);
-
-static void
-offer_response_cb (AdwMessageDialog    *dialog,
-                   const char          *response,
-                   KletsenFileTransfer *transfer)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
-
-  if (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED)
-    {
-      if (g_str_equal (response, "accept"))
-        {
-          g_autoptr(GFile) folder = download_folder (self);
-
-          _kletsen_window_accept_offer (self, transfer, folder);
-        }
-      else if (g_str_equal (response, "choose"))
-        {
-          GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Save Into Folder"), GTK_WINDOW (self),
-                                                                       GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
-                                                                       _("_Save Here"), _("_Cancel"));
-
-          g_object_set_data (G_OBJECT (chooser), "window", self);
-          g_signal_connect (chooser, "response", G_CALLBACK (choose_folder_cb), g_object_ref (transfer));
-          gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-        }
-      else
-        kletsen_session_reject_file (self->session, transfer);
-    }
-  g_signal_handlers_disconnect_by_data (transfer, self);
-  g_clear_object (&self->offer_shown);
-  show_next_offer (self);
-}
-
-/* The offer on screen ended without us: withdrawn, expired, or the peer
- * left. Its dialog goes, and a toast says what happened. */
-static void
-shown_offer_state_cb (KletsenWindow       *self,
-                      GParamSpec          *pspec,
-                      KletsenFileTransfer *transfer)
-{
-  g_autofree char *text = NULL;
-
-  if (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED || transfer != self->offer_shown)
-    return;
-  text = g_strdup_printf (_("The offer of “%s” from %s has ended: %s"), kletsen_file_transfer_get_filename (transfer),
-                          kletsen_file_transfer_get_peer (transfer),
-                          kletsen_file_transfer_get_error (transfer) ? kletsen_file_transfer_get_error (transfer)
-                                                                     : _("it is no longer there"));
-  toast (self, text);
-  if (self->offer_dialog != NULL)
-    adw_message_dialog_response (ADW_MESSAGE_DIALOG (self->offer_dialog), "gone");
-}
-
-/* One offer dialog at a time: a peer who sends a hundred offers gets them
- * asked one after the other, and the dialog always shows one that is still
- * open. */
-static void
-show_next_offer (KletsenWindow *self)
-{
-  KletsenFileTransfer *transfer;
-  g_autofree char *size = NULL;
-  g_autofree char *body = NULL;
-  GtkWidget *dialog;
-
-  if (self->offer_shown != NULL)
-    return;
-  while ((transfer = g_queue_pop_head (&self->offers)) != NULL &&
-         kletsen_file_transfer_get_state (transfer) != KLETSEN_TRANSFER_OFFERED)
-    g_object_unref (transfer);
-  if (transfer == NULL)
-    return;
-
-  self->offer_shown = transfer;
-  size = g_format_size (kletsen_file_transfer_get_size (transfer));
-  if (kletsen_file_transfer_get_verifiable (transfer))
-    body = g_strdup_printf (_("%s wants to send you “%s” (%s)."), kletsen_file_transfer_get_peer (transfer),
-                            kletsen_file_transfer_get_filename (transfer), size);
-  else
-    body = g_strdup_printf (_("%s wants to send you “%s”. Their program gives no size or checksum, so the file "
-                              "cannot be checked after download."),
-                            kletsen_file_transfer_get_peer (transfer), kletsen_file_transfer_get_filename (transfer));
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Incoming File"), body);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "reject", _("_Decline"),
-                                    "choose", _("Save _As…"),
-                                    "accept", _("_Accept"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "accept", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "accept");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "reject");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (offer_response_cb), transfer, 0);
-  g_signal_connect_object (transfer, "notify::state", G_CALLBACK (shown_offer_state_cb), self, G_CONNECT_SWAPPED);
-  g_object_set_data_full (G_OBJECT (dialog), "transfer", g_object_ref (transfer), g_object_unref);
-  g_set_weak_pointer (&self->offer_dialog, dialog);
-  track_dialog (self, dialog);
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-static void
-file_offered_cb (KletsenWindow       *self,
-                 KletsenFileTransfer *transfer)
-{
-  g_autofree char *size = g_format_size (kletsen_file_transfer_get_size (transfer));
-  g_autofree char *body = g_strdup_printf (_("%s wants to send you “%s” (%s)."),
-                                           kletsen_file_transfer_get_peer (transfer),
-                                           kletsen_file_transfer_get_filename (transfer), size);
-
-  g_queue_push_tail (&self->offers, g_object_ref (transfer));
-  show_next_offer (self);
-  notify (self, "file-offer", _("Incoming file"), body);
-}
-
-static void
-send_files (KletsenWindow *self,
-            GListModel    *files)
-{
-  const char *peer = current_peer (self);
-
-  if (peer == NULL)
-    {
-      toast (self, _("Choose a person to send files to"));
-      return;
-    }
-  for (guint i = 0; i < g_list_model_get_n_items (files); i++)
-    {
-      g_autoptr(GFile) file = g_list_model_get_item (files, i);
-
-      kletsen_session_send_file (self->session, peer, file);
-    }
-  gtk_menu_button_popup (self->transfers_button);
-}
-
-static gboolean
-drop_cb (GtkDropTarget *target,
-         const GValue  *value,
-         double         x,
-         double         y,
-         KletsenWindow *self)
-{
-  GSList *list = g_value_get_boxed (value);
-  g_autoptr(GListStore) files = g_list_store_new (G_TYPE_FILE);
-
-  for (GSList *l = list; l != NULL; l = l->next)
-    g_list_store_append (files, l->data);
-  send_files (self, G_LIST_MODEL (files));
-  return TRUE;
-}
-
-static void
-files_chosen_cb (GtkNativeDialog *dialog,
-                 int              response,
-                 KletsenWindow   *self)
-{
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
-
-      send_files (self, files);
-    }
-  g_object_unref (dialog);
-}
-
-static void
-send_files_action (GtkWidget  *widget,
-                   const char *action_name,
-                   GVariant   *parameter)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (widget);
-  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Send Files"), GTK_WINDOW (self),
-                                                               GTK_FILE_CHOOSER_ACTION_OPEN,
-                                                               _("_Send"), _("_Cancel"));
-
-  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (files_chosen_cb), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-}
-
-/* ---- secure messages ---- */
-
-static void
-show_fingerprints_action (GtkWidget  *widget,
-                          const char *action_name,
-                          GVariant   *parameter)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (widget);
-  const char *peer = current_peer (self);
-  g_autofree char *theirs = peer ? kletsen_session_get_peer_fingerprint (self->session, peer) : NULL;
-  g_autofree char *body = NULL;
-  GtkWidget *dialog;
-
-  if (peer == NULL)
-    return;
-  body = g_strdup_printf (_("Your fingerprint:\n%s\n\n%s’s fingerprint:\n%s\n\n"
-                            "Read them to each other in person or on the phone. If they match, nobody "
-                            "can read your encrypted messages but the two of you."),
-                          kletsen_session_get_fingerprint (self->session),
-                          peer, theirs ? theirs : _("not known yet: send an encrypted message first"));
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Compare Fingerprints"), body);
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
-  track_dialog (self, dialog);
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-static void
-key_change_response_cb (AdwMessageDialog *dialog,
-                        const char       *response,
-                        KletsenWindow    *self)
-{
-  if (g_str_equal (response, "trust"))
-    {
-      kletsen_session_trust_peer_key (self->session, g_object_get_data (G_OBJECT (dialog), "peer"));
-      toast (self, _("The new key is trusted"));
-    }
-}
-
-static void
-peer_key_changed_cb (KletsenWindow *self,
-                     const char    *peer,
-                     const char    *old_fingerprint,
-                     const char    *new_fingerprint)
-{
-  g_autofree char *title = g_strdup_printf (_("%s’s Key Has Changed"), peer);
-  g_autofree char *body = g_strdup_printf (_("The key the server relayed for %s is not the one you trusted before. "
-                                             "They may have reinstalled Kletsen, or someone may be trying to read "
-                                             "your messages.\n\nBefore:\n%s\n\nNow:\n%s\n\n"
-                                             "Compare the new fingerprint with %s before you trust it. "
-                                             "Until then nothing encrypted is sent to them."),
-                                           peer, old_fingerprint, new_fingerprint, peer);
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), title, body);
-
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Keep Blocked"),
-                                    "trust", _("_Trust New Key"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "trust", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_object_set_data_full (G_OBJECT (dialog), "peer", g_strdup (peer), g_free);
-  g_signal_connect_object (dialog, "response", G_CALLBACK (key_change_response_cb), self, 0);
-  track_dialog (self, dialog);
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-/* ---- the game ---- */
-
-static char *
-invitation_text (KletsenGameState *game)
-{
-  int left = kletsen_game_state_get_seconds_left (game);
-
-  return g_strdup_printf (ngettext ("%s started a guessing game: %d second to join",
-                                    "%s started a guessing game: %d seconds to join", left),
-                          kletsen_game_state_get_initiator (game), left);
-}
-
-/* The invitation counts down with the panel, and goes once it is over. */
-static gboolean
-invite_tick_cb (gpointer user_data)
-{
-  KletsenWindow *self = user_data;
-  g_autofree char *text = NULL;
-
-  if (self->invite_toast == NULL)
-    {
-      self->invite_tick_id = 0;
-      return G_SOURCE_REMOVE;
-    }
-  text = invitation_text (kletsen_session_get_game (self->session));
-  adw_toast_set_title (self->invite_toast, text);
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-dismiss_invitation (KletsenWindow *self)
-{
-  g_clear_handle_id (&self->invite_tick_id, g_source_remove);
-  if (self->invite_toast != NULL)
-    {
-      AdwToast *invite = self->invite_toast;
-
-      g_clear_weak_pointer (&self->invite_toast);
-      adw_toast_dismiss (invite);
-    }
-}
-
-static void
-game_phase_cb (KletsenWindow *self)
-{
-  KletsenGameState *game = kletsen_session_get_game (self->session);
-  KletsenGamePhase phase = kletsen_game_state_get_phase (game);
-  gboolean chatting = g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "chat") == 0;
-
-  /* An invitation is only ever about the game that is inviting now. */
-  dismiss_invitation (self);
-  if (phase == KLETSEN_GAME_INVITED && chatting)
-    {
-      g_autofree char *text = invitation_text (game);
-      AdwToast *invite = adw_toast_new (text);
-
-      adw_toast_set_button_label (invite, _("_Join"));
-      adw_toast_set_action_name (invite, "win.join-game");
-      adw_toast_set_timeout (invite, MAX (kletsen_game_state_get_seconds_left (game), 1));
-      g_set_weak_pointer (&self->invite_toast, invite);
-      self->invite_tick_id = g_timeout_add_seconds (1, invite_tick_cb, self);
-      adw_toast_overlay_add_toast (self->toast_overlay, invite);
-      notify (self, "game", _("Guessing game"), text);
-    }
-  gtk_revealer_set_reveal_child (self->game_revealer, phase != KLETSEN_GAME_NONE && chatting);
-}
-
-static void
-game_entered_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(KletsenWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!kletsen_session_request_finish (KLETSEN_SESSION (object), result, &error))
-    toast (self, error->message);
-}
-
-static void
-start_game_action (GtkWidget  *widget,
-                   const char *action_name,
-                   GVariant   *parameter)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (widget);
-
-  kletsen_session_start_game_async (self->session, game_entered_cb, g_object_ref (self));
-}
-
-static void
-join_game_action (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (widget);
-
-  kletsen_session_join_game_async (self->session, game_entered_cb, g_object_ref (self));
-}
-
-static void
-guessed_cb (GObject      *object,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  g_autoptr(KletsenWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-  int answer = kletsen_session_guess_finish (KLETSEN_SESSION (object), result, &error);
-
-  if (error != NULL)
-    toast (self, error->message);
-  else
-    kletsen_game_panel_set_feedback (self->game_panel, answer);
-}
-
-static void
-panel_guess_cb (KletsenWindow *self,
-                int            number)
-{
-  kletsen_session_guess_async (self->session, number, guessed_cb, g_object_ref (self));
-}
-
-static void
-panel_close_cb (KletsenWindow *self)
-{
-  gtk_revealer_set_reveal_child (self->game_revealer, FALSE);
-}
-
-/* ---- connecting ---- */
-
-static void
-set_connecting (KletsenWindow *self,
-                gboolean       connecting)
-{
-  self->connecting = connecting;
-  gtk_widget_set_visible (GTK_WIDGET (self->connect_spinner), connecting);
-  gtk_spinner_set_spinning (self->connect_spinner, connecting);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.connect", !connecting);
-}
-
-static void
-show_connect_error (KletsenWindow *self,
-                    const char    *text)
-{
-  gtk_label_set_text (self->connect_error, text ? text : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->connect_error), text != NULL);
-}
-
-static void connect_action (GtkWidget *widget, const char *action_name, GVariant *parameter);
-static void remember_secure (KletsenWindow *self);
-
-static void
-trust_response_cb (AdwMessageDialog *dialog,
-                   const char       *response,
-                   KletsenWindow    *self)
-{
-  if (!g_str_equal (response, "trust"))
-    return;
-  kletsen_session_trust_certificate (self->session);
-  connect_action (GTK_WIDGET (self), "win.connect", NULL);
-}
-
-/* The server's certificate is one nobody vouches for: show its fingerprint
- * and let the user trust it for this server (pinned), or not. */
-static void
-ask_to_trust (KletsenWindow *self)
-{
-  g_autofree char *body = g_strdup_printf (_("Nobody vouches for the certificate of %s, so Kletsen cannot tell "
-                                             "whether you are talking to the real server.\n\n"
-                                             "Its fingerprint is:\n%s\n\n"
-                                             "Compare it with the fingerprint the server’s administrator gives you. "
-                                             "If they match, trust it: Kletsen will remember it for this server and "
-                                             "refuse to connect if it ever changes."),
-                                           gtk_editable_get_text (GTK_EDITABLE (self->host_row)),
-                                           kletsen_session_get_certificate_fingerprint (self->session));
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Unknown Certificate"), body);
-
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "trust", _("_Trust and Connect"),
-                                    NULL);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (trust_response_cb), self, 0);
-  track_dialog (self, dialog);
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-static void
-connected_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(KletsenWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  set_connecting (self, FALSE);
-  if (!kletsen_session_connect_finish (KLETSEN_SESSION (object), result, &error))
-    {
-      if (g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE))
-        ask_to_trust (self);
-      else if (g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED))
-        show_connect_error (self, error->message);
-      else if (g_error_matches (error, KLETSEN_PROTOCOL_ERROR, KLETSEN_CODE_NAME_TAKEN))
-        show_connect_error (self, _("That name is taken on this server. Choose another one."));
-      else if (g_error_matches (error, KLETSEN_PROTOCOL_ERROR, KLETSEN_CODE_NAME_INVALID))
-        show_connect_error (self, _("A user name has 3 to 14 letters, digits or underscores."));
-      else
-        {
-          g_autofree char *text = g_strdup_printf (_("Cannot reach the server: %s"), error->message);
-
-          show_connect_error (self, text);
-        }
-      return;
-    }
-
-  show_connect_error (self, NULL);
-  if (g_settings_get_boolean (self->settings, "remember-me"))
-    {
-      g_settings_set_string (self->settings, "host", gtk_editable_get_text (GTK_EDITABLE (self->host_row)));
-      g_settings_set_uint (self->settings, "port", atoi (gtk_editable_get_text (GTK_EDITABLE (self->port_row))));
-      g_settings_set_string (self->settings, "username", kletsen_session_get_username (self->session));
-      remember_secure (self);
-    }
-  adw_window_title_set_subtitle (self->sidebar_title, kletsen_session_get_username (self->session));
-  gtk_stack_set_visible_child_name (self->main_stack, "chat");
-  _kletsen_window_show_conversation (self, NULL);
-}
-
-static void
-connect_action (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (widget);
-  const char *host = gtk_editable_get_text (GTK_EDITABLE (self->host_row));
-  const char *port_text = gtk_editable_get_text (GTK_EDITABLE (self->port_row));
-  const char *name = gtk_editable_get_text (GTK_EDITABLE (self->username_row));
-  guint64 port = 0;
-
-  if (*host == '\0')
-    {
-      show_connect_error (self, _("Enter the server’s name or address."));
-      return;
-    }
-  if (!g_ascii_string_to_unsigned (port_text, 10, 1, 65535, &port, NULL))
-    {
-      show_connect_error (self, _("The port is a number from 1 to 65535."));
-      return;
-    }
-  if (!kletsen_user_name_is_valid (name))
-    {
-      show_connect_error (self, _("A user name has 3 to 14 letters, digits or underscores."));
-      return;
-    }
-
-  show_connect_error (self, NULL);
-  set_connecting (self, TRUE);
-  kletsen_session_set_tls (self->session, gtk_switch_get_active (self->secure_switch), NULL);
-  kletsen_session_set_file_port (self->session,
-                                 g_settings_get_uint (self->settings,
-                                                      gtk_switch_get_active (self->secure_switch) ? "tls-file-port" : "file-port"));
-  kletsen_session_connect_async (self->session, host, (guint16)port, name, NULL, connected_cb, g_object_ref (self));
-}
-
-static gboolean
-is_loopback (const char *host)
-{
-  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (host);
-
-  if (address != NULL)
-    return g_inet_address_get_is_loopback (address);
-  return g_ascii_strcasecmp (host, "localhost") == 0;
-}
-
-/* What was chosen for @host the last time, or secure for any server but this
- * machine. */
-static gboolean
-secure_default (KletsenWindow *self,
-                const char    *host)
-{
-  g_autoptr(GVariant) servers = g_settings_get_value (self->settings, "secure-servers");
-  gboolean secure;
-
-  if (g_variant_lookup (servers, host, "b", &secure))
-    return secure;
-  return !is_loopback (host);
-}
-
-/* The switch follows the server typed, until the user sets it. */
-static void
-host_changed_cb (KletsenWindow *self)
-{
-  const char *host = gtk_editable_get_text (GTK_EDITABLE (self->host_row));
-
-  if (self->secure_chosen || self->loading || *host == '\0' || self->settings == NULL)
-    return;
-  self->loading = TRUE;
-  gtk_switch_set_active (self->secure_switch, secure_default (self, host));
-  self->loading = FALSE;
-}
-
-/* Remembers, per server, whether it was reached over TLS. */
-static void
-remember_secure (KletsenWindow *self)
-{
-  g_autoptr(GVariant) old = g_settings_get_value (self->settings, "secure-servers");
-  const char *host = gtk_editable_get_text (GTK_EDITABLE (self->host_row));
-  GVariantBuilder builder;
-  GVariantIter iter;
-  const char *key;
-  gboolean value;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sb}"));
-  g_variant_iter_init (&iter, old);
-  while (g_variant_iter_next (&iter, "{&sb}", &key, &value))
-    if (!g_str_equal (key, host))
-      g_variant_builder_add (&builder, "{sb}", key, value);
-  g_variant_builder_add (&builder, "{sb}", host, gtk_switch_get_active (self->secure_switch));
-  g_settings_set_value (self->settings, "secure-servers", g_variant_builder_end (&builder));
-}
-
-/* The port follows the switch while it is one of the two defaults. */
-static void
-secure_switch_cb (KletsenWindow *self)
-{
-  const char *port = gtk_editable_get_text (GTK_EDITABLE (self->port_row));
-  gboolean secure = gtk_switch_get_active (self->secure_switch);
-
-  if (!self->loading)
-    self->secure_chosen = TRUE;
-  if (secure && g_str_equal (port, "1337"))
-    gtk_editable_set_text (GTK_EDITABLE (self->port_row), "1339");
-  else if (!secure && g_str_equal (port, "1339"))
-    gtk_editable_set_text (GTK_EDITABLE (self->port_row), "1337");
-}
-
-/* An error about what was typed goes away once it is being corrected. */
-static void
-form_changed_cb (KletsenWindow *self)
-{
-  show_connect_error (self, NULL);
-}
-
-static void
-connect_activated_cb (KletsenWindow *self)
-{
-  gtk_widget_activate_action (GTK_WIDGET (self), "win.connect", NULL);
-}
-
-static void
-log_out_action (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter)
-{
-  KletsenWindow *self = KLETSEN_WINDOW (widget);
-
-  kletsen_session_disconnect (self->session);
-  gtk_stack_set_visible_child_name (self->main_stack, "connect");
-  dismiss_invitation (self);
-}
-
-static void
-back_action (GtkWidget  *widget,
-             const char *action_name,
-             GVariant   *parameter)
-{
-  adw_leaflet_navigate (KLETSEN_WINDOW (widget)->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
 }
 
 /* While the connection is lost the window stays as it is, says so, and keeps
@@ -1180,17 +415,9 @@ session_state_cb (KletsenWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.reconnect", state == KLETSEN_SESSION_DISCONNECTED);
   gtk_revealer_set_reveal_child (self->offline_revealer, !online);
   gtk_revealer_set_reveal_child (self->connection_banner, !online);
-  message_entry_changed_cb (self);
+  _kletsen_window_message_entry_changed_cb (self);
   if (self->conversation != NULL)
     update_conversation_header (self);
-}
-
-static void
-reconnect_action (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
-{
-  kletsen_session_reconnect_now (KLETSEN_WINDOW (widget)->session);
 }
 
 /* ---- private messages notify ---- */
@@ -1209,7 +436,7 @@ conversation_unread_cb (KletsenWindow       *self,
     return;
   last = g_list_model_get_item (G_LIST_MODEL (conversation), n - 1);
   title = g_strdup_printf (_("Message from %s"), peer);
-  notify (self, "private-message", title,
+  _kletsen_window_notify (self, "private-message", title,
           kletsen_chat_message_get_encrypted (last) ? _("An encrypted message") : kletsen_chat_message_get_text (last));
 }
 
@@ -1226,7 +453,7 @@ static gboolean
 refresh_conversation_cb (gpointer user_data)
 {
   KletsenWindow *self = user_data;
-  const char *peer = current_peer (self);
+  const char *peer = _kletsen_window_current_peer (self);
 
   if (peer != NULL && kletsen_session_lookup_conversation (self->session, peer) != self->conversation)
     {
@@ -1247,7 +474,7 @@ conversations_changed_cb (KletsenWindow *self,
                           guint          added,
                           GListModel    *model)
 {
-  if (removed > 0 && current_peer (self) != NULL)
+  if (removed > 0 && _kletsen_window_current_peer (self) != NULL)
     g_idle_add_full (G_PRIORITY_DEFAULT, refresh_conversation_cb, g_object_ref (self), g_object_unref);
   for (guint i = position; i < position + added; i++)
     {
@@ -1350,23 +577,23 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   BIND (message_entry);
   BIND (send_button);
 #undef BIND
-  gtk_widget_class_bind_template_callback (widget_class, connect_activated_cb);
-  gtk_widget_class_bind_template_callback (widget_class, host_changed_cb);
-  gtk_widget_class_bind_template_callback (widget_class, form_changed_cb);
-  gtk_widget_class_bind_template_callback (widget_class, secure_switch_cb);
+  gtk_widget_class_bind_template_callback_full (widget_class, "connect_activated_cb", G_CALLBACK (_kletsen_window_connect_activated_cb));
+  gtk_widget_class_bind_template_callback_full (widget_class, "host_changed_cb", G_CALLBACK (_kletsen_window_host_changed_cb));
+  gtk_widget_class_bind_template_callback_full (widget_class, "form_changed_cb", G_CALLBACK (_kletsen_window_form_changed_cb));
+  gtk_widget_class_bind_template_callback_full (widget_class, "secure_switch_cb", G_CALLBACK (_kletsen_window_secure_switch_cb));
   gtk_widget_class_bind_template_callback (widget_class, sidebar_row_activated_cb);
-  gtk_widget_class_bind_template_callback (widget_class, message_entry_activate_cb);
-  gtk_widget_class_bind_template_callback (widget_class, message_entry_changed_cb);
+  gtk_widget_class_bind_template_callback_full (widget_class, "message_entry_activate_cb", G_CALLBACK (_kletsen_window_message_entry_activate_cb));
+  gtk_widget_class_bind_template_callback_full (widget_class, "message_entry_changed_cb", G_CALLBACK (_kletsen_window_message_entry_changed_cb));
 
-  gtk_widget_class_install_action (widget_class, "win.connect", NULL, connect_action);
-  gtk_widget_class_install_action (widget_class, "win.log-out", NULL, log_out_action);
-  gtk_widget_class_install_action (widget_class, "win.send", NULL, send_action);
-  gtk_widget_class_install_action (widget_class, "win.send-files", NULL, send_files_action);
-  gtk_widget_class_install_action (widget_class, "win.start-game", NULL, start_game_action);
-  gtk_widget_class_install_action (widget_class, "win.join-game", NULL, join_game_action);
-  gtk_widget_class_install_action (widget_class, "win.show-fingerprints", NULL, show_fingerprints_action);
-  gtk_widget_class_install_action (widget_class, "win.back", NULL, back_action);
-  gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, reconnect_action);
+  gtk_widget_class_install_action (widget_class, "win.connect", NULL, _kletsen_window_connect_action);
+  gtk_widget_class_install_action (widget_class, "win.log-out", NULL, _kletsen_window_log_out_action);
+  gtk_widget_class_install_action (widget_class, "win.send", NULL, _kletsen_window_send_action);
+  gtk_widget_class_install_action (widget_class, "win.send-files", NULL, _kletsen_window_send_files_action);
+  gtk_widget_class_install_action (widget_class, "win.start-game", NULL, _kletsen_window_start_game_action);
+  gtk_widget_class_install_action (widget_class, "win.join-game", NULL, _kletsen_window_join_game_action);
+  gtk_widget_class_install_action (widget_class, "win.show-fingerprints", NULL, _kletsen_window_show_fingerprints_action);
+  gtk_widget_class_install_action (widget_class, "win.back", NULL, _kletsen_window_back_action);
+  gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, _kletsen_window_reconnect_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.send-files", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_g, GDK_CONTROL_MASK, "win.start-game", NULL);
@@ -1395,33 +622,15 @@ kletsen_window_init (KletsenWindow *self)
   gtk_list_view_set_factory (self->message_list, factory);
 
   drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
-  g_signal_connect (drop, "drop", G_CALLBACK (drop_cb), self);
+  g_signal_connect (drop, "drop", G_CALLBACK (_kletsen_window_drop_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self->content), GTK_EVENT_CONTROLLER (drop));
 
   g_signal_connect_swapped (self->secure_toggle, "toggled", G_CALLBACK (secure_toggled_cb), self);
-  g_signal_connect_swapped (self->game_panel, "guess", G_CALLBACK (panel_guess_cb), self);
-  g_signal_connect_swapped (self->game_panel, "close", G_CALLBACK (panel_close_cb), self);
+  g_signal_connect_swapped (self->game_panel, "guess", G_CALLBACK (_kletsen_window_panel_guess_cb), self);
+  g_signal_connect_swapped (self->game_panel, "close", G_CALLBACK (_kletsen_window_panel_close_cb), self);
   g_signal_connect (self, "notify::is-active", G_CALLBACK (window_active_cb), NULL);
   g_signal_connect (self, "close-request", G_CALLBACK (close_request_cb), NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send", FALSE);
-}
-
-/* Fills the connect screen from the settings. */
-static void
-load_settings (KletsenWindow *self)
-{
-  g_autofree char *host = g_settings_get_string (self->settings, "host");
-  g_autofree char *port = g_strdup_printf ("%u", g_settings_get_uint (self->settings, "port"));
-  g_autofree char *name = g_settings_get_string (self->settings, "username");
-
-  self->loading = TRUE;
-  gtk_editable_set_text (GTK_EDITABLE (self->host_row), host);
-  gtk_switch_set_active (self->secure_switch, secure_default (self, host));
-  gtk_editable_set_text (GTK_EDITABLE (self->port_row), port);
-  self->loading = FALSE;
-  gtk_editable_set_text (GTK_EDITABLE (self->username_row), name);
-  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (self->settings, "window-width"),
-                               g_settings_get_int (self->settings, "window-height"));
 }
 
 /**
@@ -1439,7 +648,7 @@ kletsen_window_new (GtkApplication *application,
 
   self->session = g_object_ref (session);
   self->settings = g_settings_new (APP_ID);
-  load_settings (self);
+  _kletsen_window_load_settings (self);
 
   /* The sidebar: "Everyone", then the people online and those offline
    * with a conversation. */
@@ -1449,13 +658,13 @@ kletsen_window_new (GtkApplication *application,
   g_object_unref (everyone);
   self->sidebar_model = gtk_flatten_list_model_new (G_LIST_MODEL (parts));
   gtk_list_box_bind_model (self->sidebar_list, G_LIST_MODEL (self->sidebar_model), create_sidebar_row, self, NULL);
-  gtk_list_box_bind_model (self->transfers_list, kletsen_session_get_transfers (session), create_transfer_row, self, NULL);
+  gtk_list_box_bind_model (self->transfers_list, kletsen_session_get_transfers (session), _kletsen_window_create_transfer_row, self, NULL);
   g_signal_connect_object (kletsen_session_get_transfers (session), "items-changed",
-                           G_CALLBACK (transfers_changed_cb), self, G_CONNECT_SWAPPED);
-  transfers_changed_cb (self);
+                           G_CALLBACK (_kletsen_window_transfers_changed_cb), self, G_CONNECT_SWAPPED);
+  _kletsen_window_transfers_changed_cb (self);
 
   kletsen_game_panel_set_game (self->game_panel, kletsen_session_get_game (session));
-  g_signal_connect_object (kletsen_session_get_game (session), "notify::phase", G_CALLBACK (game_phase_cb), self,
+  g_signal_connect_object (kletsen_session_get_game (session), "notify::phase", G_CALLBACK (_kletsen_window_game_phase_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::state", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::disconnect-reason", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
@@ -1463,8 +672,8 @@ kletsen_window_new (GtkApplication *application,
   /* Whoever comes or goes may be the person shown. */
   g_signal_connect_object (kletsen_session_get_users (session), "items-changed",
                            G_CALLBACK (people_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (session, "file-offered", G_CALLBACK (file_offered_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (session, "peer-key-changed", G_CALLBACK (peer_key_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "file-offered", G_CALLBACK (_kletsen_window_file_offered_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "peer-key-changed", G_CALLBACK (_kletsen_window_peer_key_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (kletsen_session_get_conversations (session), "items-changed",
                            G_CALLBACK (conversations_changed_cb), self, G_CONNECT_SWAPPED);
   conversations_changed_cb (self, 0, 0, g_list_model_get_n_items (kletsen_session_get_conversations (session)),
