@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kletsen-certificate.h"
 #include "kletsen-file-transfer.h"
 #include "kletsen-protocol.h"
 
@@ -917,7 +918,7 @@ accept_certificate_cb (GTlsConnection       *connection,
                        GTlsCertificateFlags  errors,
                        KletsenFileTransfer  *self)
 {
-  g_autofree char *fingerprint = _kletsen_certificate_fingerprint (certificate);
+  g_autofree char *fingerprint = kletsen_certificate_fingerprint (certificate);
 
   return self->tls_fingerprint != NULL && g_str_equal (fingerprint, self->tls_fingerprint);
 }

@@ -78,7 +78,6 @@ void                     _kletsen_file_transfer_fail           (KletsenFileTrans
                                                                 KletsenTransferState state,
                                                                 int                  code,
                                                                 const char          *message);
-char                    *_kletsen_certificate_fingerprint      (GTlsCertificate     *certificate);
 void                     _kletsen_file_transfer_set_tls        (KletsenFileTransfer *self,
                                                                 gboolean             use_tls,
                                                                 GTlsDatabase        *database,

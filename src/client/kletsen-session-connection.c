@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "kletsen-certificate.h"
 #include "kletsen-session-private.h"
 
 static void
@@ -201,30 +202,6 @@ read_more (KletsenSession *self)
 
 /* ---- the server's certificate ---- */
 
-/**
- * _kletsen_certificate_fingerprint:
- *
- * Returns: (transfer full): SHA-256 of the DER certificate, 16 groups of 4
- *   hex digits, as the app shows it
- */
-char *
-_kletsen_certificate_fingerprint (GTlsCertificate *certificate)
-{
-  g_autoptr(GByteArray) der = NULL;
-  g_autofree char *hex = NULL;
-  GString *out = g_string_new (NULL);
-
-  g_object_get (certificate, "certificate", &der, NULL);
-  hex = g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
-  for (guint i = 0; hex[i]; i++)
-    {
-      if (i > 0 && i % 4 == 0)
-        g_string_append_c (out, ' ');
-      g_string_append_c (out, g_ascii_toupper (hex[i]));
-    }
-  return g_string_free (out, FALSE);
-}
-
 static char *
 server_key (KletsenSession *self)
 {
@@ -242,7 +219,7 @@ accept_certificate_cb (GTlsConnection       *connection,
 {
   g_autofree char *key = server_key (self);
   g_autofree char *pinned = g_key_file_get_string (self->trusted_servers, "servers", key, NULL);
-  g_autofree char *fingerprint = _kletsen_certificate_fingerprint (certificate);
+  g_autofree char *fingerprint = kletsen_certificate_fingerprint (certificate);
 
   g_free (self->certificate_fingerprint);
   self->certificate_fingerprint = g_strdup (fingerprint);
@@ -285,7 +262,7 @@ check_pinned (KletsenSession *self)
     return TRUE;
   certificate = g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls));
   g_free (self->certificate_fingerprint);
-  self->certificate_fingerprint = certificate ? _kletsen_certificate_fingerprint (certificate) : NULL;
+  self->certificate_fingerprint = certificate ? kletsen_certificate_fingerprint (certificate) : NULL;
   if (pinned == NULL || self->certificate_fingerprint == NULL || g_str_equal (pinned, self->certificate_fingerprint))
     return TRUE;
   self->certificate_problem = KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED;

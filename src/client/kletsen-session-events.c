@@ -40,12 +40,172 @@ person_field (const KletsenMessageInfo *info)
     }
 }
 
+/* One handler per message the server sends unasked; the table below says
+ * which is which. A message to add gets a row there and a function here. */
+
+static void
+on_ping (KletsenSession *self,
+         JsonObject     *body)
+{
+  _kletsen_session_send_line (self, "PONG", NULL);
+}
+
+static void
+on_dscn (KletsenSession *self,
+         JsonObject     *body)
+{
+  self->disconnect_reason = (int)CLAMP (json_object_get_int_member (body, "reason"), 0, G_MAXINT);
+  g_object_notify_by_pspec (G_OBJECT (self), _kletsen_session_properties[PROP_DISCONNECT_REASON]);
+  _kletsen_session_set_last_error (self, kletsen_code_describe (self->disconnect_reason));
+}
+
+static void
+on_joined (KletsenSession *self,
+           JsonObject     *body)
+{
+  const char *name = json_object_get_string_member (body, "username");
+  g_autofree char *line = g_strdup_printf (_("%s joined"), name);
+
+  _kletsen_session_user_joined (self, name);
+  _kletsen_session_add_system_line (self, line);
+}
+
+static void
+on_left (KletsenSession *self,
+         JsonObject     *body)
+{
+  const char *name = json_object_get_string_member (body, "username");
+  g_autofree char *line = g_strdup_printf (_("%s left"), name);
+
+  _kletsen_session_user_left (self, name);
+  _kletsen_session_add_system_line (self, line);
+}
+
+static void
+on_broadcast (KletsenSession *self,
+              JsonObject     *body)
+{
+  g_autoptr(KletsenChatMessage) m = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT,
+                                                              json_object_get_string_member (body, "username"),
+                                                              json_object_get_string_member (body, "message"),
+                                                              KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+
+  kletsen_conversation_append (self->everyone, m, TRUE);
+}
+
+static void
+on_private_message (KletsenSession *self,
+                    JsonObject     *body)
+{
+  const char *sender = json_object_get_string_member (body, "sender");
+  g_autoptr(KletsenChatMessage) m = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender,
+                                                              json_object_get_string_member (body, "message"),
+                                                              KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+
+  kletsen_conversation_append (kletsen_session_get_conversation (self, sender), m, TRUE);
+}
+
+static void
+on_game_notification (KletsenSession *self,
+                      JsonObject     *body)
+{
+  const char *initiator = kletsen_body_get_string (body, "initiator");
+  gint64 join_s = CLAMP (kletsen_body_get_int_or (body, "joinSeconds", 10), 0, MAX_JOIN_MS / 1000);
+  gint64 join_ms = CLAMP (kletsen_body_get_int_or (body, "joinMs", join_s * 1000), 0, MAX_JOIN_MS);
+  g_autofree char *line = NULL;
+
+  if (!is_user_name (initiator))
+    initiator = "?";
+  _kletsen_game_state_invited (self->game, initiator, join_ms);
+  line = g_strdup_printf (_("%s started a guessing game"), initiator);
+  _kletsen_session_add_system_line (self, line);
+}
+
+/* The start of the game, or its cancellation. */
+static void
+on_start_game_resp (KletsenSession *self,
+                    JsonObject     *body)
+{
+  if (kletsen_body_get_array (body, "players") != NULL)
+    _kletsen_game_state_begin (self->game, kletsen_body_get_array (body, "players"));
+  else
+    _kletsen_game_state_cancelled (self->game, _kletsen_session_reply_code (body));
+}
+
+static void
+on_game_joined (KletsenSession *self,
+                JsonObject     *body)
+{
+  _kletsen_game_state_lobby_players (self->game, kletsen_body_get_array (body, "players"));
+}
+
+static void
+on_game_progress (KletsenSession *self,
+                  JsonObject     *body)
+{
+  _kletsen_game_state_progress (self->game, json_object_get_string_member (body, "username"),
+                                (int)CLAMP (json_object_get_int_member (body, "finished"), 0, MAX_USERS));
+}
+
+static void
+on_game_results (KletsenSession *self,
+                 JsonObject     *body)
+{
+  _kletsen_game_state_results (self->game, body);
+}
+
+/* A peer asks for our key: it goes out, answered by the server only on failure. */
+static void
+on_secure_message_req (KletsenSession *self,
+                       JsonObject     *body)
+{
+  g_autoptr(JsonObject) out = json_object_new ();
+
+  json_object_set_string_member (out, "sender", json_object_get_string_member (body, "sender"));
+  json_object_set_string_member (out, "publicKey", kletsen_identity_get_public_key (self->identity));
+  _kletsen_session_send_request (self, "SECURE_MESSAGE_RES", out, PENDING_SILENT, NULL);
+}
+
+/* The key we asked for. */
+static void
+on_secure_message_res (KletsenSession *self,
+                       JsonObject     *body)
+{
+  const char *receiver = kletsen_body_get_string (body, "receiver");
+  const char *key = kletsen_body_get_string (body, "publicKey");
+
+  if (key != NULL && is_user_name (receiver))
+    _kletsen_session_peer_key_arrived (self, receiver, key);
+}
+
+typedef void (*EventHandler) (KletsenSession *self,
+                              JsonObject     *body);
+
+static const EventHandler handlers[KLETSEN_N_MESSAGES] = {
+  [KLETSEN_MSG_PING] = on_ping,
+  [KLETSEN_MSG_DSCN] = on_dscn,
+  [KLETSEN_MSG_JOINED] = on_joined,
+  [KLETSEN_MSG_LEFT] = on_left,
+  [KLETSEN_MSG_BROADCAST] = on_broadcast,
+  [KLETSEN_MSG_PRIVATE_MESSAGE] = on_private_message,
+  [KLETSEN_MSG_GAME_NOTIFICATION] = on_game_notification,
+  [KLETSEN_MSG_START_GAME_RESP] = on_start_game_resp,
+  [KLETSEN_MSG_GAME_JOINED] = on_game_joined,
+  [KLETSEN_MSG_GAME_PROGRESS] = on_game_progress,
+  [KLETSEN_MSG_GAME_RESULTS] = on_game_results,
+  [KLETSEN_MSG_FILE_TRANSFER_OFFER] = _kletsen_session_handle_offer,
+  [KLETSEN_MSG_FILE_TRANSFER_RESPONSE] = _kletsen_session_handle_offer_outcome, /* the outcome of our offer */
+  [KLETSEN_MSG_FILE_TRANSFER_ENDED] = _kletsen_session_handle_offer_ended,      /* an offer to us that is gone */
+  [KLETSEN_MSG_SECURE_MESSAGE_REQ_IN] = on_secure_message_req,
+  [KLETSEN_MSG_SECURE_MESSAGE_RES_IN] = on_secure_message_res,
+  [KLETSEN_MSG_SECURE_MESSAGE_IN] = _kletsen_session_handle_secure_message,
+};
+
 void
 _kletsen_session_handle_unsolicited (KletsenSession           *self,
                                      const KletsenMessageInfo *info,
                                      JsonObject               *body)
 {
-  g_autofree char *line = NULL;
   const char *person = person_field (info);
 
   /* A name becomes a key, a row and a prefix: one that no server may give
@@ -55,124 +215,7 @@ _kletsen_session_handle_unsolicited (KletsenSession           *self,
       g_debug ("ignoring a %s for a name that is not one", info->header);
       return;
     }
-
-  switch (info->type)
-    {
-    case KLETSEN_MSG_PING:
-      _kletsen_session_send_line (self, "PONG", NULL);
-      break;
-
-    case KLETSEN_MSG_DSCN:
-      self->disconnect_reason = (int)CLAMP (json_object_get_int_member (body, "reason"), 0, G_MAXINT);
-      g_object_notify_by_pspec (G_OBJECT (self), _kletsen_session_properties[PROP_DISCONNECT_REASON]);
-      _kletsen_session_set_last_error (self, kletsen_code_describe (self->disconnect_reason));
-      break;
-
-    case KLETSEN_MSG_JOINED:
-      _kletsen_session_user_joined (self, json_object_get_string_member (body, "username"));
-      line = g_strdup_printf (_("%s joined"), json_object_get_string_member (body, "username"));
-      _kletsen_session_add_system_line (self, line);
-      break;
-
-    case KLETSEN_MSG_LEFT:
-      _kletsen_session_user_left (self, json_object_get_string_member (body, "username"));
-      line = g_strdup_printf (_("%s left"), json_object_get_string_member (body, "username"));
-      _kletsen_session_add_system_line (self, line);
-      break;
-
-    case KLETSEN_MSG_BROADCAST:
-      {
-        g_autoptr(KletsenChatMessage) m = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT,
-                                                                    json_object_get_string_member (body, "username"),
-                                                                    json_object_get_string_member (body, "message"),
-                                                                    KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
-        kletsen_conversation_append (self->everyone, m, TRUE);
-      }
-      break;
-
-    case KLETSEN_MSG_PRIVATE_MESSAGE:
-      {
-        const char *sender = json_object_get_string_member (body, "sender");
-        g_autoptr(KletsenChatMessage) m = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender,
-                                                                    json_object_get_string_member (body, "message"),
-                                                                    KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
-        kletsen_conversation_append (kletsen_session_get_conversation (self, sender), m, TRUE);
-      }
-      break;
-
-    case KLETSEN_MSG_GAME_NOTIFICATION:
-      {
-        const char *initiator = kletsen_body_get_string (body, "initiator");
-        gint64 join_s = CLAMP (kletsen_body_get_int_or (body, "joinSeconds", 10), 0, MAX_JOIN_MS / 1000);
-        gint64 join_ms = CLAMP (kletsen_body_get_int_or (body, "joinMs", join_s * 1000), 0, MAX_JOIN_MS);
-
-        if (!is_user_name (initiator))
-          initiator = "?";
-
-        _kletsen_game_state_invited (self->game, initiator, join_ms);
-        line = g_strdup_printf (_("%s started a guessing game"), initiator);
-        _kletsen_session_add_system_line (self, line);
-      }
-      break;
-
-    case KLETSEN_MSG_START_GAME_RESP: /* the start or the cancellation */
-      if (kletsen_body_get_array (body, "players") != NULL)
-        _kletsen_game_state_begin (self->game, kletsen_body_get_array (body, "players"));
-      else
-        _kletsen_game_state_cancelled (self->game, _kletsen_session_reply_code (body));
-      break;
-
-    case KLETSEN_MSG_GAME_JOINED:
-      _kletsen_game_state_lobby_players (self->game, kletsen_body_get_array (body, "players"));
-      break;
-
-    case KLETSEN_MSG_GAME_PROGRESS:
-      _kletsen_game_state_progress (self->game, json_object_get_string_member (body, "username"),
-                                    (int)CLAMP (json_object_get_int_member (body, "finished"), 0, MAX_USERS));
-      break;
-
-    case KLETSEN_MSG_GAME_RESULTS:
-      _kletsen_game_state_results (self->game, body);
-      break;
-
-    case KLETSEN_MSG_FILE_TRANSFER_OFFER:
-      {
-        _kletsen_session_handle_offer (self, body);
-      }
-      break;
-
-    case KLETSEN_MSG_FILE_TRANSFER_RESPONSE: /* the outcome of our offer */
-      _kletsen_session_handle_offer_outcome (self, body);
-      break;
-
-    case KLETSEN_MSG_FILE_TRANSFER_ENDED: /* an offer to us that is gone */
-      _kletsen_session_handle_offer_ended (self, body);
-      break;
-
-    case KLETSEN_MSG_SECURE_MESSAGE_REQ_IN:
-      {
-        g_autoptr(JsonObject) out = json_object_new ();
-        Pending *p;
-
-        json_object_set_string_member (out, "sender", json_object_get_string_member (body, "sender"));
-        json_object_set_string_member (out, "publicKey", kletsen_identity_get_public_key (self->identity));
-        p = _kletsen_session_send_request (self, "SECURE_MESSAGE_RES", out, PENDING_SILENT, NULL);
-        (void)p;
-      }
-      break;
-
-    case KLETSEN_MSG_SECURE_MESSAGE_RES_IN: /* the key we asked for */
-      if (kletsen_body_get_string (body, "publicKey") != NULL && is_user_name (kletsen_body_get_string (body, "receiver")))
-        _kletsen_session_peer_key_arrived (self, kletsen_body_get_string (body, "receiver"), kletsen_body_get_string (body, "publicKey"));
-      break;
-
-    case KLETSEN_MSG_SECURE_MESSAGE_IN:
-      _kletsen_session_handle_secure_message (self, body);
-      break;
-
-    default:
-      break;
-    }
-
+  if (handlers[info->type] != NULL)
+    handlers[info->type] (self, body);
   g_signal_emit (self, _kletsen_session_signals[MESSAGE], 0, info->header, body);
 }

@@ -90,8 +90,14 @@ typedef enum
   PENDING_BARRIER,  /* our LIST_USERS_REQ after silent requests */
 } PendingKind;
 
+/* Returns a request's result from the body of its OK reply; NULL for a
+ * request whose result is only that it succeeded. */
+typedef void (*KletsenReplyFunc) (GTask      *task,
+                                  JsonObject *body);
+
 typedef struct
 {
+  KletsenReplyFunc     on_reply;
   const char          *response;
   PendingKind          kind;
   GTask               *task;     /* nullable: internal requests */

@@ -136,20 +136,8 @@ complete (KletsenSession *self,
     return;
   if (code != 0)
     g_task_return_error (p->task, reply_error (code));
-  else if (g_task_get_source_tag (p->task) == TAG_GUESS)
-    g_task_return_int (p->task, CLAMP (kletsen_body_get_int_or (body, "result", 0), -1, 1));
-  else if (g_task_get_source_tag (p->task) == TAG_LIST_USERS)
-    {
-      JsonArray *users = kletsen_body_get_array (body, "users");
-      GStrvBuilder *builder = g_strv_builder_new ();
-      guint n = users ? MIN (json_array_get_length (users), MAX_USERS) : 0;
-
-      for (guint i = 0; i < n; i++)
-        if (is_user_name (kletsen_array_get_string (users, i)))
-          g_strv_builder_add (builder, kletsen_array_get_string (users, i));
-      g_task_return_pointer (p->task, g_strv_builder_end (builder), (GDestroyNotify)g_strfreev);
-      g_strv_builder_unref (builder);
-    }
+  else if (p->on_reply != NULL)
+    p->on_reply (p->task, body);
   else
     g_task_return_boolean (p->task, TRUE);
 }

@@ -728,6 +728,30 @@ kletsen_session_resend_async (KletsenSession      *self,
     send_private (self, peer, message, task);
 }
 
+/* The names in a LIST_USERS_RESP, valid ones only, as the result. */
+static void
+users_listed_reply (GTask      *task,
+                    JsonObject *body)
+{
+  JsonArray *users = kletsen_body_get_array (body, "users");
+  GStrvBuilder *builder = g_strv_builder_new ();
+  guint n = users ? MIN (json_array_get_length (users), MAX_USERS) : 0;
+
+  for (guint i = 0; i < n; i++)
+    if (is_user_name (kletsen_array_get_string (users, i)))
+      g_strv_builder_add (builder, kletsen_array_get_string (users, i));
+  g_task_return_pointer (task, g_strv_builder_end (builder), (GDestroyNotify)g_strfreev);
+  g_strv_builder_unref (builder);
+}
+
+/* A guess's result: -1 too low, 1 too high, 0 right. */
+static void
+guessed_reply (GTask      *task,
+               JsonObject *body)
+{
+  g_task_return_int (task, CLAMP (kletsen_body_get_int_or (body, "result", 0), -1, 1));
+}
+
 void
 kletsen_session_list_users_async (KletsenSession      *self,
                                   GAsyncReadyCallback  callback,
@@ -737,7 +761,7 @@ kletsen_session_list_users_async (KletsenSession      *self,
 
   g_task_set_source_tag (task, TAG_LIST_USERS);
   if (_kletsen_session_check_online (self, task))
-    _kletsen_session_send_request (self, "LIST_USERS_REQ", NULL, PENDING_PLAIN, task);
+    _kletsen_session_send_request (self, "LIST_USERS_REQ", NULL, PENDING_PLAIN, task)->on_reply = users_listed_reply;
 }
 
 /**
@@ -851,7 +875,7 @@ kletsen_session_guess_async (KletsenSession      *self,
   if (!_kletsen_session_check_online (self, task))
     return;
   json_object_set_int_member (body, "number", number);
-  _kletsen_session_send_request (self, "GUESS_NUMBER_REQ", body, PENDING_PLAIN, task);
+  _kletsen_session_send_request (self, "GUESS_NUMBER_REQ", body, PENDING_PLAIN, task)->on_reply = guessed_reply;
 }
 
 int
