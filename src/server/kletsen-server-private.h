@@ -304,4 +304,40 @@ void               _kletsen_game_leave            (KletsenGame       *game,
                       (conn)->name ? "@" : "", (conn)->peer, _msg);           \
   } G_STMT_END
 
+
+/* The server's own GSources (kletsen-server.c, -heartbeat.c, -accept.c). */
+typedef struct
+{
+  GSource        base;
+  KletsenServer *server;
+  GSocket       *listener; /* for listen sources */
+  gboolean       tls;
+  gpointer       tag;      /* the poll source's epoll descriptor */
+} ServerSource;
+
+extern GSourceFuncs _kletsen_server_heartbeat_funcs;
+
+GSource *
+_kletsen_server_server_source_new (KletsenServer *self,
+                   GSourceFuncs  *funcs,
+                   const char    *name);
+
+void
+_kletsen_server_heartbeat_rearm (KletsenServer *self);
+
+void
+_kletsen_server_schedule_ping (KletsenServer     *self,
+                               KletsenConnection *conn,
+                               gint64             deadline);
+
+GSocket *
+_kletsen_server_listen_chat (KletsenServer  *self,
+                             int             port,
+                             GError        **error);
+
+GSource *
+_kletsen_server_listen_source_new (KletsenServer *self,
+                                   GSocket       *listener,
+                                   gboolean       tls);
+
 G_END_DECLS

@@ -38,11 +38,6 @@
 #include "kletsen-server-private.h"
 
 #define READ_BUFFER_SIZE (64 * 1024)
-/* Connections taken from the backlog per wake-up. Each iteration also writes
- * to every logged-in user who got a JOINED line, so when many log in at once
- * the number of logins per iteration sets the batch size: with 64, a storm of
- * 10,000 logins took 160 iterations of ~5,000 small writes each. */
-#define ACCEPTS_PER_DISPATCH 1024
 
 G_DEFINE_FINAL_TYPE (KletsenServer, kletsen_server, G_TYPE_OBJECT)
 
@@ -78,15 +73,6 @@ kletsen_server_options_init (KletsenServerOptions *options)
 }
 
 /* ---- the flush source ---- */
-
-typedef struct
-{
-  GSource        base;
-  KletsenServer *server;
-  GSocket       *listener; /* for listen sources */
-  gboolean       tls;
-  gpointer       tag;      /* the poll source's epoll descriptor */
-} ServerSource;
 
 /* Output queued, a fan-out batch or a dead connection waits for a flush. */
 static gboolean
@@ -178,7 +164,6 @@ _kletsen_server_flush_all (KletsenServer *self)
         break;
       _kletsen_connection_overflow (worst);
     }
-
 
   maybe_finish_shutdown (self);
 }
@@ -312,132 +297,6 @@ _kletsen_server_mark_doomed (KletsenServer     *self,
     }
 }
 
-/* ---- the heartbeat ---- */
-
-static void
-heartbeat_rearm (KletsenServer *self)
-{
-  gint64 ready = -1;
-  KletsenConnection *conn;
-
-  if (self->ping_queue.head != NULL)
-    {
-      conn = self->ping_queue.head->data;
-      ready = conn->ping_deadline;
-    }
-  if (self->pong_queue.head != NULL)
-    {
-      conn = self->pong_queue.head->data;
-      if (ready < 0 || conn->pong_deadline < ready)
-        ready = conn->pong_deadline;
-    }
-  if (self->login_queue.head != NULL)
-    {
-      conn = self->login_queue.head->data;
-      if (ready < 0 || conn->login_deadline < ready)
-        ready = conn->login_deadline;
-    }
-  g_source_set_ready_time (self->heartbeat_source, ready);
-}
-
-/* Deadlines only grow along the queue: a new one never goes before the tail. */
-static void
-schedule_ping (KletsenServer     *self,
-               KletsenConnection *conn,
-               gint64             deadline)
-{
-  if (self->ping_queue.tail != NULL)
-    deadline = MAX (deadline, ((KletsenConnection *)self->ping_queue.tail->data)->ping_deadline);
-  conn->ping_deadline = deadline;
-  g_queue_push_tail_link (&self->ping_queue, &conn->ping_link);
-}
-
-static void
-send_ping (KletsenServer     *self,
-           KletsenConnection *conn,
-           gint64             now)
-{
-  /* With a PONG timeout longer than the interval a PING may still wait for
-   * its answer; that one's deadline stands. */
-  if (conn->ping_outstanding)
-    return;
-
-  conn->ping_outstanding = TRUE;
-  conn->pong_deadline = now + (gint64)self->options.pong_timeout_ms * 1000;
-  g_queue_push_tail_link (&self->pong_queue, &conn->pong_link);
-  _kletsen_connection_send (conn, self->ping_line);
-}
-
-static gboolean
-heartbeat_dispatch (GSource     *source,
-                    GSourceFunc  callback,
-                    gpointer     user_data)
-{
-  KletsenServer *self = ((ServerSource *)source)->server;
-  gint64 now = g_source_get_time (source);
-  gint64 interval = (gint64)self->options.ping_interval_ms * 1000;
-  GList *link;
-
-  while ((link = self->pong_queue.head) != NULL &&
-         ((KletsenConnection *)link->data)->pong_deadline <= now)
-    {
-      KletsenConnection *conn = link->data;
-
-      g_queue_unlink (&self->pong_queue, link);
-      conn->ping_outstanding = FALSE;
-      _kletsen_connection_close (conn, KLETSEN_CODE_PONG_TIMEOUT);
-    }
-
-  /* The login deadline is the same for all, so this queue is in order too. */
-  while ((link = self->login_queue.head) != NULL &&
-         ((KletsenConnection *)link->data)->login_deadline <= now)
-    {
-      KletsenConnection *conn = link->data;
-
-      g_queue_unlink (&self->login_queue, link);
-      _kletsen_connection_close (conn, KLETSEN_CODE_LOGIN_TIMEOUT);
-    }
-
-  while ((link = self->ping_queue.head) != NULL &&
-         ((KletsenConnection *)link->data)->ping_deadline <= now)
-    {
-      KletsenConnection *conn = link->data;
-      gint64 due = conn->ping_deadline;
-
-      g_queue_unlink (&self->ping_queue, link);
-      send_ping (self, conn, now);
-      if (conn->state == CONN_OPEN)
-        schedule_ping (self, conn, due + interval);
-    }
-
-  heartbeat_rearm (self);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs heartbeat_funcs = {
-  .dispatch = heartbeat_dispatch,
-};
-
-void
-_kletsen_server_got_pong (KletsenServer     *self,
-                          KletsenConnection *conn)
-{
-  if (!conn->ping_outstanding)
-    {
-      g_autoptr(JsonObject) body = json_object_new ();
-      g_autoptr(GBytes) line = NULL;
-
-      json_object_set_int_member (body, "code", KLETSEN_CODE_PONG_WITHOUT_PING);
-      line = kletsen_message_serialize ("PONG_ERROR", body);
-      _kletsen_connection_send (conn, line);
-      return;
-    }
-
-  conn->ping_outstanding = FALSE;
-  g_queue_unlink (&self->pong_queue, &conn->pong_link);
-  heartbeat_rearm (self);
-}
-
 /**
  * _kletsen_server_take_token:
  *
@@ -507,8 +366,8 @@ _kletsen_server_add_user (KletsenServer     *self,
   g_ptr_array_add (self->users, conn);
   g_hash_table_insert (self->users_by_key, kletsen_user_name_key (name), conn);
 
-  schedule_ping (self, conn, g_get_monotonic_time () + (gint64)self->options.ping_interval_ms * 1000);
-  heartbeat_rearm (self);
+  _kletsen_server_schedule_ping (self, conn, g_get_monotonic_time () + (gint64)self->options.ping_interval_ms * 1000);
+  _kletsen_server_heartbeat_rearm (self);
 
   if (_kletsen_queue_has (&self->login_queue, &conn->login_link))
     g_queue_unlink (&self->login_queue, &conn->login_link);
@@ -549,7 +408,7 @@ _kletsen_server_remove_user (KletsenServer     *self,
   if (_kletsen_queue_has (&self->pong_queue, &conn->pong_link))
     g_queue_unlink (&self->pong_queue, &conn->pong_link);
   conn->ping_outstanding = FALSE;
-  heartbeat_rearm (self);
+  _kletsen_server_heartbeat_rearm (self);
 
   _kletsen_game_leave (self->game, conn);
   _kletsen_server_drop_transfers (self, conn);
@@ -706,189 +565,8 @@ materialize_batch (KletsenServer *self)
   g_array_set_size (self->batch, 0);
 }
 
-/* ---- accepting ---- */
-
-/**
- * _kletsen_describe_peer:
- * @fd: a connected socket
- * @prefix: put before the address, for logs ("file:" for the side channel)
- *
- * Returns: (transfer full): "prefix" plus "address:port", or "[v6]:port"
- */
-char *
-_kletsen_describe_peer (int         fd,
-                        const char *prefix)
-{
-  struct sockaddr_storage native;
-  socklen_t len = sizeof native;
-  g_autoptr(GSocketAddress) address = NULL;
-  g_autofree char *host = NULL;
-
-  if (getpeername (fd, (struct sockaddr *)&native, &len) != 0)
-    return g_strdup ("unknown");
-  address = g_socket_address_new_from_native (&native, len);
-  if (!G_IS_INET_SOCKET_ADDRESS (address))
-    return g_strdup ("unknown");
-  host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
-  if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("%s[%s]:%u", prefix, host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
-  return g_strdup_printf ("%s%s:%u", prefix, host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
-}
-
-static GBytes *
-welcome_line (void)
-{
-  g_autoptr(JsonObject) body = json_object_new ();
-
-  json_object_set_string_member (body, "msg", "Welcome to the server " PACKAGE_VERSION);
-  return kletsen_message_serialize ("WELCOME", body);
-}
-
-static void
-refuse (int fd)
-{
-  g_autoptr(JsonObject) body = json_object_new ();
-  g_autoptr(GBytes) line = NULL;
-  gsize len;
-  const char *data;
-
-  json_object_set_int_member (body, "reason", KLETSEN_CODE_SERVER_FULL);
-  line = kletsen_message_serialize ("DSCN", body);
-  data = g_bytes_get_data (line, &len);
-  /* A fresh socket's send buffer is empty: this either goes out whole or not at all. */
-  if (send (fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-    g_debug ("could not tell a refused client why: %s", g_strerror (errno));
-  close (fd);
-}
-
-void
-_kletsen_server_send_welcome (KletsenServer     *self,
-                              KletsenConnection *conn)
-{
-  g_autoptr(GBytes) welcome = welcome_line ();
-
-  _kletsen_connection_send (conn, welcome);
-}
-
-static void
-accept_one (KletsenServer *self,
-            int            fd,
-            gboolean       tls)
-{
-  KletsenConnection *conn;
-  g_autofree char *peer = _kletsen_describe_peer (fd, tls ? "tls:" : "");
-  int one = 1;
-
-  if (self->shutting_down ||
-      (int)(self->connections.length + self->doomed.length) >= self->options.max_clients)
-    {
-      g_info ("%s: refused, %u connections are the most this server takes", peer,
-              self->options.max_clients);
-      refuse (fd);
-      return;
-    }
-
-  /* Our own write coalescing decides when bytes leave; Nagle would only add delay. */
-  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-
-  conn = _kletsen_connection_new (self, fd, peer, tls);
-  g_queue_push_tail_link (&self->connections, &conn->all_link);
-  conn->login_deadline = g_get_monotonic_time () + (gint64)self->options.login_timeout_ms * 1000;
-  g_queue_push_tail_link (&self->login_queue, &conn->login_link);
-  heartbeat_rearm (self);
-  conn_log (conn, G_LOG_LEVEL_INFO, "connected");
-
-  if (!tls)
-    _kletsen_server_send_welcome (self, conn);
-  else if (!_kletsen_connection_start_tls (conn))
-    _kletsen_connection_abort (conn, NULL);
-}
-
-/**
- * _kletsen_server_accept:
- * @listen_fd: a listening socket
- * @chat: whether it is a chat port (a refused client gets DSCN 7012)
- *
- * accept4(), for a process that may run out of descriptors. Then the pending
- * connection would stay in the backlog and keep the listener readable, and
- * the loop would spin on EMFILE; instead it is taken with a spare descriptor
- * kept for the purpose, refused and closed.
- *
- * Returns: a new non-blocking socket; -1 when there is nothing (more) to
- *   accept; -2 when a connection was refused for want of descriptors
- */
-int
-_kletsen_server_accept (KletsenServer *self,
-                        int            listen_fd,
-                        gboolean       chat)
-{
-  for (;;)
-    {
-      int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-      if (fd >= 0)
-        return fd;
-      if (errno == EINTR || errno == ECONNABORTED)
-        continue;
-      if ((errno == EMFILE || errno == ENFILE) && self->spare_fd >= 0)
-        {
-          gint64 now = g_get_monotonic_time ();
-
-          close (self->spare_fd);
-          fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd >= 0)
-            {
-              if (chat)
-                refuse (fd);
-              else
-                close (fd);
-            }
-          self->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-          self->refused_for_fds++;
-          /* Once per ten seconds at most: a flood must not fill the journal. */
-          if (now - self->refused_logged_at >= 10 * G_USEC_PER_SEC)
-            {
-              g_message ("out of descriptors: refusing connections, %u since the last such message "
-                         "(raise ulimit -n, or LimitNOFILE= in the service)", self->refused_for_fds);
-              self->refused_logged_at = now;
-              self->refused_for_fds = 0;
-            }
-          return fd >= 0 ? -2 : -1;
-        }
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        g_message ("accept failed: %s", g_strerror (errno));
-      return -1;
-    }
-}
-
-static gboolean
-listen_dispatch (GSource     *source,
-                 GSourceFunc  callback,
-                 gpointer     user_data)
-{
-  KletsenServer *self = ((ServerSource *)source)->server;
-  int listen_fd = g_socket_get_fd (((ServerSource *)source)->listener);
-  gboolean tls = ((ServerSource *)source)->tls;
-
-  for (int i = 0; i < ACCEPTS_PER_DISPATCH; i++)
-    {
-      int fd = _kletsen_server_accept (self, listen_fd, TRUE);
-
-      if (fd == -1)
-        break;
-      if (fd >= 0)
-        accept_one (self, fd, tls);
-    }
-
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs listen_funcs = {
-  .dispatch = listen_dispatch,
-};
-
-static GSource *
-server_source_new (KletsenServer *self,
+GSource *
+_kletsen_server_server_source_new (KletsenServer *self,
                    GSourceFuncs  *funcs,
                    const char    *name)
 {
@@ -979,7 +657,7 @@ kletsen_server_init (KletsenServer *self)
   self->write_buffer = g_malloc (GATHER_BYTES);
 
   /* Attached first, so that it runs first in every iteration. */
-  self->flush_source = server_source_new (self, &flush_funcs, "kletsen-flush");
+  self->flush_source = _kletsen_server_server_source_new (self, &flush_funcs, "kletsen-flush");
   g_source_attach (self->flush_source, NULL);
 
   self->read_again = g_ptr_array_new ();
@@ -992,13 +670,13 @@ kletsen_server_init (KletsenServer *self)
     self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   if (self->epoll_fd >= 0)
     {
-      self->poll_source = server_source_new (self, &poll_funcs, "kletsen-poll");
+      self->poll_source = _kletsen_server_server_source_new (self, &poll_funcs, "kletsen-poll");
       ((ServerSource *)self->poll_source)->tag = g_source_add_unix_fd (self->poll_source, self->epoll_fd, G_IO_IN);
       g_source_set_can_recurse (self->poll_source, TRUE);
       g_source_attach (self->poll_source, NULL);
     }
 #endif
-  self->heartbeat_source = server_source_new (self, &heartbeat_funcs, "kletsen-heartbeat");
+  self->heartbeat_source = _kletsen_server_server_source_new (self, &_kletsen_server_heartbeat_funcs, "kletsen-heartbeat");
   g_source_attach (self->heartbeat_source, NULL);
   self->game = _kletsen_game_new (self);
   /* Keys are the transfers' own ids. */
@@ -1018,73 +696,6 @@ kletsen_server_new (const KletsenServerOptions *options)
   self->options.tls_cert = g_strdup (options->tls_cert);
   self->options.tls_key = g_strdup (options->tls_key);
   return self;
-}
-
-static GSocket *
-listen_on (const char  *bind,
-           int          port,
-           GError     **error)
-{
-  g_autoptr(GInetAddress) address = NULL;
-  g_autoptr(GSocketAddress) socket_address = NULL;
-  g_autoptr(GSocket) socket = NULL;
-
-  address = bind ? g_inet_address_new_from_string (bind)
-                 : g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
-  if (address == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "“%s” is not an IP address", bind);
-      return NULL;
-    }
-
-  socket = g_socket_new (g_inet_address_get_family (address), G_SOCKET_TYPE_STREAM,
-                         G_SOCKET_PROTOCOL_TCP, error);
-  if (socket == NULL)
-    return NULL;
-  socket_address = g_inet_socket_address_new (address, port);
-  g_socket_set_listen_backlog (socket, 4096);
-  if (!g_socket_bind (socket, socket_address, TRUE, error) || !g_socket_listen (socket, error))
-    return NULL;
-  g_socket_set_blocking (socket, FALSE);
-  return g_steal_pointer (&socket);
-}
-
-/**
- * kletsen_server_start:
- *
- * Binds the chat port and starts accepting. Without a bind address the server
- * listens on every address, IPv6 and IPv4 alike, or IPv4 only where the
- * system has no IPv6.
- */
-static GSource *
-listen_source_new (KletsenServer *self,
-                   GSocket       *listener,
-                   gboolean       tls)
-{
-  GSource *source = server_source_new (self, &listen_funcs, tls ? "kletsen-tls-listen" : "kletsen-listen");
-
-  ((ServerSource *)source)->listener = listener;
-  ((ServerSource *)source)->tls = tls;
-  g_source_add_unix_fd (source, g_socket_get_fd (listener), G_IO_IN);
-  g_source_attach (source, NULL);
-  return source;
-}
-
-/* Binds the clear-text chat port, or the TLS one, on the configured address:
- * without one, on every address, IPv6 and IPv4 alike, or IPv4 only where
- * the system has no IPv6. */
-static GSocket *
-listen_chat (KletsenServer  *self,
-             int             port,
-             GError        **error)
-{
-  g_autoptr(GError) v6_error = NULL;
-  GSocket *listener = listen_on (self->options.bind, port, self->options.bind ? error : &v6_error);
-
-  if (listener == NULL && self->options.bind == NULL)
-    listener = listen_on ("0.0.0.0", port, error);
-  return listener;
 }
 
 /**
@@ -1119,21 +730,21 @@ kletsen_server_start (KletsenServer  *self,
 
   if (!self->options.tls_only)
     {
-      self->listener = listen_chat (self, self->options.port, error);
+      self->listener = _kletsen_server_listen_chat (self, self->options.port, error);
       if (self->listener == NULL ||
           !_kletsen_relay_listen (self, &self->file_listener, &self->file_listen_source,
                                   self->options.file_port, FALSE, error))
         return FALSE;
-      self->listen_source = listen_source_new (self, self->listener, FALSE);
+      self->listen_source = _kletsen_server_listen_source_new (self, self->listener, FALSE);
     }
   if (self->certificate != NULL)
     {
-      self->tls_listener = listen_chat (self, self->options.tls_port, error);
+      self->tls_listener = _kletsen_server_listen_chat (self, self->options.tls_port, error);
       if (self->tls_listener == NULL ||
           !_kletsen_relay_listen (self, &self->tls_file_listener, &self->tls_file_listen_source,
                                   self->options.tls_file_port, TRUE, error))
         return FALSE;
-      self->tls_listen_source = listen_source_new (self, self->tls_listener, TRUE);
+      self->tls_listen_source = _kletsen_server_listen_source_new (self, self->tls_listener, TRUE);
     }
   return TRUE;
 }
