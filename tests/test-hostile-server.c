@@ -364,12 +364,14 @@ typedef enum
   FLOOD_OFFERS,
   FLOOD_KEY_REQUESTS,
   FLOOD_GAME,
+  FLOOD_OTHER,  /* Flood.line, with {n}, {name} and {id} made from the line's number */
 } FloodKind;
 
 typedef struct
 {
-  FloodKind kind;
-  guint     count;
+  FloodKind   kind;
+  guint       count;
+  const char *line;
 } Flood;
 
 static void
@@ -407,6 +409,19 @@ flood_script (KtFake     *fake,
       case FLOOD_GAME:
         kt_fake_send (conn, "GAME_NOTIFICATION {\"status\":\"OK\",\"initiator\":\"zoe\",\"joinMs\":%u}", i);
         break;
+      case FLOOD_OTHER:
+        {
+          g_autoptr(GString) line = g_string_new (flood->line);
+          g_autofree char *n = g_strdup_printf ("%u", i);
+          g_autofree char *name = g_strdup_printf ("u%07u", i);
+          g_autofree char *id = g_strdup_printf ("%08x-3f5e-4a8e-9a55-7a0f4d0c2e11", i);
+
+          g_string_replace (line, "{n}", n, 0);
+          g_string_replace (line, "{name}", name, 0);
+          g_string_replace (line, "{id}", id, 0);
+          kt_fake_send (conn, "%s", line->str);
+        }
+        break;
       default:
         g_assert_not_reached ();
       }
@@ -426,7 +441,8 @@ test_flood (Fixture       *f,
 
   RUN_UNTIL (room_has (session, "the end"));
   grown = self_rss_kib () - before;
-  g_test_message ("flood %d of %u lines: RSS grew by %" G_GINT64_FORMAT " KiB", flood->kind, flood->count, grown);
+  g_test_message ("flood %d (%s) of %u lines: RSS grew by %" G_GINT64_FORMAT " KiB", flood->kind,
+                  flood->line ? flood->line : "", flood->count, grown);
   /* A sanitizer keeps freed memory in quarantine: there the figure means nothing. */
   if (!under_sanitizer ())
     g_assert_cmpint (grown, <, 48 * 1024);
@@ -699,10 +715,29 @@ static const Flood floods[] = {
   { FLOOD_OFFERS, 5000 },
   { FLOOD_KEY_REQUESTS, 5000 },
   { FLOOD_GAME, 20000 },
+  /* Every other message a server may send unasked, 20,000 times. */
+  { FLOOD_OTHER, 20000, "LEFT {\"username\":\"{name}\"}" },
+  { FLOOD_OTHER, 20000, "PING {\"n\":{n}}" },
+  { FLOOD_OTHER, 20000, "DSCN {\"reason\":{n}}" },
+  { FLOOD_OTHER, 20000, "PONG_ERROR {\"code\":{n}}" },
+  { FLOOD_OTHER, 20000, "START_GAME_RESP {\"status\":\"OK\",\"players\":[\"zoe\",\"{name}\"],\"min\":1,\"max\":50}" },
+  { FLOOD_OTHER, 20000, "GAME_JOINED {\"username\":\"zoe\",\"players\":[\"zoe\",\"{name}\"]}" },
+  { FLOOD_OTHER, 20000, "GAME_PROGRESS {\"username\":\"zoe\",\"timeMs\":{n},\"finished\":1,\"players\":2}" },
+  { FLOOD_OTHER, 20000, "GAME_RESULTS {\"status\":\"OK\",\"results\":[{\"username\":\"{name}\",\"timeMs\":5}]}" },
+  { FLOOD_OTHER, 20000, "FILE_TRANSFER_RESPONSE {\"receiver\":\"zoe\",\"status\":\"OK\",\"transferId\":\"{id}\"}" },
+  { FLOOD_OTHER, 20000, "FILE_TRANSFER_ENDED {\"transferId\":\"{id}\",\"sender\":\"zoe\",\"code\":10006}" },
+  { FLOOD_OTHER, 20000, "SECURE_MESSAGE {\"sender\":\"zoe\",\"sessionKey\":\"AAAA\",\"message\":\"{n}\"}" },
+  { FLOOD_OTHER, 20000, "SECURE_MESSAGE_RES {\"receiver\":\"zoe\",\"publicKey\":\"AAAA{n}\"}" },
+  { FLOOD_OTHER, 20000, "WELCOME {\"msg\":\"{n}\"}" },
+  { FLOOD_OTHER, 20000, "UNKNOWN_COMMAND {\"n\":{n}}" },
 };
+
+G_STATIC_ASSERT (G_N_ELEMENTS (floods) == 21);
 
 static const char *flood_names[] = {
   "private", "private-many-senders", "broadcast", "joined", "offers", "key-requests", "game",
+  "left", "ping", "dscn", "pong-error", "game-start", "game-joined", "game-progress", "game-results",
+  "offer-outcomes", "offers-ended", "secure-messages", "keys", "welcome", "unknown-command",
 };
 
 int
