@@ -131,7 +131,7 @@ watch_stop (KletsenConnection *conn)
       conn->in_epoll = FALSE;
     }
   if (conn->tls_more)
-    g_ptr_array_remove_fast (conn->server->read_again, conn);
+    g_ptr_array_remove_fast (conn->server->tls_pending, conn);
 #endif
   if (conn->source != NULL)
     {
@@ -142,13 +142,13 @@ watch_stop (KletsenConnection *conn)
 
 /* A TLS connection holds decrypted bytes no socket event will announce. */
 static void
-watch_read_again (KletsenConnection *conn)
+watch_tls_pending (KletsenConnection *conn)
 {
   conn->tls_more = TRUE;
   if (conn->source != NULL)
     g_source_set_ready_time (conn->source, 0);
   else
-    g_ptr_array_add (conn->server->read_again, conn);
+    g_ptr_array_add (conn->server->tls_pending, conn);
 }
 
 static void
@@ -263,31 +263,31 @@ _kletsen_connection_new (KletsenServer *server,
 }
 
 /**
- * _kletsen_line_new:
+ * _kletsen_chunk_new:
  * @bytes: one serialized line
  *
  * Returns: (transfer full): a line holding a reference to @bytes
  */
-KletsenLine *
-_kletsen_line_new (GBytes *bytes)
+KletsenChunk *
+_kletsen_chunk_new (GBytes *bytes)
 {
-  return _kletsen_line_new_slice (bytes, 0, g_bytes_get_size (bytes));
+  return _kletsen_chunk_new_slice (bytes, 0, g_bytes_get_size (bytes));
 }
 
 /**
- * _kletsen_line_new_slice:
+ * _kletsen_chunk_new_slice:
  * @bytes: lines one after the other
  * @offset: where the slice starts
  * @size: its length
  *
  * Returns: (transfer full): a line covering part of @bytes
  */
-KletsenLine *
-_kletsen_line_new_slice (GBytes *bytes,
+KletsenChunk *
+_kletsen_chunk_new_slice (GBytes *bytes,
                          gsize   offset,
                          gsize   size)
 {
-  KletsenLine *line = g_new (KletsenLine, 1);
+  KletsenChunk *line = g_new (KletsenChunk, 1);
 
   line->refs = 1;
   line->bytes = g_bytes_ref (bytes);
@@ -297,7 +297,7 @@ _kletsen_line_new_slice (GBytes *bytes,
 }
 
 void
-_kletsen_line_unref (KletsenLine *line)
+_kletsen_chunk_unref (KletsenChunk *line)
 {
   if (--line->refs > 0)
     return;
@@ -319,7 +319,7 @@ queue_clear (KletsenConnection *conn)
 {
   while (conn->q_len > 0)
     {
-      _kletsen_line_unref (RING (conn, 0));
+      _kletsen_chunk_unref (RING (conn, 0));
       conn->q_head = (conn->q_head + 1) & (conn->q_cap - 1);
       conn->q_len--;
     }
@@ -379,12 +379,12 @@ dscn_line (int reason)
 /* Takes a new reference to @line. */
 static inline void
 queue_push (KletsenConnection *conn,
-            KletsenLine       *line)
+            KletsenChunk       *line)
 {
   if (G_UNLIKELY (conn->q_len == conn->q_cap))
     {
       guint cap = MAX (conn->q_cap * 2, 8);
-      KletsenLine **ring = g_new (KletsenLine *, cap);
+      KletsenChunk **ring = g_new (KletsenChunk *, cap);
 
       /* Unroll the ring into the new array. */
       for (guint i = 0; i < conn->q_len; i++)
@@ -407,10 +407,10 @@ static void
 send_now (KletsenConnection *conn,
                                     GBytes            *bytes)
 {
-  KletsenLine *line = _kletsen_line_new (bytes);
+  KletsenChunk *line = _kletsen_chunk_new (bytes);
 
   queue_push (conn, line);
-  _kletsen_line_unref (line);
+  _kletsen_chunk_unref (line);
   _kletsen_connection_flush (conn);
 }
 
@@ -426,7 +426,7 @@ send_now (KletsenConnection *conn,
  */
 void
 _kletsen_connection_send_line (KletsenConnection *conn,
-                               KletsenLine       *line)
+                               KletsenChunk       *line)
 {
   KletsenServer *server = conn->server;
 
@@ -475,15 +475,15 @@ void
 _kletsen_connection_send (KletsenConnection *conn,
                           GBytes            *bytes)
 {
-  KletsenLine *line;
+  KletsenChunk *line;
 
   if (conn->state != CONN_OPEN)
     return;
   /* What was fanned out before this line comes before it. */
   _kletsen_server_catch_up (conn->server, conn);
-  line = _kletsen_line_new (bytes);
+  line = _kletsen_chunk_new (bytes);
   _kletsen_connection_send_line (conn, line);
-  _kletsen_line_unref (line);
+  _kletsen_chunk_unref (line);
 }
 
 void
@@ -545,7 +545,7 @@ dequeue (KletsenConnection *conn,
           return;
         }
       sent -= left;
-      _kletsen_line_unref (RING (conn, 0));
+      _kletsen_chunk_unref (RING (conn, 0));
       conn->q_head = (conn->q_head + 1) & (conn->q_cap - 1);
       conn->q_len--;
       conn->q_offset = 0;
@@ -568,7 +568,7 @@ build_iov (KletsenConnection *conn,
 
   for (guint i = 0; i < conn->q_len && n < MAX_IOV; i++)
     {
-      KletsenLine *line = RING (conn, i);
+      KletsenChunk *line = RING (conn, i);
       const char *data = line->data;
       gsize size = line->size;
 
@@ -683,10 +683,10 @@ _kletsen_connection_close (KletsenConnection *conn,
   if (reason != 0)
     {
       g_autoptr(GBytes) dscn = dscn_line (reason);
-      KletsenLine *line = _kletsen_line_new (dscn);
+      KletsenChunk *line = _kletsen_chunk_new (dscn);
 
       queue_push (conn, line);
-      _kletsen_line_unref (line);
+      _kletsen_chunk_unref (line);
       conn_log (conn, G_LOG_LEVEL_INFO, "disconnecting: %d %s", reason, kletsen_code_describe (reason));
     }
 
@@ -764,14 +764,14 @@ connection_read (KletsenConnection *conn)
   conn->tls_more = FALSE;
   for (guint i = 0; i < rounds && conn->state != CONN_DEAD; i++)
     {
-      conn->read_again = FALSE;
+      conn->read_filled = FALSE;
       connection_read_once (conn);
-      if (!conn->read_again)
+      if (!conn->read_filled)
         return;
     }
-  if (conn->tls != NULL && conn->read_again && conn->state != CONN_DEAD)
+  if (conn->tls != NULL && conn->read_filled && conn->state != CONN_DEAD)
     {
-      watch_read_again (conn);
+      watch_tls_pending (conn);
     }
 }
 
@@ -799,7 +799,7 @@ connection_read_once (KletsenConnection *conn)
         _kletsen_connection_abort (conn, NULL);
       return;
     }
-  conn->read_again = TRUE;
+  conn->read_filled = TRUE;
   if (conn->state != CONN_OPEN)
     return; /* a closing connection discards what still arrives */
 

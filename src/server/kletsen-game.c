@@ -250,7 +250,7 @@ _kletsen_game_start (KletsenGame       *game,
 
   conn_log (conn, G_LOG_LEVEL_INFO, "started a game");
   _kletsen_connection_send_status (conn, "START_GAME_RESP", 0);
-  _kletsen_server_fan_out (game->server, line, conn);
+  _kletsen_server_queue_fan_out (game->server, line, conn);
 }
 
 /* Tells everybody in the lobby who is in it now (GAME_JOINED, extension). */

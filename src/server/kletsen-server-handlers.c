@@ -60,7 +60,7 @@ handle_broadcast (KletsenConnection *conn,
   json_object_set_string_member (out, "message", text);
   line = kletsen_message_serialize ("BROADCAST", out);
 
-  _kletsen_server_fan_out (conn->server, line, conn);
+  _kletsen_server_queue_fan_out (conn->server, line, conn);
   _kletsen_connection_send_status (conn, "BROADCAST_RESP", 0);
 }
 

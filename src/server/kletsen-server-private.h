@@ -32,14 +32,14 @@ typedef struct
   gsize       size;
   const char *data;
   GBytes     *bytes;
-} KletsenLine;
+} KletsenChunk;
 
 typedef enum
 {
   TRANSFER_OFFERED,  /* waiting for the receiver's answer */
   TRANSFER_ACCEPTED, /* waiting for both side-channel halves */
   TRANSFER_RELAYING, /* bytes are moving; the chat connections no longer matter */
-} KletsenTransferState;
+} KletsenTransferPhase;
 
 /* One file offer, from FILE_TRANSFER_REQUEST until the relay closes. */
 struct _KletsenTransfer
@@ -52,7 +52,7 @@ struct _KletsenTransfer
   char                 *filename;
   char                 *checksum;
   gint64                size;
-  KletsenTransferState  state;
+  KletsenTransferPhase  state;
   guint64               serial;    /* order of the offers, oldest first */
   GSource              *expiry;    /* offer answered, or halves connected, in time */
   KletsenRelay         *relay;     /* the side channel, once a half has connected */
@@ -79,7 +79,7 @@ struct _KletsenConnection
   KletsenFramer          *framer;
   char                   *peer;       /* "address:port", for logs */
   char                   *name;       /* the login; NULL before LOGIN */
-  KletsenLine           **queue;      /* ring of unsent lines, shared by reference */
+  KletsenChunk           **queue;      /* ring of unsent lines, shared by reference */
   GSource                *linger_source;
   GTlsConnection         *tls;        /* NULL for clear text */
   GSource                *handshake_timeout;
@@ -99,7 +99,7 @@ struct _KletsenConnection
   gboolean                in_epoll;   /* registered with server->epoll_fd */
   gboolean                logged_in;  /* listed in server->users and users_by_key */
   gboolean                reset;      /* close with RST, dropping what the kernel holds */
-  gboolean                read_again; /* the last read returned data */
+  gboolean                read_filled; /* the last read returned data: read on */
   gboolean                tls_more;   /* the TLS connection may hold decrypted bytes */
   gboolean                ping_outstanding;
   gint64                  ping_deadline;
@@ -132,7 +132,7 @@ struct _KletsenServer
   int                   spare_fd;     /* held for refusing clients when out of descriptors */
   guint                 refused_for_fds;
   gint64                refused_logged_at;
-  GPtrArray            *read_again;   /* TLS connections holding decrypted bytes */
+  GPtrArray            *tls_pending;  /* TLS connections holding decrypted bytes */
   GSource              *heartbeat_source;
   GHashTable           *users_by_key; /* folded name → KletsenConnection */
   GPtrArray            *users;        /* logged-in connections, for fan-out */
@@ -179,12 +179,12 @@ gboolean           _kletsen_connection_start_tls  (KletsenConnection *conn);
 void               _kletsen_connection_send       (KletsenConnection *conn,
                                                    GBytes            *line);
 void               _kletsen_connection_send_line  (KletsenConnection *conn,
-                                                   KletsenLine       *line);
-KletsenLine       *_kletsen_line_new              (GBytes            *bytes);
-KletsenLine       *_kletsen_line_new_slice        (GBytes            *bytes,
+                                                   KletsenChunk       *line);
+KletsenChunk       *_kletsen_chunk_new              (GBytes            *bytes);
+KletsenChunk       *_kletsen_chunk_new_slice        (GBytes            *bytes,
                                                    gsize              offset,
                                                    gsize              size);
-void               _kletsen_line_unref            (KletsenLine       *line);
+void               _kletsen_chunk_unref            (KletsenChunk       *line);
 void               _kletsen_connection_send_status (KletsenConnection *conn,
                                                    const char        *header,
                                                    int                code);
@@ -223,7 +223,7 @@ int                _kletsen_server_accept         (KletsenServer     *self,
                                                    gboolean           chat);
 void               _kletsen_server_catch_up       (KletsenServer     *self,
                                                    KletsenConnection *conn);
-void               _kletsen_server_fan_out        (KletsenServer     *self,
+void               _kletsen_server_queue_fan_out        (KletsenServer     *self,
                                                    GBytes            *line,
                                                    KletsenConnection *except);
 KletsenConnection *_kletsen_server_find_user      (KletsenServer     *self,

@@ -206,7 +206,7 @@ poll_prepare (GSource *source,
   KletsenServer *self = ((ServerSource *)source)->server;
 
   *timeout = -1;
-  return self->read_again->len > 0;
+  return self->tls_pending->len > 0;
 }
 
 static gboolean
@@ -214,7 +214,7 @@ poll_check (GSource *source)
 {
   KletsenServer *self = ((ServerSource *)source)->server;
 
-  return self->read_again->len > 0 ||
+  return self->tls_pending->len > 0 ||
          g_source_query_unix_fd (source, ((ServerSource *)source)->tag) != 0;
 }
 
@@ -238,11 +238,11 @@ poll_dispatch (GSource     *source,
 
   /* Connections are only freed by the flush at the end, so every pointer
    * here stays valid until then. */
-  if (self->read_again->len > 0)
+  if (self->tls_pending->len > 0)
     {
-      g_autoptr(GPtrArray) again = g_steal_pointer (&self->read_again);
+      g_autoptr(GPtrArray) again = g_steal_pointer (&self->tls_pending);
 
-      self->read_again = g_ptr_array_new ();
+      self->tls_pending = g_ptr_array_new ();
       for (guint i = 0; i < again->len; i++)
         _kletsen_connection_dispatch (g_ptr_array_index (again, i), 0);
     }
@@ -372,7 +372,7 @@ _kletsen_server_add_user (KletsenServer     *self,
   if (_kletsen_queue_has (&self->login_queue, &conn->login_link))
     g_queue_unlink (&self->login_queue, &conn->login_link);
   conn_log (conn, G_LOG_LEVEL_INFO, "logged in");
-  _kletsen_server_fan_out (self, joined, conn);
+  _kletsen_server_queue_fan_out (self, joined, conn);
 }
 
 /**
@@ -419,20 +419,20 @@ _kletsen_server_remove_user (KletsenServer     *self,
     {
       g_autoptr(GBytes) left = username_line ("LEFT", conn->name);
 
-      _kletsen_server_fan_out (self, left, conn);
+      _kletsen_server_queue_fan_out (self, left, conn);
     }
 }
 
 /* One line of this iteration's fan-out. */
 typedef struct
 {
-  KletsenLine       *line;
+  KletsenChunk       *line;
   KletsenConnection *except; /* compared, never followed: it may be gone */
   gsize              offset; /* in batch_block */
 } BatchEntry;
 
 /**
- * _kletsen_server_fan_out:
+ * _kletsen_server_queue_fan_out:
  * @line: serialized once
  * @except: (nullable): the one logged-in user who does not get it
  *
@@ -447,11 +447,11 @@ typedef struct
  * they were sent.
  */
 void
-_kletsen_server_fan_out (KletsenServer     *self,
+_kletsen_server_queue_fan_out (KletsenServer     *self,
                          GBytes            *line,
                          KletsenConnection *except)
 {
-  BatchEntry entry = { _kletsen_line_new (line), except, self->batch_block->len };
+  BatchEntry entry = { _kletsen_chunk_new (line), except, self->batch_block->len };
 
   g_byte_array_append (self->batch_block, (const guint8 *)entry.line->data, entry.line->size);
   g_array_append_val (self->batch, entry);
@@ -485,7 +485,7 @@ materialize_batch (KletsenServer *self)
   g_autoptr(GHashTable) excepted = NULL;
   g_autoptr(GPtrArray) senders = g_ptr_array_new ();
   g_autoptr(GBytes) block = NULL;
-  KletsenLine *all;
+  KletsenChunk *all;
   gsize block_len;
   guint n = self->batch->len;
 
@@ -496,7 +496,7 @@ materialize_batch (KletsenServer *self)
   block_len = self->batch_block->len;
   block = g_byte_array_free_to_bytes (g_steal_pointer (&self->batch_block));
   self->batch_block = g_byte_array_new ();
-  all = _kletsen_line_new_slice (block, 0, block_len);
+  all = _kletsen_chunk_new_slice (block, 0, block_len);
   excepted = g_hash_table_new (NULL, NULL);
   for (guint i = 0; i < n; i++)
     {
@@ -526,7 +526,7 @@ materialize_batch (KletsenServer *self)
         {
           BatchEntry *first = &g_array_index (self->batch, BatchEntry, start);
           guint end = start;
-          KletsenLine *slice;
+          KletsenChunk *slice;
           gsize stop;
 
           if (first->except == conn)
@@ -537,13 +537,13 @@ materialize_batch (KletsenServer *self)
           while (end < n && g_array_index (self->batch, BatchEntry, end).except != conn)
             end++;
           stop = end < n ? g_array_index (self->batch, BatchEntry, end).offset : block_len;
-          slice = _kletsen_line_new_slice (block, first->offset, stop - first->offset);
+          slice = _kletsen_chunk_new_slice (block, first->offset, stop - first->offset);
           _kletsen_connection_send_line (conn, slice);
-          _kletsen_line_unref (slice);
+          _kletsen_chunk_unref (slice);
           start = end;
         }
     }
-  _kletsen_line_unref (all);
+  _kletsen_chunk_unref (all);
 
   /* The senders of this batch are written to last, so that what confirms a
    * broadcast (BROADCAST_RESP) leaves after the broadcast itself: a sender
@@ -561,7 +561,7 @@ materialize_batch (KletsenServer *self)
     }
 
   for (guint i = 0; i < n; i++)
-    _kletsen_line_unref (g_array_index (self->batch, BatchEntry, i).line);
+    _kletsen_chunk_unref (g_array_index (self->batch, BatchEntry, i).line);
   g_array_set_size (self->batch, 0);
 }
 
@@ -616,7 +616,7 @@ kletsen_server_finalize (GObject *object)
     close (self->epoll_fd);
   if (self->spare_fd >= 0)
     close (self->spare_fd);
-  g_clear_pointer (&self->read_again, g_ptr_array_unref);
+  g_clear_pointer (&self->tls_pending, g_ptr_array_unref);
   g_source_destroy (self->heartbeat_source);
   g_clear_pointer (&self->heartbeat_source, g_source_unref);
   g_clear_pointer (&self->shutdown_timeout, g_source_unref);
@@ -624,7 +624,7 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->users_by_key, g_hash_table_unref);
   g_clear_pointer (&self->users, g_ptr_array_unref);
   for (guint i = 0; i < self->batch->len; i++)
-    _kletsen_line_unref (g_array_index (self->batch, BatchEntry, i).line);
+    _kletsen_chunk_unref (g_array_index (self->batch, BatchEntry, i).line);
   g_clear_pointer (&self->batch, g_array_unref);
   g_clear_pointer (&self->batch_block, g_byte_array_unref);
   g_clear_pointer (&self->ping_line, g_bytes_unref);
@@ -660,7 +660,7 @@ kletsen_server_init (KletsenServer *self)
   self->flush_source = _kletsen_server_server_source_new (self, &flush_funcs, "kletsen-flush");
   g_source_attach (self->flush_source, NULL);
 
-  self->read_again = g_ptr_array_new ();
+  self->tls_pending = g_ptr_array_new ();
   self->epoll_fd = -1;
   self->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
 #ifdef HAVE_EPOLL
