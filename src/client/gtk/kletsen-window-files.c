@@ -15,17 +15,8 @@
 #include "kletsen-message-row.h"
 #include "kletsen-protocol.h"
 #include "kletsen-sidebar-row.h"
+#include "kletsen-transfer-row.h"
 #include "kletsen-window-private.h"
-
-static char *
-describe_transfer (KletsenFileTransfer *transfer);
-
-static void
-update_transfer_row (GtkWidget *row);
-
-static void
-open_file_clicked_cb (GtkButton *button,
-                      gpointer   user_data);
 
 static GFile *
 download_folder (KletsenWindow *self);
@@ -59,141 +50,11 @@ files_chosen_cb (GtkNativeDialog *dialog,
 
 /* ---- files ---- */
 
-static char *
-describe_transfer (KletsenFileTransfer *transfer)
-{
-  g_autofree char *size = g_format_size (kletsen_file_transfer_get_size (transfer));
-  g_autofree char *done = g_format_size (kletsen_file_transfer_get_bytes_done (transfer));
-
-  switch (kletsen_file_transfer_get_state (transfer))
-    {
-    case KLETSEN_TRANSFER_PREPARING:
-      return g_strdup (_("Checking the file…"));
-    case KLETSEN_TRANSFER_OFFERED:
-      return g_strdup_printf (_("%s — waiting for an answer"), size);
-    case KLETSEN_TRANSFER_CONNECTING:
-      return g_strdup (_("Connecting…"));
-    case KLETSEN_TRANSFER_TRANSFERRING:
-      {
-        g_autofree char *rate = g_format_size ((guint64)kletsen_file_transfer_get_rate (transfer));
-        int eta = kletsen_file_transfer_get_eta (transfer);
-
-        if (eta >= 0)
-          return g_strdup_printf (_("%s of %s — %s/s — %d s left"), done, size, rate, eta);
-        return g_strdup_printf (_("%s of %s — %s/s"), done, size, rate);
-      }
-    case KLETSEN_TRANSFER_DONE:
-      if (!kletsen_file_transfer_get_verifiable (transfer))
-        return g_strdup_printf (_("%s — done, not checked: the sender’s program gave no checksum"), size);
-      return g_strdup_printf (_("%s — done"), size);
-    case KLETSEN_TRANSFER_REJECTED:
-      return g_strdup (_("Declined"));
-    case KLETSEN_TRANSFER_CANCELLED:
-      return g_strdup (_("Cancelled"));
-    case KLETSEN_TRANSFER_FAILED:
-    default:
-      return g_strdup (kletsen_file_transfer_get_error (transfer) ? kletsen_file_transfer_get_error (transfer)
-                                                                    : _("Failed"));
-    }
-}
-
-static void
-update_transfer_row (GtkWidget *row)
-{
-  KletsenFileTransfer *transfer = g_object_get_data (G_OBJECT (row), "transfer");
-  KletsenTransferState state = kletsen_file_transfer_get_state (transfer);
-  guint64 size = kletsen_file_transfer_get_size (transfer);
-  g_autofree char *status = describe_transfer (transfer);
-  gboolean done = state == KLETSEN_TRANSFER_DONE;
-  gboolean received = kletsen_file_transfer_get_direction (transfer) == KLETSEN_TRANSFER_RECEIVE;
-
-  gtk_label_set_text (g_object_get_data (G_OBJECT (row), "status"), status);
-  gtk_progress_bar_set_fraction (g_object_get_data (G_OBJECT (row), "progress"),
-                                 size ? (double)kletsen_file_transfer_get_bytes_done (transfer) / size : (done ? 1 : 0));
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "cancel"), state < KLETSEN_TRANSFER_DONE);
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "open"), done && received);
-  gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "folder"), done && received);
-  if (state == KLETSEN_TRANSFER_FAILED)
-    gtk_widget_add_css_class (g_object_get_data (G_OBJECT (row), "status"), "error");
-}
-
-static void
-open_file_clicked_cb (GtkButton *button,
-                      gpointer   user_data)
-{
-  KletsenFileTransfer *transfer = user_data;
-  GFile *file = kletsen_file_transfer_get_file (transfer);
-  gboolean in_folder = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "folder"));
-  g_autoptr(GFile) parent = file ? g_file_get_parent (file) : NULL;
-  g_autofree char *uri = NULL;
-
-  if (file == NULL)
-    return;
-  uri = g_file_get_uri (in_folder ? parent : file);
-  gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (button))), uri, GDK_CURRENT_TIME);
-}
-
 GtkWidget *
 _kletsen_window_create_transfer_row (gpointer item,
-                     gpointer user_data)
+                                     gpointer user_data)
 {
-  KletsenFileTransfer *transfer = item;
-  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
-  GtkWidget *top = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  gboolean sending = kletsen_file_transfer_get_direction (transfer) == KLETSEN_TRANSFER_SEND;
-  g_autofree char *title = g_strdup_printf (sending ? _("%s to %s") : _("%s from %s"),
-                                            kletsen_file_transfer_get_filename (transfer),
-                                            kletsen_file_transfer_get_peer (transfer));
-  GtkWidget *icon = gtk_image_new_from_icon_name (sending ? "document-send-symbolic" : "folder-download-symbolic");
-  GtkWidget *name = gtk_label_new (title);
-  GtkWidget *cancel = gtk_button_new_from_icon_name ("process-stop-symbolic");
-  GtkWidget *open = gtk_button_new_with_mnemonic (_("_Open"));
-  GtkWidget *folder = gtk_button_new_from_icon_name ("folder-open-symbolic");
-  GtkWidget *progress = gtk_progress_bar_new ();
-  GtkWidget *status = gtk_label_new (NULL);
-
-  gtk_widget_set_margin_start (row, 6);
-  gtk_widget_set_margin_end (row, 6);
-  gtk_widget_set_margin_top (row, 6);
-  gtk_widget_set_margin_bottom (row, 6);
-  gtk_widget_set_hexpand (name, TRUE);
-  gtk_label_set_xalign (GTK_LABEL (name), 0);
-  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
-  gtk_label_set_xalign (GTK_LABEL (status), 0);
-  gtk_label_set_wrap (GTK_LABEL (status), TRUE);
-  gtk_widget_add_css_class (status, "caption");
-  for (GtkWidget **b = (GtkWidget *[]) { cancel, open, folder, NULL }; *b; b++)
-    gtk_widget_add_css_class (*b, "flat");
-  gtk_widget_set_tooltip_text (cancel, _("Cancel"));
-  gtk_widget_set_tooltip_text (open, _("Open"));
-  gtk_widget_set_tooltip_text (folder, _("Show in Folder"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (cancel), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Cancel the transfer"), -1);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (open), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Open the file"), -1);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (folder), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Show the file in its folder"), -1);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (progress), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
-  g_object_set_data (G_OBJECT (folder), "folder", GINT_TO_POINTER (TRUE));
-  g_signal_connect_swapped (cancel, "clicked", G_CALLBACK (kletsen_file_transfer_cancel), transfer);
-  g_signal_connect (open, "clicked", G_CALLBACK (open_file_clicked_cb), transfer);
-  g_signal_connect (folder, "clicked", G_CALLBACK (open_file_clicked_cb), transfer);
-
-  gtk_box_append (GTK_BOX (top), icon);
-  gtk_box_append (GTK_BOX (top), name);
-  gtk_box_append (GTK_BOX (top), open);
-  gtk_box_append (GTK_BOX (top), folder);
-  gtk_box_append (GTK_BOX (top), cancel);
-  gtk_box_append (GTK_BOX (row), top);
-  gtk_box_append (GTK_BOX (row), progress);
-  gtk_box_append (GTK_BOX (row), status);
-
-  g_object_set_data_full (G_OBJECT (row), "transfer", g_object_ref (transfer), g_object_unref);
-  g_object_set_data (G_OBJECT (row), "status", status);
-  g_object_set_data (G_OBJECT (row), "progress", progress);
-  g_object_set_data (G_OBJECT (row), "cancel", cancel);
-  g_object_set_data (G_OBJECT (row), "open", open);
-  g_object_set_data (G_OBJECT (row), "folder", folder);
-  g_signal_connect_object (transfer, "notify", G_CALLBACK (update_transfer_row), row, G_CONNECT_SWAPPED);
-  update_transfer_row (row);
-  return row;
+  return kletsen_transfer_row_new (item);
 }
 
 void
