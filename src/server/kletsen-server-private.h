@@ -318,26 +318,26 @@ typedef struct
 extern GSourceFuncs _kletsen_server_heartbeat_funcs;
 
 GSource *
-_kletsen_server_server_source_new (KletsenServer *self,
-                   GSourceFuncs  *funcs,
-                   const char    *name);
+_kletsen_server_source_new (KletsenServer *self,
+                            GSourceFuncs  *funcs,
+                            const char    *name);
 
 void
 _kletsen_server_heartbeat_rearm (KletsenServer *self);
 
 void
 _kletsen_server_schedule_ping (KletsenServer     *self,
-                               KletsenConnection *conn,
-                               gint64             deadline);
+                                               KletsenConnection *conn,
+                                               gint64             deadline);
 
 GSocket *
 _kletsen_server_listen_chat (KletsenServer  *self,
-                             int             port,
-                             GError        **error);
+                                             int             port,
+                                             GError        **error);
 
 GSource *
 _kletsen_server_listen_source_new (KletsenServer *self,
-                                   GSocket       *listener,
-                                   gboolean       tls);
+                                                   GSocket       *listener,
+                                                   gboolean       tls);
 
 G_END_DECLS

@@ -566,9 +566,9 @@ materialize_batch (KletsenServer *self)
 }
 
 GSource *
-_kletsen_server_server_source_new (KletsenServer *self,
-                   GSourceFuncs  *funcs,
-                   const char    *name)
+_kletsen_server_source_new (KletsenServer *self,
+                            GSourceFuncs  *funcs,
+                            const char    *name)
 {
   GSource *source = g_source_new (funcs, sizeof (ServerSource));
 
@@ -657,7 +657,7 @@ kletsen_server_init (KletsenServer *self)
   self->write_buffer = g_malloc (GATHER_BYTES);
 
   /* Attached first, so that it runs first in every iteration. */
-  self->flush_source = _kletsen_server_server_source_new (self, &flush_funcs, "kletsen-flush");
+  self->flush_source = _kletsen_server_source_new (self, &flush_funcs, "kletsen-flush");
   g_source_attach (self->flush_source, NULL);
 
   self->tls_pending = g_ptr_array_new ();
@@ -670,13 +670,13 @@ kletsen_server_init (KletsenServer *self)
     self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   if (self->epoll_fd >= 0)
     {
-      self->poll_source = _kletsen_server_server_source_new (self, &poll_funcs, "kletsen-poll");
+      self->poll_source = _kletsen_server_source_new (self, &poll_funcs, "kletsen-poll");
       ((ServerSource *)self->poll_source)->tag = g_source_add_unix_fd (self->poll_source, self->epoll_fd, G_IO_IN);
       g_source_set_can_recurse (self->poll_source, TRUE);
       g_source_attach (self->poll_source, NULL);
     }
 #endif
-  self->heartbeat_source = _kletsen_server_server_source_new (self, &_kletsen_server_heartbeat_funcs, "kletsen-heartbeat");
+  self->heartbeat_source = _kletsen_server_source_new (self, &_kletsen_server_heartbeat_funcs, "kletsen-heartbeat");
   g_source_attach (self->heartbeat_source, NULL);
   self->game = _kletsen_game_new (self);
   /* Keys are the transfers' own ids. */
