@@ -18,9 +18,6 @@
 #include "config.h"
 
 #include <errno.h>
-#ifdef HAVE_EPOLL
-#include <sys/epoll.h>
-#endif
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <string.h>
@@ -37,41 +34,12 @@
  * loopback segment) before the call; see build_iov(). */
 #define GATHER_LINE_MAX 2048
 
-typedef struct
-{
-  GSource            base;
-  KletsenConnection *conn;
-} ConnectionSource;
-
-static gboolean
-connection_source_dispatch (GSource     *source,
-                            GSourceFunc  callback,
-                            gpointer     user_data);
-
-static GSourceFuncs connection_source_funcs = {
-  .dispatch = connection_source_dispatch,
-};
-
 gboolean
 _kletsen_connection_is_open (KletsenConnection *conn)
 {
   return conn->state == CONN_OPEN;
 }
 
-#ifdef HAVE_EPOLL
-static void
-epoll_update (KletsenConnection *conn,
-              int                op)
-{
-  struct epoll_event ev = {
-    .events = EPOLLIN | (conn->want_out ? EPOLLOUT : 0),
-    .data.ptr = conn,
-  };
-
-  if (epoll_ctl (conn->server->epoll_fd, op, conn->fd, &ev) != 0)
-    _kletsen_connection_abort (conn, g_strerror (errno));
-}
-#endif
 
 static void
 backlog_leave (KletsenConnection *conn)
@@ -84,23 +52,13 @@ backlog_leave (KletsenConnection *conn)
 static void
 watch_start (KletsenConnection *conn)
 {
-#ifdef HAVE_EPOLL
-  if (conn->source == NULL)
-    {
-      conn->in_epoll = TRUE;
-      epoll_update (conn, EPOLL_CTL_ADD);
-      return;
-    }
-#endif
-  g_source_attach (conn->source, NULL);
+  conn->server->poller->watch (conn);
 }
 
 static void
 watch_output (KletsenConnection *conn,
               gboolean           want)
 {
-  GIOCondition events = G_IO_IN | G_IO_HUP | G_IO_ERR;
-
   if (conn->want_out == want)
     return;
   conn->want_out = want;
@@ -109,35 +67,14 @@ watch_output (KletsenConnection *conn,
     g_queue_push_tail_link (&conn->server->backlogged, &conn->backlog_link);
   else
     backlog_leave (conn);
-#ifdef HAVE_EPOLL
-  if (conn->source == NULL)
-    {
-      if (conn->in_epoll)
-        epoll_update (conn, EPOLL_CTL_MOD);
-      return;
-    }
-#endif
-  g_source_modify_unix_fd (conn->source, conn->fd_tag, want ? events | G_IO_OUT : events);
+  conn->server->poller->set_output (conn);
 }
 
 static void
 watch_stop (KletsenConnection *conn)
 {
   backlog_leave (conn);
-#ifdef HAVE_EPOLL
-  if (conn->in_epoll)
-    {
-      epoll_ctl (conn->server->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
-      conn->in_epoll = FALSE;
-    }
-  if (conn->tls_more)
-    g_ptr_array_remove_fast (conn->server->tls_pending, conn);
-#endif
-  if (conn->source != NULL)
-    {
-      g_source_destroy (conn->source);
-      g_clear_pointer (&conn->source, g_source_unref);
-    }
+  conn->server->poller->unwatch (conn);
 }
 
 /* A TLS connection holds decrypted bytes no socket event will announce. */
@@ -145,10 +82,7 @@ static void
 watch_tls_pending (KletsenConnection *conn)
 {
   conn->tls_more = TRUE;
-  if (conn->source != NULL)
-    g_source_set_ready_time (conn->source, 0);
-  else
-    g_ptr_array_add (conn->server->tls_pending, conn);
+  conn->server->poller->wake (conn);
 }
 
 static void
@@ -221,7 +155,6 @@ _kletsen_connection_new (KletsenServer *server,
                          gboolean       tls)
 {
   KletsenConnection *conn = g_new0 (KletsenConnection, 1);
-  ConnectionSource *source;
 
   conn->server = server;
   conn->fd = fd;
@@ -236,27 +169,7 @@ _kletsen_connection_new (KletsenServer *server,
   conn->tokens = server->options.rate_limit * 2;
   conn->rate_stamp = g_get_monotonic_time ();
 
-  /* Reading starts once the server's epoll set holds the socket, or once this
-   * source is attached: at once for clear text, after the handshake for TLS. */
-  if (server->epoll_fd >= 0)
-    {
-      if (!tls)
-        watch_start (conn);
-      return conn;
-    }
-
-  source = (ConnectionSource *)g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
-  source->conn = conn;
-  g_source_set_static_name ((GSource *)source, "kletsen-connection");
-  /* GLib takes a source's descriptors out of the poll set while it dispatches
-   * a source that cannot recurse, and puts them back afterwards; each change
-   * wakes the loop through its eventfd, so every dispatch cost two write()s,
-   * a read() and an extra poll() over every socket. Nothing here runs a
-   * nested loop, so the guard buys nothing. */
-  g_source_set_can_recurse ((GSource *)source, TRUE);
-  conn->fd_tag = g_source_add_unix_fd ((GSource *)source, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  conn->source = (GSource *)source;
-
+  /* Reading starts at once for clear text, after the handshake for TLS. */
   if (!tls)
     watch_start (conn);
   return conn;
@@ -829,15 +742,3 @@ _kletsen_connection_dispatch (KletsenConnection *conn,
     connection_read (conn);
 }
 
-static gboolean
-connection_source_dispatch (GSource     *source,
-                            GSourceFunc  callback,
-                            gpointer     user_data)
-{
-  KletsenConnection *conn = ((ConnectionSource *)source)->conn;
-
-  if (conn->tls_more)
-    g_source_set_ready_time (source, -1);
-  _kletsen_connection_dispatch (conn, g_source_query_unix_fd (source, conn->fd_tag));
-  return G_SOURCE_CONTINUE;
-}

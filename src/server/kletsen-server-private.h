@@ -9,6 +9,7 @@
 
 #include <sys/uio.h>
 
+#include "kletsen-poller.h"
 #include "kletsen-protocol.h"
 #include "kletsen-server.h"
 
@@ -127,7 +128,8 @@ struct _KletsenServer
   GSocket              *listener;
   GSource              *listen_source;
   GSource              *flush_source;
-  GSource              *poll_source;  /* epoll over all connections, or NULL */
+  const KletsenPoller  *poller;       /* how chat sockets are watched */
+  GSource              *poll_source;  /* the epoll poller's source, or NULL */
   int                   epoll_fd;     /* -1 without epoll */
   int                   spare_fd;     /* held for refusing clients when out of descriptors */
   guint                 refused_for_fds;

@@ -27,9 +27,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#ifdef HAVE_EPOLL
-#include <sys/epoll.h>
-#endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -186,91 +183,6 @@ static GSourceFuncs flush_funcs = {
   .dispatch = flush_dispatch,
 };
 
-/* ---- the poll source ---- */
-
-#ifdef HAVE_EPOLL
-/* On Linux one epoll set holds every chat connection, and GLib polls only
- * its descriptor. With a GSource per socket, every main loop iteration
- * walked all sockets twice in user space and handed all of them to poll():
- * at 10,000 idle users that is the cost of each wake-up. This source also
- * writes what its reads queued before it returns, so a message goes out in
- * the iteration that read it instead of after one more poll(). */
-
-#define POLL_EVENTS 256
-#define POLL_ROUNDS 16
-
-static gboolean
-poll_prepare (GSource *source,
-              int     *timeout)
-{
-  KletsenServer *self = ((ServerSource *)source)->server;
-
-  *timeout = -1;
-  return self->tls_pending->len > 0;
-}
-
-static gboolean
-poll_check (GSource *source)
-{
-  KletsenServer *self = ((ServerSource *)source)->server;
-
-  return self->tls_pending->len > 0 ||
-         g_source_query_unix_fd (source, ((ServerSource *)source)->tag) != 0;
-}
-
-static GIOCondition
-condition_from_epoll (guint32 events)
-{
-  return ((events & EPOLLIN) ? G_IO_IN : 0) |
-         ((events & EPOLLOUT) ? G_IO_OUT : 0) |
-         ((events & EPOLLHUP) ? G_IO_HUP : 0) |
-         ((events & EPOLLERR) ? G_IO_ERR : 0);
-}
-
-static gboolean
-poll_dispatch (GSource     *source,
-               GSourceFunc  callback,
-               gpointer     user_data)
-{
-  KletsenServer *self = ((ServerSource *)source)->server;
-  struct epoll_event events[POLL_EVENTS];
-  int n;
-
-  /* Connections are only freed by the flush at the end, so every pointer
-   * here stays valid until then. */
-  if (self->tls_pending->len > 0)
-    {
-      g_autoptr(GPtrArray) again = g_steal_pointer (&self->tls_pending);
-
-      self->tls_pending = g_ptr_array_new ();
-      for (guint i = 0; i < again->len; i++)
-        _kletsen_connection_dispatch (g_ptr_array_index (again, i), 0);
-    }
-
-  /* Everything ready is read before the flush, so that many messages (or
-   * logins) share each receiver's write; a bounded number of rounds keeps
-   * output from waiting behind a flood. */
-  for (guint round = 0; round < POLL_ROUNDS; round++)
-    {
-      do
-        n = epoll_wait (self->epoll_fd, events, POLL_EVENTS, 0);
-      while (n < 0 && errno == EINTR);
-      for (int i = 0; i < n; i++)
-        _kletsen_connection_dispatch (events[i].data.ptr, condition_from_epoll (events[i].events));
-      if (n < POLL_EVENTS)
-        break;
-    }
-
-  _kletsen_server_flush_all (self);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs poll_funcs = {
-  .prepare = poll_prepare,
-  .check = poll_check,
-  .dispatch = poll_dispatch,
-};
-#endif
 
 void
 _kletsen_server_mark_dirty (KletsenServer     *self,
@@ -609,14 +521,10 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->listen_source, g_source_unref);
   g_source_destroy (self->flush_source);
   g_clear_pointer (&self->flush_source, g_source_unref);
-  if (self->poll_source != NULL)
-    g_source_destroy (self->poll_source);
-  g_clear_pointer (&self->poll_source, g_source_unref);
-  if (self->epoll_fd >= 0)
-    close (self->epoll_fd);
+  if (self->poller != NULL)
+    self->poller->stop (self);
   if (self->spare_fd >= 0)
     close (self->spare_fd);
-  g_clear_pointer (&self->tls_pending, g_ptr_array_unref);
   g_source_destroy (self->heartbeat_source);
   g_clear_pointer (&self->heartbeat_source, g_source_unref);
   g_clear_pointer (&self->shutdown_timeout, g_source_unref);
@@ -660,22 +568,9 @@ kletsen_server_init (KletsenServer *self)
   self->flush_source = _kletsen_server_source_new (self, &flush_funcs, "kletsen-flush");
   g_source_attach (self->flush_source, NULL);
 
-  self->tls_pending = g_ptr_array_new ();
   self->epoll_fd = -1;
   self->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-#ifdef HAVE_EPOLL
-  /* KLETSEN_POLL=glib keeps a GSource per socket, the way other platforms
-   * run; the tests use it to cover that path. */
-  if (g_strcmp0 (g_getenv ("KLETSEN_POLL"), "glib") != 0)
-    self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
-  if (self->epoll_fd >= 0)
-    {
-      self->poll_source = _kletsen_server_source_new (self, &poll_funcs, "kletsen-poll");
-      ((ServerSource *)self->poll_source)->tag = g_source_add_unix_fd (self->poll_source, self->epoll_fd, G_IO_IN);
-      g_source_set_can_recurse (self->poll_source, TRUE);
-      g_source_attach (self->poll_source, NULL);
-    }
-#endif
+  self->poller = _kletsen_poller_choose (self);
   self->heartbeat_source = _kletsen_server_source_new (self, &_kletsen_server_heartbeat_funcs, "kletsen-heartbeat");
   g_source_attach (self->heartbeat_source, NULL);
   self->game = _kletsen_game_new (self);
