@@ -133,6 +133,8 @@ _kletsen_connection_start_tls (KletsenConnection *conn)
   g_autoptr(GError) error = NULL;
 
   conn->tls = _kletsen_tls_wrap (conn->server, conn->fd, &error);
+  if (conn->tls != NULL)
+    conn->stream = &_kletsen_stream_tls;
   if (conn->tls == NULL)
     {
       conn->fd = -1;
@@ -158,6 +160,7 @@ _kletsen_connection_new (KletsenServer *server,
 
   conn->server = server;
   conn->fd = fd;
+  conn->stream = &_kletsen_stream_socket;
   conn->peer = g_strdup (peer);
   conn->framer = kletsen_framer_new (server->options.max_line);
   conn->ping_link.data = conn;
@@ -268,11 +271,7 @@ _kletsen_connection_free (KletsenConnection *conn)
 
       setsockopt (conn->fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     }
-  /* A TLS connection owns its socket and closes it. */
-  if (conn->tls != NULL)
-    g_clear_object (&conn->tls);
-  else if (conn->fd >= 0)
-    close (conn->fd);
+  conn->stream->close (conn);
   queue_clear (conn);
   kletsen_framer_free (conn->framer);
   g_free (conn->peer);
@@ -520,27 +519,12 @@ _kletsen_connection_flush (KletsenConnection *conn)
   while (conn->q_len > 0)
     {
       struct iovec iov[MAX_IOV];
-      struct msghdr msg = { 0 };
       guint n;
       gsize total;
       gssize sent;
 
-      if (conn->tls != NULL)
-        {
-          int error_number = 0;
-
-          /* The TLS layer gathers into one record itself. */
-          total = build_iov (conn, iov, &n, NULL);
-          sent = _kletsen_tls_writev (conn->tls, iov, n, &error_number);
-          errno = error_number;
-        }
-      else
-        {
-          total = build_iov (conn, iov, &n, conn->server->write_buffer);
-          msg.msg_iov = iov;
-          msg.msg_iovlen = n;
-          sent = sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        }
+      total = build_iov (conn, iov, &n, conn->stream->gather ? conn->server->write_buffer : NULL);
+      sent = conn->stream->writev (conn, iov, n);
       if (sent < 0)
         {
           if (errno == EINTR)
@@ -561,7 +545,7 @@ _kletsen_connection_flush (KletsenConnection *conn)
 
       /* A short write means the socket is full: wait for room rather than
        * ask again only to hear EAGAIN. TLS may have taken less by design. */
-      if ((gsize)sent < total && conn->tls == NULL)
+      if ((gsize)sent < total && conn->stream->short_write_is_full)
         {
           watch_output (conn, TRUE);
           return;
@@ -642,26 +626,13 @@ line_cb (char     *line,
   return _kletsen_server_handle_line (conn, line, len) && conn->state == CONN_OPEN;
 }
 
-/* Reads once from the socket, or from the TLS connection. */
+/* Reads once from the connection's stream (the socket, or TLS over it). */
 static gssize
 read_some (KletsenConnection *conn,
            char              *buffer,
            gsize              size)
 {
-  gssize n;
-
-  if (conn->tls != NULL)
-    {
-      int error_number = 0;
-
-      n = _kletsen_tls_read (conn->tls, buffer, size, &error_number);
-      errno = error_number;
-      return n;
-    }
-  do
-    n = recv (conn->fd, buffer, size, MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
-  return n;
+  return conn->stream->read (conn, buffer, size);
 }
 
 static void connection_read_once (KletsenConnection *conn);
@@ -672,7 +643,7 @@ static void connection_read_once (KletsenConnection *conn);
 static void
 connection_read (KletsenConnection *conn)
 {
-  guint rounds = conn->tls != NULL ? 16 : 1;
+  guint rounds = conn->stream->read_rounds;
 
   conn->tls_more = FALSE;
   for (guint i = 0; i < rounds && conn->state != CONN_DEAD; i++)
@@ -682,7 +653,7 @@ connection_read (KletsenConnection *conn)
       if (!conn->read_filled)
         return;
     }
-  if (conn->tls != NULL && conn->read_filled && conn->state != CONN_DEAD)
+  if (conn->stream->may_hold_bytes && conn->read_filled && conn->state != CONN_DEAD)
     {
       watch_tls_pending (conn);
     }

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "kletsen-poller.h"
+#include "kletsen-stream.h"
 #include "kletsen-protocol.h"
 #include "kletsen-server.h"
 
@@ -82,7 +83,8 @@ struct _KletsenConnection
   char                   *name;       /* the login; NULL before LOGIN */
   KletsenChunk           **queue;      /* ring of unsent lines, shared by reference */
   GSource                *linger_source;
-  GTlsConnection         *tls;        /* NULL for clear text */
+  const KletsenStream    *stream;     /* the socket, or TLS over it */
+  GTlsConnection         *tls;        /* the TLS stream's connection; NULL for clear text */
   GSource                *handshake_timeout;
   GCancellable           *handshake;
 

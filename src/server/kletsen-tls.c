@@ -185,3 +185,46 @@ _kletsen_tls_writev (GTlsConnection *tls,
   written = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), record, len, NULL, &error);
   return written >= 0 ? written : result_from_error (error, error_number);
 }
+
+static gssize
+tls_stream_read (KletsenConnection *conn,
+                 char              *buffer,
+                 gsize              size)
+{
+  int error_number = 0;
+  gssize n = _kletsen_tls_read (conn->tls, buffer, size, &error_number);
+
+  errno = error_number;
+  return n;
+}
+
+static gssize
+tls_stream_writev (KletsenConnection *conn,
+                   struct iovec      *iov,
+                   guint              n)
+{
+  int error_number = 0;
+  gssize sent = _kletsen_tls_writev (conn->tls, iov, n, &error_number);
+
+  errno = error_number;
+  return sent;
+}
+
+/* The TLS connection owns the socket and closes it. */
+static void
+tls_stream_close (KletsenConnection *conn)
+{
+  g_clear_object (&conn->tls);
+  conn->fd = -1;
+}
+
+const KletsenStream _kletsen_stream_tls = {
+  .name = "tls",
+  .read = tls_stream_read,
+  .writev = tls_stream_writev,
+  .close = tls_stream_close,
+  .gather = FALSE,
+  .short_write_is_full = FALSE,
+  .read_rounds = 16,
+  .may_hold_bytes = TRUE,
+};
