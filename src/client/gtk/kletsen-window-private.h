@@ -7,6 +7,7 @@
 
 #pragma once
 
+#include "kletsen-connect-page.h"
 #include "kletsen-game-panel.h"
 #include "kletsen-window.h"
 
@@ -20,6 +21,8 @@ struct _KletsenWindow
   /* template widgets */
   AdwToastOverlay      *toast_overlay;
   GtkStack             *main_stack;
+  KletsenConnectPage   *connect_page;
+  /* the connect page's form, for the tests and the screenshots */
   AdwEntryRow          *host_row;
   AdwEntryRow          *port_row;
   AdwEntryRow          *username_row;
@@ -67,8 +70,6 @@ struct _KletsenWindow
   /* state */
   gulong                conversation_items_id;
   gboolean              connecting;
-  gboolean              secure_chosen; /* the user set the switch: stop guessing from the host */
-  gboolean              loading;
 };
 
 void _kletsen_window_show_conversation (KletsenWindow *self,
@@ -176,17 +177,9 @@ _kletsen_window_connect_action (GtkWidget  *widget,
                 const char *action_name,
                 GVariant   *parameter);
 
-void
-_kletsen_window_host_changed_cb (KletsenWindow *self);
 
-void
-_kletsen_window_secure_switch_cb (KletsenWindow *self);
 
-void
-_kletsen_window_form_changed_cb (KletsenWindow *self);
 
-void
-_kletsen_window_connect_activated_cb (KletsenWindow *self);
 
 void
 _kletsen_window_log_out_action (GtkWidget  *widget,
@@ -203,7 +196,5 @@ _kletsen_window_reconnect_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter);
 
-void
-_kletsen_window_load_settings (KletsenWindow *self);
 
 G_END_DECLS

@@ -542,18 +542,13 @@ kletsen_window_class_init (KletsenWindowClass *klass)
 
   object_class->dispose = kletsen_window_dispose;
 
+  g_type_ensure (KLETSEN_TYPE_CONNECT_PAGE);
   g_type_ensure (KLETSEN_TYPE_GAME_PANEL);
   gtk_widget_class_set_template_from_resource (widget_class, "/nl/kletsen/Kletsen/kletsen-window.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, KletsenWindow, name)
   BIND (toast_overlay);
   BIND (main_stack);
-  BIND (host_row);
-  BIND (port_row);
-  BIND (username_row);
-  BIND (secure_switch);
-  BIND (connect_error);
-  BIND (connect_button);
-  BIND (connect_spinner);
+  BIND (connect_page);
   BIND (leaflet);
   BIND (sidebar);
   BIND (sidebar_title);
@@ -577,10 +572,6 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   BIND (message_entry);
   BIND (send_button);
 #undef BIND
-  gtk_widget_class_bind_template_callback_full (widget_class, "connect_activated_cb", G_CALLBACK (_kletsen_window_connect_activated_cb));
-  gtk_widget_class_bind_template_callback_full (widget_class, "host_changed_cb", G_CALLBACK (_kletsen_window_host_changed_cb));
-  gtk_widget_class_bind_template_callback_full (widget_class, "form_changed_cb", G_CALLBACK (_kletsen_window_form_changed_cb));
-  gtk_widget_class_bind_template_callback_full (widget_class, "secure_switch_cb", G_CALLBACK (_kletsen_window_secure_switch_cb));
   gtk_widget_class_bind_template_callback (widget_class, sidebar_row_activated_cb);
   gtk_widget_class_bind_template_callback_full (widget_class, "message_entry_activate_cb", G_CALLBACK (_kletsen_window_message_entry_activate_cb));
   gtk_widget_class_bind_template_callback_full (widget_class, "message_entry_changed_cb", G_CALLBACK (_kletsen_window_message_entry_changed_cb));
@@ -608,6 +599,13 @@ kletsen_window_init (KletsenWindow *self)
   GtkDropTarget *drop;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->host_row = kletsen_connect_page_get_host_row (self->connect_page);
+  self->port_row = kletsen_connect_page_get_port_row (self->connect_page);
+  self->username_row = kletsen_connect_page_get_username_row (self->connect_page);
+  self->secure_switch = kletsen_connect_page_get_secure_switch (self->connect_page);
+  self->connect_error = kletsen_connect_page_get_error_label (self->connect_page);
+  self->connect_button = kletsen_connect_page_get_connect_button (self->connect_page);
+  self->connect_spinner = kletsen_connect_page_get_spinner (self->connect_page);
   /* The app's own icons, also when the window lives outside the application
    * (the UI tests). */
   gtk_icon_theme_add_resource_path (gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (self))),
@@ -648,7 +646,9 @@ kletsen_window_new (GtkApplication *application,
 
   self->session = g_object_ref (session);
   self->settings = g_settings_new (APP_ID);
-  _kletsen_window_load_settings (self);
+  kletsen_connect_page_load (self->connect_page);
+  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
 
   /* The sidebar: "Everyone", then the people online and those offline
    * with a conversation. */
