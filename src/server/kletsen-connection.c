@@ -25,27 +25,10 @@
 
 #include "kletsen-server-private.h"
 
-/* How many lines one sendmsg() hands the kernel at most: Linux's limit. With
- * 64, a busy receiver's flush took several calls, and every extra call costs
- * the reader a wake-up, a recv() and an ACK too. */
-#define MAX_IOV 1024
-
-/* Lines up to this size are gathered into one buffer of GATHER_BYTES (a
- * loopback segment) before the call; see build_iov(). */
-#define GATHER_LINE_MAX 2048
-
 gboolean
 _kletsen_connection_is_open (KletsenConnection *conn)
 {
   return conn->state == CONN_OPEN;
-}
-
-
-static void
-backlog_leave (KletsenConnection *conn)
-{
-  if (_kletsen_queue_has (&conn->server->backlogged, &conn->backlog_link))
-    g_queue_unlink (&conn->server->backlogged, &conn->backlog_link);
 }
 
 /* Starts reading: at once for clear text, after the handshake for TLS. */
@@ -56,24 +39,9 @@ watch_start (KletsenConnection *conn)
 }
 
 static void
-watch_output (KletsenConnection *conn,
-              gboolean           want)
-{
-  if (conn->want_out == want)
-    return;
-  conn->want_out = want;
-  /* The server keeps the connections the kernel refuses output to. */
-  if (want)
-    g_queue_push_tail_link (&conn->server->backlogged, &conn->backlog_link);
-  else
-    backlog_leave (conn);
-  conn->server->poller->set_output (conn);
-}
-
-static void
 watch_stop (KletsenConnection *conn)
 {
-  backlog_leave (conn);
+  _kletsen_output_backlog_leave (conn);
   conn->server->poller->unwatch (conn);
 }
 
@@ -178,72 +146,6 @@ _kletsen_connection_new (KletsenServer *server,
   return conn;
 }
 
-/**
- * _kletsen_chunk_new:
- * @bytes: one serialized line
- *
- * Returns: (transfer full): a line holding a reference to @bytes
- */
-KletsenChunk *
-_kletsen_chunk_new (GBytes *bytes)
-{
-  return _kletsen_chunk_new_slice (bytes, 0, g_bytes_get_size (bytes));
-}
-
-/**
- * _kletsen_chunk_new_slice:
- * @bytes: lines one after the other
- * @offset: where the slice starts
- * @size: its length
- *
- * Returns: (transfer full): a line covering part of @bytes
- */
-KletsenChunk *
-_kletsen_chunk_new_slice (GBytes *bytes,
-                         gsize   offset,
-                         gsize   size)
-{
-  KletsenChunk *line = g_new (KletsenChunk, 1);
-
-  line->refs = 1;
-  line->bytes = g_bytes_ref (bytes);
-  line->data = (const char *)g_bytes_get_data (bytes, NULL) + offset;
-  line->size = size;
-  return line;
-}
-
-void
-_kletsen_chunk_unref (KletsenChunk *line)
-{
-  if (--line->refs > 0)
-    return;
-  g_bytes_unref (line->bytes);
-  g_free (line);
-}
-
-#define RING(conn, i) ((conn)->queue[((conn)->q_head + (i)) & ((conn)->q_cap - 1)])
-
-static void
-ring_free (KletsenConnection *conn)
-{
-  g_clear_pointer (&conn->queue, g_free);
-  conn->q_head = conn->q_cap = 0;
-}
-
-static void
-queue_clear (KletsenConnection *conn)
-{
-  while (conn->q_len > 0)
-    {
-      _kletsen_chunk_unref (RING (conn, 0));
-      conn->q_head = (conn->q_head + 1) & (conn->q_cap - 1);
-      conn->q_len--;
-    }
-  ring_free (conn);
-  conn->server->queued_total -= conn->q_bytes;
-  conn->q_offset = conn->q_bytes = 0;
-}
-
 void
 _kletsen_connection_free (KletsenConnection *conn)
 {
@@ -272,140 +174,20 @@ _kletsen_connection_free (KletsenConnection *conn)
       setsockopt (conn->fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     }
   conn->stream->close (conn);
-  queue_clear (conn);
+  _kletsen_output_queue_clear (conn);
   kletsen_framer_free (conn->framer);
   g_free (conn->peer);
   g_free (conn->name);
   g_free (conn);
 }
 
-static GBytes *
-dscn_line (int reason)
+GBytes *
+_kletsen_connection_dscn_line (int reason)
 {
   g_autoptr(JsonObject) body = json_object_new ();
 
   json_object_set_int_member (body, "reason", reason);
   return kletsen_message_serialize ("DSCN", body);
-}
-
-/* Takes a new reference to @line. */
-static inline void
-queue_push (KletsenConnection *conn,
-            KletsenChunk       *line)
-{
-  if (G_UNLIKELY (conn->q_len == conn->q_cap))
-    {
-      guint cap = MAX (conn->q_cap * 2, 8);
-      KletsenChunk **ring = g_new (KletsenChunk *, cap);
-
-      /* Unroll the ring into the new array. */
-      for (guint i = 0; i < conn->q_len; i++)
-        ring[i] = RING (conn, i);
-      g_free (conn->queue);
-      conn->queue = ring;
-      conn->q_cap = cap;
-      conn->q_head = 0;
-    }
-
-  line->refs++;
-  RING (conn, conn->q_len) = line;
-  conn->q_len++;
-  conn->q_bytes += line->size;
-  conn->server->queued_total += line->size;
-}
-
-/* Queues @bytes and flushes what the kernel takes. */
-static void
-send_now (KletsenConnection *conn,
-                                    GBytes            *bytes)
-{
-  KletsenChunk *line = _kletsen_chunk_new (bytes);
-
-  queue_push (conn, line);
-  _kletsen_chunk_unref (line);
-  _kletsen_connection_flush (conn);
-}
-
-/**
- * _kletsen_connection_send_line:
- * @conn: the receiver
- * @line: the queue takes a reference, so a line meant for many receivers is
- *   serialized once
- *
- * Queues @line for @conn and asks for a flush at the end of this main loop
- * iteration, so everything queued meanwhile leaves in one system call.
- * A receiver whose unsent output passes the cap is disconnected with 7010.
- */
-void
-_kletsen_connection_send_line (KletsenConnection *conn,
-                               KletsenChunk       *line)
-{
-  KletsenServer *server = conn->server;
-
-  if (conn->state != CONN_OPEN)
-    return;
-
-  queue_push (conn, line);
-  _kletsen_server_mark_dirty (server, conn);
-
-  /* Past its own cap. The cap on all clients together is checked after the
-   * flush (see _kletsen_server_flush_all()): within one iteration a fan-out
-   * may queue far more than it, for a moment, to readers that keep up. */
-  if (G_UNLIKELY ((gint64)conn->q_bytes > server->options.max_queue_bytes))
-    _kletsen_connection_overflow (conn);
-}
-
-/**
- * _kletsen_connection_overflow:
- * @conn: a connection whose unsent output is past a cap
- *
- * Disconnects @conn with 7010 and frees its queue at once.
- */
-void
-_kletsen_connection_overflow (KletsenConnection *conn)
-{
-  /* The DSCN is queued and offered to the kernel once, but a reader that is
-   * not reading gets no more time. This may run inside a fan-out loop, so the
-   * user leaves (and others see LEFT) only at the teardown. */
-  g_autoptr(GBytes) dscn = dscn_line (KLETSEN_CODE_QUEUE_OVERFLOW);
-
-  conn_log (conn, G_LOG_LEVEL_INFO, "%zu bytes of output unread, disconnecting (7010)",
-            conn->q_bytes);
-  send_now (conn, dscn);
-  conn->reset = TRUE;
-  _kletsen_connection_abort (conn, NULL);
-}
-
-/**
- * _kletsen_connection_send:
- * @conn: the receiver
- * @bytes: one serialized line for @conn alone
- *
- * As _kletsen_connection_send_line().
- */
-void
-_kletsen_connection_send (KletsenConnection *conn,
-                          GBytes            *bytes)
-{
-  KletsenChunk *line;
-
-  if (conn->state != CONN_OPEN)
-    return;
-  /* What was fanned out before this line comes before it. */
-  _kletsen_server_catch_up (conn->server, conn);
-  line = _kletsen_chunk_new (bytes);
-  _kletsen_connection_send_line (conn, line);
-  _kletsen_chunk_unref (line);
-}
-
-void
-_kletsen_connection_send_status (KletsenConnection *conn,
-                                 const char        *header,
-                                 int                code)
-{
-  g_autoptr(GBytes) line = kletsen_message_build_status (header, code);
-
-  _kletsen_connection_send (conn, line);
 }
 
 static gboolean
@@ -435,129 +217,11 @@ start_linger_timer (KletsenConnection *conn)
 /* Called when the queue of a draining connection is empty: half-close, then
  * wait for the peer to close its side, so that bytes it is still sending do not
  * make our kernel answer with a reset that could destroy the last reply. */
-static void
-drained (KletsenConnection *conn)
+void
+_kletsen_connection_drained (KletsenConnection *conn)
 {
   conn->state = CONN_LINGERING;
   shutdown (conn->fd, SHUT_WR);
-}
-
-/* Drops the first @sent bytes of the queue. */
-static void
-dequeue (KletsenConnection *conn,
-         gsize              sent)
-{
-  while (sent > 0)
-    {
-      gsize left = RING (conn, 0)->size - conn->q_offset;
-
-      if (sent < left)
-        {
-          conn->q_offset += sent;
-          return;
-        }
-      sent -= left;
-      _kletsen_chunk_unref (RING (conn, 0));
-      conn->q_head = (conn->q_head + 1) & (conn->q_cap - 1);
-      conn->q_len--;
-      conn->q_offset = 0;
-    }
-}
-
-/* Points @iov at the head of the queue; returns the bytes it covers. Short
- * lines are copied into @gather, one after the other: the kernel copies each
- * iovec on its own, and with lines of 30 bytes (a JOINED) that per-piece cost
- * was a quarter of the server's time in a login storm. Long lines are handed
- * over where they are. */
-static gsize
-build_iov (KletsenConnection *conn,
-           struct iovec      *iov,
-           guint             *n_iov,
-           char              *gather)
-{
-  gsize used = 0, total = 0;
-  guint n = 0;
-
-  for (guint i = 0; i < conn->q_len && n < MAX_IOV; i++)
-    {
-      KletsenChunk *line = RING (conn, i);
-      const char *data = line->data;
-      gsize size = line->size;
-
-      if (i == 0)
-        {
-          data += conn->q_offset;
-          size -= conn->q_offset;
-        }
-      if (gather != NULL && size <= GATHER_LINE_MAX)
-        {
-          if (used + size > GATHER_BYTES)
-            break;
-          memcpy (gather + used, data, size);
-          if (n > 0 && (char *)iov[n - 1].iov_base + iov[n - 1].iov_len == gather + used)
-            iov[n - 1].iov_len += size;
-          else
-            iov[n++] = (struct iovec) { gather + used, size };
-          used += size;
-        }
-      else
-        iov[n++] = (struct iovec) { (char *)data, size };
-      total += size;
-    }
-  *n_iov = n;
-  return total;
-}
-
-/**
- * _kletsen_connection_flush:
- *
- * Writes as much of the queue as the kernel takes, many lines per call.
- */
-void
-_kletsen_connection_flush (KletsenConnection *conn)
-{
-  while (conn->q_len > 0)
-    {
-      struct iovec iov[MAX_IOV];
-      guint n;
-      gsize total;
-      gssize sent;
-
-      total = build_iov (conn, iov, &n, conn->stream->gather ? conn->server->write_buffer : NULL);
-      sent = conn->stream->writev (conn, iov, n);
-      if (sent < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK)
-            {
-              watch_output (conn, TRUE);
-              return;
-            }
-          queue_clear (conn);
-          _kletsen_connection_abort (conn, g_strerror (errno));
-          return;
-        }
-
-      conn->q_bytes -= sent;
-      conn->server->queued_total -= sent;
-      dequeue (conn, sent);
-
-      /* A short write means the socket is full: wait for room rather than
-       * ask again only to hear EAGAIN. TLS may have taken less by design. */
-      if ((gsize)sent < total && conn->stream->short_write_is_full)
-        {
-          watch_output (conn, TRUE);
-          return;
-        }
-    }
-
-  /* An idle connection keeps no queue memory. */
-  ring_free (conn);
-  watch_output (conn, FALSE);
-
-  if (conn->state == CONN_DRAINING)
-    drained (conn);
 }
 
 /**
@@ -579,10 +243,10 @@ _kletsen_connection_close (KletsenConnection *conn,
   _kletsen_server_catch_up (conn->server, conn);
   if (reason != 0)
     {
-      g_autoptr(GBytes) dscn = dscn_line (reason);
+      g_autoptr(GBytes) dscn = _kletsen_connection_dscn_line (reason);
       KletsenChunk *line = _kletsen_chunk_new (dscn);
 
-      queue_push (conn, line);
+      _kletsen_output_queue_push (conn, line);
       _kletsen_chunk_unref (line);
       conn_log (conn, G_LOG_LEVEL_INFO, "disconnecting: %d %s", reason, kletsen_code_describe (reason));
     }
@@ -611,8 +275,8 @@ _kletsen_connection_abort (KletsenConnection *conn,
     conn_log (conn, G_LOG_LEVEL_INFO, "closed: %s", why);
   conn->state = CONN_DEAD;
   /* Nothing more will be written: its output no longer counts. */
-  queue_clear (conn);
-  backlog_leave (conn);
+  _kletsen_output_queue_clear (conn);
+  _kletsen_output_backlog_leave (conn);
   _kletsen_server_mark_doomed (conn->server, conn);
 }
 

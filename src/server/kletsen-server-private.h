@@ -36,6 +36,14 @@ typedef struct
   GBytes     *bytes;
 } KletsenChunk;
 
+/* One line of this iteration's fan-out. */
+typedef struct
+{
+  KletsenChunk       *line;
+  KletsenConnection *except; /* compared, never followed: it may be gone */
+  gsize              offset; /* in batch_block */
+} BatchEntry;
+
 typedef enum
 {
   TRANSFER_OFFERED,  /* waiting for the receiver's answer */
@@ -320,28 +328,65 @@ typedef struct
 } ServerSource;
 
 extern GSourceFuncs _kletsen_server_heartbeat_funcs;
+extern GSourceFuncs _kletsen_server_flush_funcs;
 
 GSource *
 _kletsen_server_source_new (KletsenServer *self,
-                            GSourceFuncs  *funcs,
-                            const char    *name);
+                                            GSourceFuncs  *funcs,
+                                            const char    *name);
 
 void
 _kletsen_server_heartbeat_rearm (KletsenServer *self);
 
 void
 _kletsen_server_schedule_ping (KletsenServer     *self,
-                                               KletsenConnection *conn,
-                                               gint64             deadline);
+                                                               KletsenConnection *conn,
+                                                               gint64             deadline);
 
 GSocket *
 _kletsen_server_listen_chat (KletsenServer  *self,
-                                             int             port,
-                                             GError        **error);
+                                                             int             port,
+                                                             GError        **error);
 
 GSource *
 _kletsen_server_listen_source_new (KletsenServer *self,
-                                                   GSocket       *listener,
-                                                   gboolean       tls);
+                                                                   GSocket       *listener,
+                                                                   gboolean       tls);
+
+
+/* Shared across the server's files since the output bookkeeping has one owner. */
+
+void
+_kletsen_output_queue_clear (KletsenConnection *conn);
+
+void
+_kletsen_output_queue_push (KletsenConnection *conn,
+                            KletsenChunk       *line);
+
+void
+_kletsen_output_backlog_leave (KletsenConnection *conn);
+
+void
+_kletsen_output_materialize_batch (KletsenServer *self);
+
+GBytes *
+_kletsen_connection_dscn_line (int reason);
+
+void
+_kletsen_connection_drained (KletsenConnection *conn);
+
+void
+_kletsen_server_teardown (KletsenServer     *self,
+          KletsenConnection *conn);
+
+void
+_kletsen_server_maybe_finish_shutdown (KletsenServer *self);
+
+void               _kletsen_output_init           (KletsenServer     *self);
+void               _kletsen_output_fini           (KletsenServer     *self);
+void               _kletsen_output_forget         (KletsenServer     *self,
+                                                   KletsenConnection *conn);
+void               _kletsen_output_skip_batch     (KletsenServer     *self,
+                                                   KletsenConnection *conn);
 
 G_END_DECLS

@@ -38,7 +38,6 @@
 
 G_DEFINE_FINAL_TYPE (KletsenServer, kletsen_server, G_TYPE_OBJECT)
 
-static void materialize_batch (KletsenServer *self);
 
 void
 kletsen_server_options_init (KletsenServerOptions *options)
@@ -71,42 +70,18 @@ kletsen_server_options_init (KletsenServerOptions *options)
 
 /* ---- the flush source ---- */
 
-/* Output queued, a fan-out batch or a dead connection waits for a flush. */
-static gboolean
-flush_pending (KletsenServer *self)
-{
-  return self->dirty.length > 0 || self->doomed.length > 0 || self->batch->len > 0;
-}
-
-static gboolean
-flush_prepare (GSource *source,
-               int     *timeout)
-{
-  KletsenServer *self = ((ServerSource *)source)->server;
-
-  *timeout = -1;
-  return flush_pending (self);
-}
-
-static gboolean
-flush_check (GSource *source)
-{
-  return flush_pending (((ServerSource *)source)->server);
-}
-
-static void
-teardown (KletsenServer     *self,
+void
+_kletsen_server_teardown (KletsenServer     *self,
           KletsenConnection *conn)
 {
   g_queue_unlink (&self->doomed, &conn->all_link);
-  if (_kletsen_queue_has (&self->dirty, &conn->dirty_link))
-    g_queue_unlink (&self->dirty, &conn->dirty_link);
+  _kletsen_output_forget (self, conn);
   _kletsen_server_remove_user (self, conn);
   _kletsen_connection_free (conn);
 }
 
-static void
-maybe_finish_shutdown (KletsenServer *self)
+void
+_kletsen_server_maybe_finish_shutdown (KletsenServer *self)
 {
   GCallback done;
 
@@ -116,80 +91,6 @@ maybe_finish_shutdown (KletsenServer *self)
   self->shutdown_done = NULL;
   if (done != NULL)
     ((void (*) (gpointer))done) (self->shutdown_data);
-}
-
-/**
- * _kletsen_server_flush_all:
- *
- * Tears down dead connections and writes every queue filled since the last
- * flush.
- */
-void
-_kletsen_server_flush_all (KletsenServer *self)
-{
-  GList *link;
-
-  while ((link = self->doomed.head) != NULL)
-    teardown (self, link->data);
-
-  materialize_batch (self);
-
-  while ((link = g_queue_pop_head_link (&self->dirty)) != NULL)
-    {
-      KletsenConnection *conn = link->data;
-
-      link->prev = link->next = NULL;
-      if (conn->state != CONN_DEAD)
-        _kletsen_connection_flush (conn);
-    }
-
-  /* What is still queued now is what readers have not taken. Past the cap on
-   * all of it, the furthest behind go first, one by one, until the rest fits:
-   * readers that keep up are never the ones dropped. */
-  while (self->queued_total > self->options.max_total_queue_bytes)
-    {
-      KletsenConnection *worst = NULL;
-
-      for (link = self->backlogged.head; link != NULL; link = link->next)
-        {
-          KletsenConnection *conn = link->data;
-
-          if (worst == NULL || conn->q_bytes > worst->q_bytes)
-            worst = conn;
-        }
-      if (worst == NULL)
-        break;
-      _kletsen_connection_overflow (worst);
-    }
-
-  maybe_finish_shutdown (self);
-}
-
-static gboolean
-flush_dispatch (GSource     *source,
-                GSourceFunc  callback,
-                gpointer     user_data)
-{
-  KletsenServer *self = ((ServerSource *)source)->server;
-
-  g_source_set_ready_time (source, -1);
-  _kletsen_server_flush_all (self);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs flush_funcs = {
-  .prepare = flush_prepare,
-  .check = flush_check,
-  .dispatch = flush_dispatch,
-};
-
-
-void
-_kletsen_server_mark_dirty (KletsenServer     *self,
-                            KletsenConnection *conn)
-{
-  if (!_kletsen_queue_has (&self->dirty, &conn->dirty_link))
-    g_queue_push_tail_link (&self->dirty, &conn->dirty_link);
 }
 
 void
@@ -273,7 +174,7 @@ _kletsen_server_add_user (KletsenServer     *self,
   conn->name = g_strdup (name);
   conn->logged_in = TRUE;
   /* Only what is fanned out from now on is for this user. */
-  conn->batch_cursor = self->batch->len;
+  _kletsen_output_skip_batch (self, conn);
   conn->users_index = self->users->len;
   g_ptr_array_add (self->users, conn);
   g_hash_table_insert (self->users_by_key, kletsen_user_name_key (name), conn);
@@ -335,152 +236,10 @@ _kletsen_server_remove_user (KletsenServer     *self,
     }
 }
 
-/* One line of this iteration's fan-out. */
-typedef struct
-{
-  KletsenChunk       *line;
-  KletsenConnection *except; /* compared, never followed: it may be gone */
-  gsize              offset; /* in batch_block */
-} BatchEntry;
-
-/**
- * _kletsen_server_queue_fan_out:
- * @line: serialized once
- * @except: (nullable): the one logged-in user who does not get it
- *
- * Sends @line to every logged-in user but @except.
- *
- * The line joins this iteration's batch rather than every receiver's queue:
- * at the end of the iteration each receiver gets the whole batch as one slice
- * of one buffer (see materialize_batch()), so a burst of N lines to M users
- * costs about M queue entries instead of N × M. A line sent to one user alone
- * first queues what that user has not had of the batch (see
- * _kletsen_server_catch_up()), so every user still sees lines in the order
- * they were sent.
- */
-void
-_kletsen_server_queue_fan_out (KletsenServer     *self,
-                         GBytes            *line,
-                         KletsenConnection *except)
-{
-  BatchEntry entry = { _kletsen_chunk_new (line), except, self->batch_block->len };
-
-  g_byte_array_append (self->batch_block, (const guint8 *)entry.line->data, entry.line->size);
-  g_array_append_val (self->batch, entry);
-}
-
-/**
- * _kletsen_server_catch_up:
- *
- * Queues for @conn the lines of this iteration's batch it has not had yet.
- */
-void
-_kletsen_server_catch_up (KletsenServer     *self,
-                          KletsenConnection *conn)
-{
-  if (!conn->logged_in)
-    return;
-  for (guint i = conn->batch_cursor; i < self->batch->len; i++)
-    {
-      BatchEntry *entry = &g_array_index (self->batch, BatchEntry, i);
-
-      if (entry->except != conn)
-        _kletsen_connection_send_line (conn, entry->line);
-    }
-  conn->batch_cursor = self->batch->len;
-}
-
-/* Queues the rest of the batch for every logged-in user, then empties it. */
-static void
-materialize_batch (KletsenServer *self)
-{
-  g_autoptr(GHashTable) excepted = NULL;
-  g_autoptr(GPtrArray) senders = g_ptr_array_new ();
-  g_autoptr(GBytes) block = NULL;
-  KletsenChunk *all;
-  gsize block_len;
-  guint n = self->batch->len;
-
-  if (n == 0)
-    return;
-
-  /* The receivers' queues share the buffer; a new one collects the next batch. */
-  block_len = self->batch_block->len;
-  block = g_byte_array_free_to_bytes (g_steal_pointer (&self->batch_block));
-  self->batch_block = g_byte_array_new ();
-  all = _kletsen_chunk_new_slice (block, 0, block_len);
-  excepted = g_hash_table_new (NULL, NULL);
-  for (guint i = 0; i < n; i++)
-    {
-      BatchEntry *entry = &g_array_index (self->batch, BatchEntry, i);
-
-      if (entry->except != NULL)
-        g_hash_table_add (excepted, entry->except);
-    }
-
-  for (guint u = 0; u < self->users->len; u++)
-    {
-      KletsenConnection *conn = g_ptr_array_index (self->users, u);
-      guint start = conn->batch_cursor;
-      gboolean sender = g_hash_table_contains (excepted, conn);
-
-      conn->batch_cursor = 0;
-      if (start == 0 && !sender)
-        {
-          _kletsen_connection_send_line (conn, all);
-          continue;
-        }
-      if (sender)
-        g_ptr_array_add (senders, conn);
-      /* Joined during the iteration, caught up already, or the sender of
-       * some of it: the runs of lines it gets, each as one slice. */
-      while (start < n)
-        {
-          BatchEntry *first = &g_array_index (self->batch, BatchEntry, start);
-          guint end = start;
-          KletsenChunk *slice;
-          gsize stop;
-
-          if (first->except == conn)
-            {
-              start++;
-              continue;
-            }
-          while (end < n && g_array_index (self->batch, BatchEntry, end).except != conn)
-            end++;
-          stop = end < n ? g_array_index (self->batch, BatchEntry, end).offset : block_len;
-          slice = _kletsen_chunk_new_slice (block, first->offset, stop - first->offset);
-          _kletsen_connection_send_line (conn, slice);
-          _kletsen_chunk_unref (slice);
-          start = end;
-        }
-    }
-  _kletsen_chunk_unref (all);
-
-  /* The senders of this batch are written to last, so that what confirms a
-   * broadcast (BROADCAST_RESP) leaves after the broadcast itself: a sender
-   * waiting for it then sends its next line once the server is done with
-   * this one, not while it is still writing to hundreds of others. */
-  for (guint i = 0; i < senders->len; i++)
-    {
-      KletsenConnection *conn = g_ptr_array_index (senders, i);
-
-      if (_kletsen_queue_has (&self->dirty, &conn->dirty_link))
-        {
-          g_queue_unlink (&self->dirty, &conn->dirty_link);
-          g_queue_push_tail_link (&self->dirty, &conn->dirty_link);
-        }
-    }
-
-  for (guint i = 0; i < n; i++)
-    _kletsen_chunk_unref (g_array_index (self->batch, BatchEntry, i).line);
-  g_array_set_size (self->batch, 0);
-}
-
 GSource *
 _kletsen_server_source_new (KletsenServer *self,
-                            GSourceFuncs  *funcs,
-                            const char    *name)
+                                            GSourceFuncs  *funcs,
+                                            const char    *name)
 {
   GSource *source = g_source_new (funcs, sizeof (ServerSource));
 
@@ -500,7 +259,7 @@ kletsen_server_finalize (GObject *object)
   while ((link = self->connections.head) != NULL)
     _kletsen_connection_abort (link->data, NULL);
   while ((link = self->doomed.head) != NULL)
-    teardown (self, link->data);
+    _kletsen_server_teardown (self, link->data);
 
   g_clear_pointer (&self->game, _kletsen_game_free);
   _kletsen_relay_stop (self);
@@ -531,13 +290,9 @@ kletsen_server_finalize (GObject *object)
   g_clear_object (&self->listener);
   g_clear_pointer (&self->users_by_key, g_hash_table_unref);
   g_clear_pointer (&self->users, g_ptr_array_unref);
-  for (guint i = 0; i < self->batch->len; i++)
-    _kletsen_chunk_unref (g_array_index (self->batch, BatchEntry, i).line);
-  g_clear_pointer (&self->batch, g_array_unref);
-  g_clear_pointer (&self->batch_block, g_byte_array_unref);
+  _kletsen_output_fini (self);
   g_clear_pointer (&self->ping_line, g_bytes_unref);
   g_clear_pointer (&self->read_buffer, g_free);
-  g_clear_pointer (&self->write_buffer, g_free);
   g_clear_pointer (&self->options.bind, g_free);
 
   G_OBJECT_CLASS (kletsen_server_parent_class)->finalize (object);
@@ -557,15 +312,13 @@ kletsen_server_init (KletsenServer *self)
   kletsen_server_options_init (&self->options);
   self->users_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->users = g_ptr_array_new ();
-  self->batch = g_array_new (FALSE, FALSE, sizeof (BatchEntry));
-  self->batch_block = g_byte_array_new ();
+  _kletsen_output_init (self);
   self->ping_line = kletsen_message_serialize ("PING", NULL);
   self->read_buffer_size = READ_BUFFER_SIZE;
   self->read_buffer = g_malloc (READ_BUFFER_SIZE + 1);
-  self->write_buffer = g_malloc (GATHER_BYTES);
 
   /* Attached first, so that it runs first in every iteration. */
-  self->flush_source = _kletsen_server_source_new (self, &flush_funcs, "kletsen-flush");
+  self->flush_source = _kletsen_server_source_new (self, &_kletsen_server_flush_funcs, "kletsen-flush");
   g_source_attach (self->flush_source, NULL);
 
   self->epoll_fd = -1;
