@@ -791,7 +791,9 @@ test_key_change (Fixture       *f,
   g_assert_false (kletsen_session_request_finish (alice, wait_result (&result), &error));
   g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED);
 
-  kletsen_session_trust_peer_key (alice, "bob");
+  /* Only the key that was compared: not the old one, not a guess. */
+  g_assert_false (kletsen_session_trust_peer_key (alice, "bob", first));
+  g_assert_true (kletsen_session_trust_peer_key (alice, "bob", kletsen_session_get_fingerprint (bob)));
   second = kletsen_session_get_peer_fingerprint (alice, "bob");
   g_assert_cmpstr (second, !=, first);
   g_assert_cmpstr (second, ==, kletsen_session_get_fingerprint (bob));

@@ -11,7 +11,12 @@
  *   message    = base64 (12-byte nonce ‖ AES-256-GCM ciphertext ‖ 16-byte tag)
  *
  * Public keys travel as base64 DER SubjectPublicKeyInfo. The private key is
- * kept as PEM in a file only its owner can read, and never leaves it. */
+ * kept as PEM in a file only its owner can read, and never leaves it.
+ *
+ * §5.1 adds sender authentication: the header below is the AES-GCM
+ * associated data, and the header with the ciphertext is signed with
+ * RSA-PSS (SHA-256) by the sender. The receiver checks the signature before
+ * any RSA operation, and unwraps the key in constant time. */
 
 #include "config.h"
 
@@ -336,5 +341,239 @@ out:
       gnutls_memset (key.data, 0, key.size);
       gnutls_free (key.data);
     }
+  return text;
+}
+
+static void
+put_field (GByteArray *out,
+           const char *text)
+{
+  gsize len = strlen (text);
+  guint8 size[4] = { (len >> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff };
+
+  g_byte_array_append (out, size, 4);
+  g_byte_array_append (out, (const guint8 *)text, len);
+}
+
+/**
+ * kletsen_crypto_seal_header:
+ * @message: (nullable): the ciphertext, or %NULL for the associated data
+ *
+ * The bytes §5.1 names: each field as a 4-byte big-endian length and its
+ * bytes, in this order: the label, the sender's and the receiver's names in
+ * ASCII lower case, both keys' fingerprints (as shown to people), the
+ * counter in decimal, sessionKey, and (in what is signed) message.
+ *
+ * Returns: (transfer full): the bytes, or %NULL when a key is unusable
+ */
+GBytes *
+kletsen_crypto_seal_header (const KletsenSealHeader *header,
+                            const char              *session_key,
+                            const char              *message)
+{
+  g_autofree char *sender = g_ascii_strdown (header->sender, -1);
+  g_autofree char *receiver = g_ascii_strdown (header->receiver, -1);
+  g_autofree char *sender_fp = kletsen_crypto_fingerprint (header->sender_key);
+  g_autofree char *receiver_fp = kletsen_crypto_fingerprint (header->receiver_key);
+  g_autofree char *counter = g_strdup_printf ("%" G_GINT64_FORMAT, header->counter);
+  GByteArray *out;
+
+  if (sender_fp == NULL || receiver_fp == NULL)
+    return NULL;
+  out = g_byte_array_new ();
+  put_field (out, KLETSEN_SEAL_LABEL);
+  put_field (out, sender);
+  put_field (out, receiver);
+  put_field (out, sender_fp);
+  put_field (out, receiver_fp);
+  put_field (out, counter);
+  put_field (out, session_key);
+  if (message != NULL)
+    put_field (out, message);
+  return g_byte_array_free_to_bytes (out);
+}
+
+static gnutls_datum_t
+datum_of (GBytes *bytes)
+{
+  gsize len;
+  gnutls_datum_t d;
+
+  d.data = (unsigned char *)g_bytes_get_data (bytes, &len);
+  d.size = len;
+  return d;
+}
+
+/**
+ * kletsen_identity_seal:
+ * @signature: (out): base64 RSA-PSS signature over the header and @message
+ *
+ * Encrypts @plaintext for @header's receiver, bound to @header, and signs it
+ * with this identity (which must be @header's sender key).
+ */
+gboolean
+kletsen_identity_seal (KletsenIdentity          *self,
+                       const KletsenSealHeader  *header,
+                       const char               *plaintext,
+                       char                    **session_key,
+                       char                    **message,
+                       char                    **signature,
+                       GError                  **error)
+{
+  gnutls_pubkey_t pub = import_public_key (header->receiver_key, error);
+  guchar key[SESSION_KEY_LEN];
+  gnutls_datum_t key_datum = { key, SESSION_KEY_LEN };
+  gnutls_datum_t wrapped = { NULL, 0 };
+  gnutls_datum_t sig = { NULL, 0 };
+  gnutls_aead_cipher_hd_t aead = NULL;
+  gsize text_len = strlen (plaintext);
+  g_autofree guchar *out = g_malloc (NONCE_LEN + text_len + TAG_LEN);
+  gsize ct_len = text_len + TAG_LEN;
+  g_autofree char *wrapped_b64 = NULL;
+  g_autofree char *sealed_b64 = NULL;
+  g_autoptr(GBytes) aad = NULL;
+  g_autoptr(GBytes) signed_bytes = NULL;
+  gboolean ok = FALSE;
+
+  if (pub == NULL)
+    return FALSE;
+  if (gnutls_failed (gnutls_rnd (GNUTLS_RND_KEY, key, sizeof key), "random key", error) ||
+      gnutls_failed (gnutls_rnd (GNUTLS_RND_NONCE, out, NONCE_LEN), "random nonce", error) ||
+      gnutls_failed (gnutls_pubkey_encrypt_data (pub, 0, &key_datum, &wrapped), "wrapping the key", error))
+    goto out;
+  wrapped_b64 = g_base64_encode (wrapped.data, wrapped.size);
+  aad = kletsen_crypto_seal_header (header, wrapped_b64, NULL);
+  if (aad == NULL)
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_KEY, _("The public key is not an RSA key"));
+      goto out;
+    }
+  if (gnutls_failed (gnutls_aead_cipher_init (&aead, GNUTLS_CIPHER_AES_256_GCM, &key_datum), "cipher", error) ||
+      gnutls_failed (gnutls_aead_cipher_encrypt (aead, out, NONCE_LEN, g_bytes_get_data (aad, NULL), g_bytes_get_size (aad),
+                                                 TAG_LEN, plaintext, text_len, out + NONCE_LEN, &ct_len),
+                     "encrypting", error))
+    goto out;
+  sealed_b64 = g_base64_encode (out, NONCE_LEN + ct_len);
+  signed_bytes = kletsen_crypto_seal_header (header, wrapped_b64, sealed_b64);
+  {
+    gnutls_datum_t data = datum_of (signed_bytes);
+
+    if (gnutls_failed (gnutls_privkey_sign_data2 (self->private_key, GNUTLS_SIGN_RSA_PSS_SHA256, 0, &data, &sig),
+                       "signing", error))
+      goto out;
+  }
+  *session_key = g_steal_pointer (&wrapped_b64);
+  *message = g_steal_pointer (&sealed_b64);
+  *signature = g_base64_encode (sig.data, sig.size);
+  ok = TRUE;
+
+out:
+  gnutls_memset (key, 0, sizeof key);
+  if (aead != NULL)
+    gnutls_aead_cipher_deinit (aead);
+  gnutls_free (wrapped.data);
+  gnutls_free (sig.data);
+  gnutls_pubkey_deinit (pub);
+  return ok;
+}
+
+/**
+ * kletsen_crypto_verify:
+ *
+ * Returns: %TRUE when @signature is @header's sender key's RSA-PSS
+ *   signature over the header, @session_key and @message
+ */
+gboolean
+kletsen_crypto_verify (const KletsenSealHeader *header,
+                       const char              *session_key,
+                       const char              *message,
+                       const char              *signature)
+{
+  gnutls_pubkey_t pub = import_public_key (header->sender_key, NULL);
+  g_autoptr(GBytes) signed_bytes = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  gnutls_datum_t data, sig_datum;
+  gboolean ok;
+
+  if (pub == NULL)
+    return FALSE;
+  signed_bytes = kletsen_crypto_seal_header (header, session_key, message);
+  if (signed_bytes == NULL || !decode (signature, &sig))
+    {
+      gnutls_pubkey_deinit (pub);
+      return FALSE;
+    }
+  data = datum_of (signed_bytes);
+  sig_datum = datum_of (sig);
+  ok = gnutls_pubkey_verify_data2 (pub, GNUTLS_SIGN_RSA_PSS_SHA256, 0, &data, &sig_datum) >= 0;
+  gnutls_pubkey_deinit (pub);
+  return ok;
+}
+
+/**
+ * kletsen_identity_open:
+ *
+ * Decrypts a message whose signature the caller has already verified with
+ * kletsen_crypto_verify() (which needs no private key: a forgery costs no
+ * RSA operation), checking that it is bound to @header. The session key is
+ * unwrapped in constant time.
+ *
+ * Returns: (transfer full) (nullable): the text
+ */
+char *
+kletsen_identity_open (KletsenIdentity          *self,
+                       const KletsenSealHeader  *header,
+                       const char               *session_key,
+                       const char               *message,
+                       GError                  **error)
+{
+  g_autoptr(GBytes) wrapped = NULL;
+  g_autoptr(GBytes) sealed = NULL;
+  g_autoptr(GBytes) aad = kletsen_crypto_seal_header (header, session_key, NULL);
+  guchar key[SESSION_KEY_LEN];
+  gnutls_datum_t in, key_datum = { key, SESSION_KEY_LEN };
+  gnutls_aead_cipher_hd_t aead = NULL;
+  const guchar *data;
+  gsize len, text_len = 0;
+  char *text = NULL;
+
+  if (aad == NULL || !decode (session_key, &wrapped) || !decode (message, &sealed) ||
+      g_bytes_get_size (sealed) < NONCE_LEN + TAG_LEN)
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
+                           _("The encrypted message is malformed"));
+      return NULL;
+    }
+  in = datum_of (wrapped);
+  if (gnutls_privkey_decrypt_data2 (self->private_key, 0, &in, key, sizeof key) < 0)
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
+                           _("The message was not encrypted for this key"));
+      goto out;
+    }
+  data = g_bytes_get_data (sealed, &len);
+  text_len = len - NONCE_LEN - TAG_LEN;
+  text = g_malloc (text_len + 1);
+  if (gnutls_aead_cipher_init (&aead, GNUTLS_CIPHER_AES_256_GCM, &key_datum) < 0 ||
+      gnutls_aead_cipher_decrypt (aead, data, NONCE_LEN, g_bytes_get_data (aad, NULL), g_bytes_get_size (aad), TAG_LEN,
+                                  data + NONCE_LEN, len - NONCE_LEN, text, &text_len) < 0)
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_FAILED,
+                           _("The message did not authenticate"));
+      g_clear_pointer (&text, g_free);
+      goto out;
+    }
+  text[text_len] = '\0';
+  if (!g_utf8_validate_len (text, text_len, NULL))
+    {
+      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
+                           _("The message is not text"));
+      g_clear_pointer (&text, g_free);
+    }
+
+out:
+  gnutls_memset (key, 0, sizeof key);
+  if (aead != NULL)
+    gnutls_aead_cipher_deinit (aead);
   return text;
 }

@@ -41,6 +41,39 @@ gboolean         kletsen_crypto_encrypt          (const char       *public_key,
                                                   char            **message,
                                                   GError          **error);
 
+/* protocol.md §5.1: what a sender signs and the receiver checks before it
+ * decrypts anything. The exact bytes are in docs/protocol.md. */
+typedef struct
+{
+  const char *sender;        /* the names; lower-cased in the bytes */
+  const char *receiver;
+  const char *sender_key;    /* base64 DER SubjectPublicKeyInfo */
+  const char *receiver_key;
+  gint64      counter;       /* 1 for the first message to this receiver under this key */
+} KletsenSealHeader;
+
+#define KLETSEN_SEAL_LABEL "KLETSEN-E2E-1"
+
+GBytes          *kletsen_crypto_seal_header      (const KletsenSealHeader *header,
+                                                  const char              *session_key,
+                                                  const char              *message);
+gboolean         kletsen_identity_seal           (KletsenIdentity         *self,
+                                                  const KletsenSealHeader *header,
+                                                  const char              *plaintext,
+                                                  char                   **session_key,
+                                                  char                   **message,
+                                                  char                   **signature,
+                                                  GError                 **error);
+gboolean         kletsen_crypto_verify           (const KletsenSealHeader *header,
+                                                  const char              *session_key,
+                                                  const char              *message,
+                                                  const char              *signature);
+char            *kletsen_identity_open           (KletsenIdentity         *self,
+                                                  const KletsenSealHeader *header,
+                                                  const char              *session_key,
+                                                  const char              *message,
+                                                  GError                 **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KletsenIdentity, kletsen_identity_free)
 
 G_END_DECLS

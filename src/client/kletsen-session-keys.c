@@ -51,13 +51,37 @@ secure_send_free (gpointer data)
 
 /* ---- keys ---- */
 
+/* Pins and counters are kept per server and peer: bob on one server and bob
+ * on another are two people. */
+static char *
+scoped_group (KletsenSession *self,
+              const char     *what)
+{
+  return g_strdup_printf ("%s %s:%u", what, self->host ? self->host : "", self->port);
+}
+
+/* Written whole and replaced at once, readable by this user only. */
+static void
+save_key_file (GKeyFile   *file,
+               const char *path,
+               const char *what)
+{
+  g_autoptr(GError) error = NULL;
+  gsize len;
+  g_autofree char *data = g_key_file_to_data (file, &len, NULL);
+
+  if (!g_file_set_contents_full (path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+    g_warning ("Cannot save the %s: %s", what, error->message);
+}
+
 static char *
 pinned_fingerprint (KletsenSession *self,
                     const char     *peer)
 {
   g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, "peers");
 
-  return g_key_file_get_string (self->pins, "peers", key, NULL);
+  return g_key_file_get_string (self->pins, group, key, NULL);
 }
 
 static void
@@ -66,11 +90,43 @@ pin (KletsenSession *self,
      const char     *fingerprint)
 {
   g_autofree char *key = fold (peer);
-  g_autoptr(GError) error = NULL;
+  g_autofree char *group = scoped_group (self, "peers");
 
-  g_key_file_set_string (self->pins, "peers", key, fingerprint);
-  if (!g_key_file_save_to_file (self->pins, self->pins_path, &error))
-    g_warning ("Cannot save the pinned keys: %s", error->message);
+  g_key_file_set_string (self->pins, group, key, fingerprint);
+  save_key_file (self->pins, self->pins_path, "pinned keys");
+}
+
+/* The last counter seen (received) or used (sent) with @peer under the key
+ * @fingerprint; 0 when there is none, or it was under another key. */
+static gint64
+last_counter (KletsenSession *self,
+              const char     *direction,
+              const char     *peer,
+              const char     *fingerprint)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, direction);
+  g_autofree char *value = g_key_file_get_string (self->counters, group, key, NULL);
+  const char *bar = value ? strrchr (value, '|') : NULL;
+
+  if (bar == NULL || strncmp (value, fingerprint, bar - value) != 0 || strlen (fingerprint) != (gsize)(bar - value))
+    return 0;
+  return g_ascii_strtoll (bar + 1, NULL, 10);
+}
+
+static void
+set_counter (KletsenSession *self,
+             const char     *direction,
+             const char     *peer,
+             const char     *fingerprint,
+             gint64          counter)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, direction);
+  g_autofree char *value = g_strdup_printf ("%s|%" G_GINT64_FORMAT, fingerprint, counter);
+
+  g_key_file_set_string (self->counters, group, key, value);
+  save_key_file (self->counters, self->counters_path, "message counters");
 }
 
 void
@@ -105,21 +161,34 @@ encrypt_and_send (KletsenSession *self,
 {
   g_autofree char *session_key = NULL;
   g_autofree char *message = NULL;
+  g_autofree char *signature = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) body = NULL;
+  const char *mine = kletsen_identity_get_public_key (self->identity);
+  KletsenSealHeader header = { self->username, peer, mine, public_key, 0 };
   Pending *p;
 
-  if (!kletsen_crypto_encrypt (public_key, s->text, &session_key, &message, &error))
+  /* §5.1: one more than the last message to @peer, counted per key of the
+   * receiver (a reinstalled peer starts again at 1; mine is fixed per data
+   * directory). */
+  g_autofree char *theirs = kletsen_crypto_fingerprint (public_key);
+
+  header.counter = theirs ? last_counter (self, "sent", peer, theirs) + 1 : 1;
+  if (!kletsen_identity_seal (self->identity, &header, s->text, &session_key, &message, &signature, &error))
     {
       kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, 0);
       if (s->task != NULL)
         g_task_return_error (s->task, g_steal_pointer (&error));
       return;
     }
+  set_counter (self, "sent", peer, theirs, header.counter);
   body = json_object_new ();
   json_object_set_string_member (body, "receiver", peer);
   json_object_set_string_member (body, "sessionKey", session_key);
   json_object_set_string_member (body, "message", message);
+  json_object_set_string_member (body, "senderKey", mine);
+  json_object_set_int_member (body, "counter", header.counter);
+  json_object_set_string_member (body, "signature", signature);
   p = _kletsen_session_send_request (self, "SECURE_MESSAGE", body, PENDING_SILENT, s->task);
   p->message = g_object_ref (s->message);
   p->peer = g_strdup (peer);
@@ -137,6 +206,12 @@ _kletsen_session_peer_key_arrived (KletsenSession *self,
   GPtrArray *queue;
   guint id;
 
+  /* Only a key we asked for: an unsolicited one is pinned for nobody. */
+  if (!g_hash_table_contains (self->secure_queue, key))
+    {
+      g_debug ("ignoring a key for %s that was not asked for", peer);
+      return;
+    }
   if (fingerprint == NULL)
     {
       _kletsen_session_fail_secure_queue (self, key, g_error_new_literal (KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_KEY,
@@ -198,15 +273,40 @@ key_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+append_error (KletsenSession *self,
+              const char     *sender,
+              const char     *why)
+{
+  g_autoptr(KletsenChatMessage) item = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_ERROR, sender, why,
+                                                                 KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+
+  kletsen_conversation_append (kletsen_session_get_conversation (self, sender), item, TRUE);
+}
+
+/* §5.1, in this order: the fields are there; the signature, by the key
+ * the message names, over the names the server stamped (before any RSA
+ * operation of ours); the key is the one pinned for the sender, or the
+ * first one seen; the counter is new. Only then is it decrypted, and shown
+ * as the sender's. Anything else is an error item that says why. */
 void
 _kletsen_session_handle_secure_message (KletsenSession *self,
                                         JsonObject     *body)
 {
   const char *sender = json_object_get_string_member (body, "sender");
+  const char *session_key = json_object_get_string_member (body, "sessionKey");
   const char *sealed = kletsen_body_get_string (body, "message");
-  g_autoptr(GError) error = NULL;
+  const char *sender_key = kletsen_body_get_string (body, "senderKey");
+  const char *signature = kletsen_body_get_string (body, "signature");
+  KletsenSealHeader header = { sender, self->username, sender_key,
+                               kletsen_identity_get_public_key (self->identity), 0 };
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *pinned = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *key = fold (sender);
+  g_autoptr(GError) error = NULL;
   g_autoptr(KletsenChatMessage) message = NULL;
+  gint64 last;
 
   if (sealed == NULL)
     {
@@ -214,20 +314,72 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
        * ours. Say so; never show its bytes. */
       g_autofree char *why = g_strdup_printf (_("%s sent a message encrypted in a format Kletsen cannot read"), sender);
 
-      message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_ERROR, sender, why, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
-      kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
+      append_error (self, sender, why);
       return;
     }
-  text = kletsen_identity_decrypt (self->identity, json_object_get_string_member (body, "sessionKey"), sealed, &error);
+  if (sender_key == NULL || signature == NULL || !kletsen_body_get_int (body, "counter", &header.counter) ||
+      header.counter < 1 || (fingerprint = kletsen_crypto_fingerprint (sender_key)) == NULL)
+    {
+      g_autofree char *why = g_strdup_printf (_("An encrypted message could not be verified as %s’s: it is not signed"),
+                                              sender);
+
+      append_error (self, sender, why);
+      return;
+    }
+  if (!kletsen_crypto_verify (&header, session_key, sealed, signature))
+    {
+      g_autofree char *why = g_strdup_printf (_("An encrypted message could not be verified as %s’s"), sender);
+
+      append_error (self, sender, why);
+      return;
+    }
+
+  pinned = pinned_fingerprint (self, sender);
+  if (pinned != NULL && !g_str_equal (pinned, fingerprint))
+    {
+      g_autofree char *why = g_strdup_printf (_("An encrypted message from %s came from a key you have not trusted"),
+                                              sender);
+
+      g_hash_table_insert (self->changed_keys, g_strdup (key), g_strdup (sender_key));
+      g_signal_emit (self, _kletsen_session_signals[PEER_KEY_CHANGED], 0, sender, pinned, fingerprint);
+      append_error (self, sender, why);
+      return;
+    }
+
+  last = last_counter (self, "received", sender, fingerprint);
+  if (header.counter <= last)
+    {
+      g_autofree char *why = g_strdup_printf (_("An encrypted message from %s was replayed: it came before"), sender);
+
+      append_error (self, sender, why);
+      return;
+    }
+
+  text = kletsen_identity_open (self->identity, &header, session_key, sealed, &error);
   if (text == NULL)
     {
       g_autofree char *why = g_strdup_printf (_("An encrypted message from %s could not be read: %s"),
                                               sender, error->message);
 
-      message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_ERROR, sender, why, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+      append_error (self, sender, why);
+      return;
     }
-  else
-    message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+
+  /* Verified: the first one pins the sender's key. */
+  if (pinned == NULL)
+    pin (self, sender, fingerprint);
+  set_counter (self, "received", sender, fingerprint, header.counter);
+  g_hash_table_insert (self->peer_keys, g_strdup (key), g_strdup (sender_key));
+  if (header.counter > last + 1)
+    {
+      int missing = (int)MIN (header.counter - last - 1, G_MAXINT);
+      g_autofree char *why = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d message from %s is missing",
+                                                           "%d messages from %s are missing", missing),
+                                              missing, sender);
+
+      append_error (self, sender, why);
+    }
+  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
   kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
 }
 
@@ -346,22 +498,44 @@ kletsen_session_is_peer_blocked (KletsenSession *self,
 
 /**
  * kletsen_session_trust_peer_key:
+ * @fingerprint: the fingerprint the user compared
  *
- * Accepts @peer's changed key (after the user compared fingerprints): it is
- * pinned and sending is unblocked.
+ * Accepts @peer's changed key, but only if it is the one with
+ * @fingerprint: a key that changed again while the dialog was open is not
+ * trusted in its place.
+ *
+ * Returns: %TRUE when the key was pinned and sending is unblocked
  */
-void
+gboolean
 kletsen_session_trust_peer_key (KletsenSession *self,
-                                const char     *peer)
+                                const char     *peer,
+                                const char     *fingerprint)
 {
   g_autofree char *key = fold (peer);
   const char *public_key = g_hash_table_lookup (self->changed_keys, key);
-  g_autofree char *fingerprint = NULL;
+  g_autofree char *pending = public_key ? kletsen_crypto_fingerprint (public_key) : NULL;
 
-  if (public_key == NULL)
-    return;
-  fingerprint = kletsen_crypto_fingerprint (public_key);
-  pin (self, peer, fingerprint);
+  if (pending == NULL || g_strcmp0 (pending, fingerprint) != 0)
+    return FALSE;
+  pin (self, peer, pending);
   g_hash_table_insert (self->peer_keys, g_strdup (key), g_strdup (public_key));
   g_hash_table_remove (self->changed_keys, key);
+  return TRUE;
+}
+
+/**
+ * kletsen_session_forget_peer_key:
+ *
+ * "Keep blocked": the changed key of @peer is forgotten. The pin stays;
+ * the next encrypted message fetches the key again, and asks again if it
+ * still differs, so there is always a way on.
+ */
+void
+kletsen_session_forget_peer_key (KletsenSession *self,
+                                 const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+
+  g_hash_table_remove (self->changed_keys, key);
+  g_hash_table_remove (self->peer_keys, key);
 }

@@ -177,8 +177,10 @@ struct _KletsenSession
   GHashTable          *changed_keys; /* folded name → the new key, not yet trusted */
   GHashTable          *secure_queue; /* folded name → GPtrArray of SecureSend */
   GHashTable          *key_timeouts; /* folded name → source id */
-  GKeyFile            *pins;
+  GKeyFile            *pins;         /* "peers HOST:PORT": folded name → fingerprint */
   char                *pins_path;
+  GKeyFile            *counters;     /* §5.1 counters, "sent/received HOST:PORT": name → "FINGERPRINT|N" */
+  char                *counters_path;
 };
 
 enum {

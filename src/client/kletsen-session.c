@@ -348,6 +348,8 @@ kletsen_session_finalize (GObject *object)
   g_clear_pointer (&self->key_timeouts, g_hash_table_unref);
   g_clear_pointer (&self->pins, g_key_file_unref);
   g_free (self->pins_path);
+  g_clear_pointer (&self->counters, g_key_file_unref);
+  g_free (self->counters_path);
   g_clear_object (&self->tls_database);
   g_clear_pointer (&self->trusted_servers, g_key_file_unref);
   g_free (self->trusted_path);
@@ -440,6 +442,7 @@ kletsen_session_init (KletsenSession *self)
   self->secure_queue = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   self->key_timeouts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->pins = g_key_file_new ();
+  self->counters = g_key_file_new ();
   self->trusted_servers = g_key_file_new ();
   self->certificate_problem = -1;
 }
@@ -459,6 +462,8 @@ kletsen_session_new (const char *data_dir)
   self->data_dir = data_dir ? g_strdup (data_dir) : g_build_filename (g_get_user_data_dir (), "kletsen", NULL);
   self->pins_path = g_build_filename (self->data_dir, "pinned-keys.ini", NULL);
   g_key_file_load_from_file (self->pins, self->pins_path, G_KEY_FILE_NONE, NULL);
+  self->counters_path = g_build_filename (self->data_dir, "message-counters.ini", NULL);
+  g_key_file_load_from_file (self->counters, self->counters_path, G_KEY_FILE_NONE, NULL);
   self->trusted_path = g_build_filename (self->data_dir, "trusted-servers.ini", NULL);
   g_key_file_load_from_file (self->trusted_servers, self->trusted_path, G_KEY_FILE_NONE, NULL);
   return self;

@@ -155,7 +155,10 @@ char                *kletsen_session_get_peer_fingerprint (KletsenSession       
                                                            const char           *peer);
 gboolean             kletsen_session_is_peer_blocked      (KletsenSession       *self,
                                                            const char           *peer);
-void                 kletsen_session_trust_peer_key       (KletsenSession       *self,
+gboolean             kletsen_session_trust_peer_key       (KletsenSession       *self,
+                                                           const char           *peer,
+                                                           const char           *fingerprint);
+void                 kletsen_session_forget_peer_key      (KletsenSession       *self,
                                                            const char           *peer);
 
 G_END_DECLS

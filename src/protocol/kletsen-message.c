@@ -47,7 +47,8 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
   /* message, or encryptedMessage as the original authors' client names it
    * (accepted for compatibility): exactly one of the two. */
   { KLETSEN_MSG_SECURE_MESSAGE, "SECURE_MESSAGE", C2S, "SECURE_MESSAGE_RES",
-    { { "receiver", S }, { "sessionKey", S } }, "5", FALSE, { { "message", S }, { "encryptedMessage", S } } },
+    { { "receiver", S }, { "sessionKey", S } }, "5", FALSE,
+    { { "message", S }, { "encryptedMessage", S }, { "senderKey", S }, { "counter", I }, { "signature", S } } },
   { KLETSEN_MSG_FILE_TRANSFER_CANCEL, "FILE_TRANSFER_CANCEL", C2S, "FILE_TRANSFER_RESPONSE",
     { { "receiver", S }, { "filename", S } }, "4", TRUE, { { "checksum", S } } },
 
@@ -94,7 +95,10 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
   { KLETSEN_MSG_SECURE_MESSAGE_RES_IN, "SECURE_MESSAGE_RES", S2C, NULL, { { NULL } }, "5", FALSE,
     { { "code", I }, { "receiver", S }, { "publicKey", S } } },
   { KLETSEN_MSG_SECURE_MESSAGE_IN, "SECURE_MESSAGE", S2C, NULL,
-    { { "sender", S }, { "sessionKey", S } }, "5", FALSE, { { "message", S }, { "encryptedMessage", S } } },
+    { { "sender", S }, { "sessionKey", S } }, "5", FALSE,
+    /* §5.1's senderKey, counter and signature are judged by the client's
+     * handler, so that a wrong one is an error item, not a dropped line. */
+    { { "message", S }, { "encryptedMessage", S } } },
   { KLETSEN_MSG_FILE_TRANSFER_ENDED, "FILE_TRANSFER_ENDED", S2C, NULL,
     { { "transferId", S }, { "sender", S }, { "code", I } }, "4", TRUE },
 };

@@ -85,7 +85,7 @@ typedef enum
 } KletsenMessageType;
 
 #define KLETSEN_MAX_FIELDS 5
-#define KLETSEN_MAX_OPTIONAL 4
+#define KLETSEN_MAX_OPTIONAL 6
 
 typedef struct
 {

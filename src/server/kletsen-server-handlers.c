@@ -154,12 +154,13 @@ handle_secure (KletsenConnection        *conn,
   /* encryptedMessage is the original authors' name for message: forwarded
    * under the name the sender used, so two such clients understand each
    * other (accepted for compatibility). */
-  static const char *const opaque[] = { "publicKey", "sessionKey", "message", "encryptedMessage" };
+  static const char *const opaque[] = { "publicKey", "sessionKey", "message", "encryptedMessage", "senderKey", "signature" };
   const char *to_field = info->type == KLETSEN_MSG_SECURE_MESSAGE_RES ? "sender" : "receiver";
   const char *from_field = info->type == KLETSEN_MSG_SECURE_MESSAGE_RES ? "receiver" : "sender";
   KletsenConnection *peer;
   g_autoptr(JsonObject) out = NULL;
   g_autoptr(GBytes) line = NULL;
+  gint64 counter;
   int code;
 
   if (info->type == KLETSEN_MSG_SECURE_MESSAGE &&
@@ -181,6 +182,9 @@ handle_secure (KletsenConnection        *conn,
   for (guint i = 0; i < G_N_ELEMENTS (opaque); i++)
     if (kletsen_body_get_string (body, opaque[i]) != NULL)
       json_object_set_string_member (out, opaque[i], kletsen_body_get_string (body, opaque[i]));
+  /* §5.1's counter, unchanged: the receiver judges it. */
+  if (kletsen_body_get_int (body, "counter", &counter))
+    json_object_set_int_member (out, "counter", counter);
   line = kletsen_message_serialize (info->header, out);
   _kletsen_connection_send (peer, line);
 }

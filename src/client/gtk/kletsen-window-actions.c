@@ -127,11 +127,18 @@ key_change_response_cb (AdwMessageDialog *dialog,
                         const char       *response,
                         KletsenWindow    *self)
 {
+  const char *peer = g_object_get_data (G_OBJECT (dialog), "peer");
+
+  /* The key this dialog showed, not whichever came last. */
   if (g_str_equal (response, "trust"))
     {
-      kletsen_session_trust_peer_key (self->session, g_object_get_data (G_OBJECT (dialog), "peer"));
-      _kletsen_window_toast (self, _("The new key is trusted"));
+      if (kletsen_session_trust_peer_key (self->session, peer, g_object_get_data (G_OBJECT (dialog), "fingerprint")))
+        _kletsen_window_toast (self, _("The new key is trusted"));
+      else
+        _kletsen_window_toast (self, _("The key changed again while you compared it: nothing was trusted"));
     }
+  else
+    kletsen_session_forget_peer_key (self->session, peer);
 }
 
 void
@@ -157,6 +164,7 @@ _kletsen_window_peer_key_changed_cb (KletsenWindow *self,
   adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "peer", g_strdup (peer), g_free);
+  g_object_set_data_full (G_OBJECT (dialog), "fingerprint", g_strdup (new_fingerprint), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (key_change_response_cb), self, 0);
   _kletsen_window_track_dialog (self, dialog);
   gtk_window_present (GTK_WINDOW (dialog));

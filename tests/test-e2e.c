@@ -1,0 +1,381 @@
+/* test-e2e.c
+ *
+ * Copyright 2026 The Kletsen authors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* protocol.md §5.1 with the server as the adversary: a scripted server that
+ * forges, replays, re-attributes, drops and reorders encrypted messages, and
+ * passes on keys nobody asked for. Only a message signed by the key pinned
+ * for its sender, with a new counter, is shown as that sender's; everything
+ * else is an error item that says why. Plus the test vector of
+ * docs/protocol.md. */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "kletsen-crypto.h"
+#include "kletsen-fake-server.h"
+#include "kletsen-protocol.h"
+#include "kletsen-session.h"
+#include "kletsen-test-util.h"
+
+#define RUN_UNTIL(cond) KT_RUN_UNTIL (cond)
+
+static char *
+vector_path (const char *name)
+{
+  return g_test_build_filename (G_TEST_DIST, "e2e-vector", name, NULL);
+}
+
+static KletsenIdentity *
+fixture_identity (const char *name)
+{
+  g_autofree char *path = vector_path (name);
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autofree char *copy = g_build_filename (dir, "identity.pem", NULL);
+  g_autofree char *pem = NULL;
+  g_autoptr(GError) error = NULL;
+  KletsenIdentity *identity;
+
+  /* Loaded from a copy: git does not keep the file's mode. */
+  g_assert_true (g_file_get_contents (path, &pem, NULL, &error));
+  g_assert_true (g_file_set_contents_full (copy, pem, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error));
+  identity = kletsen_identity_load_or_create (copy, &error);
+  g_assert_no_error (error);
+  kt_remove_tree (dir);
+  return identity;
+}
+
+/* ---- the test vector of docs/protocol.md ---- */
+
+static void
+test_vector (void)
+{
+  g_autofree char *path = vector_path ("message.ini");
+  g_autoptr(GKeyFile) vector = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KletsenIdentity) bob = fixture_identity ("bob-identity.pem");
+  g_autofree char *sender = NULL, *receiver = NULL, *sender_key = NULL, *receiver_key = NULL;
+  g_autofree char *session_key = NULL, *message = NULL, *signature = NULL, *text = NULL, *opened = NULL;
+  g_autofree char *aad_hash = NULL, *signed_hash = NULL;
+  g_autoptr(GBytes) aad = NULL;
+  g_autoptr(GBytes) all = NULL;
+  KletsenSealHeader header;
+
+  g_assert_true (g_key_file_load_from_file (vector, path, G_KEY_FILE_NONE, &error));
+  sender = g_key_file_get_string (vector, "vector", "sender", NULL);
+  receiver = g_key_file_get_string (vector, "vector", "receiver", NULL);
+  sender_key = g_key_file_get_string (vector, "vector", "senderKey", NULL);
+  receiver_key = g_key_file_get_string (vector, "vector", "receiverKey", NULL);
+  session_key = g_key_file_get_string (vector, "vector", "sessionKey", NULL);
+  message = g_key_file_get_string (vector, "vector", "message", NULL);
+  signature = g_key_file_get_string (vector, "vector", "signature", NULL);
+  text = g_key_file_get_string (vector, "vector", "text", NULL);
+  header = (KletsenSealHeader) { sender, receiver, sender_key, receiver_key,
+                                 g_key_file_get_int64 (vector, "vector", "counter", NULL) };
+
+  /* The bytes, as docs/protocol.md writes them down. */
+  aad = kletsen_crypto_seal_header (&header, session_key, NULL);
+  all = kletsen_crypto_seal_header (&header, session_key, message);
+  aad_hash = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, aad);
+  signed_hash = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, all);
+  g_assert_cmpstr (aad_hash, ==, g_key_file_get_string (vector, "vector", "aad-sha256", NULL));
+  g_assert_cmpint (g_bytes_get_size (aad), ==, g_key_file_get_integer (vector, "vector", "aad-length", NULL));
+  g_assert_cmpstr (signed_hash, ==, g_key_file_get_string (vector, "vector", "signed-sha256", NULL));
+  g_assert_cmpmem (g_bytes_get_data (aad, NULL), 17, "\0\0\0\x0d" KLETSEN_SEAL_LABEL, 17);
+  g_assert_cmpmem ((const char *)g_bytes_get_data (aad, NULL) + 17, 9, "\0\0\0\x05" "alice", 9);
+
+  g_assert_true (kletsen_crypto_verify (&header, session_key, message, signature));
+  opened = kletsen_identity_open (bob, &header, session_key, message, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (opened, ==, text);
+
+  /* Any field changed, and it is not the sender's any more. */
+  header.counter = 2;
+  g_assert_false (kletsen_crypto_verify (&header, session_key, message, signature));
+  header.counter = 1;
+  header.sender = "carol";
+  g_assert_false (kletsen_crypto_verify (&header, session_key, message, signature));
+  header.sender = sender;
+  header.receiver = "dave";
+  g_assert_false (kletsen_crypto_verify (&header, session_key, message, signature));
+  header.receiver = receiver;
+  g_assert_false (kletsen_crypto_verify (&header, message, session_key, signature));
+  g_assert_true (kletsen_crypto_verify (&header, session_key, message, signature));
+}
+
+/* ---- the server as the adversary ---- */
+
+typedef struct
+{
+  KletsenIdentity *alice;   /* the real alice */
+  KletsenIdentity *forger;  /* the server's own key */
+} Actors;
+
+static char *
+sealed_line (KletsenIdentity *signer,
+             const char      *claimed_sender,
+             const char      *sender_key,
+             const char      *receiver_key,
+             gint64           counter,
+             const char      *text)
+{
+  KletsenSealHeader header = { claimed_sender, "mee", sender_key, receiver_key, counter };
+  g_autofree char *session_key = NULL, *message = NULL, *signature = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* A signer other than the key named signs what it likes: the header still
+   * names sender_key. */
+  header.sender_key = kletsen_identity_get_public_key (signer);
+  g_assert_true (kletsen_identity_seal (signer, &header, text, &session_key, &message, &signature, &error));
+  return g_strdup_printf ("SECURE_MESSAGE {\"sender\":\"%s\",\"sessionKey\":\"%s\",\"message\":\"%s\","
+                          "\"senderKey\":\"%s\",\"counter\":%" G_GINT64_FORMAT ",\"signature\":\"%s\"}",
+                          claimed_sender, session_key, message, sender_key, counter, signature);
+}
+
+static void
+adversary_script (KtFake     *fake,
+                  KtFakeConn *conn,
+                  guint       index,
+                  gpointer    data)
+{
+  Actors *actors = data;
+  const char *alice = kletsen_identity_get_public_key (actors->alice);
+  const char *forger = kletsen_identity_get_public_key (actors->forger);
+  g_autoptr(JsonObject) res = NULL;
+  g_autofree char *mine = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *reattributed = NULL;
+  char *line;
+
+  g_free (kt_fake_login (conn));
+  /* The client hands its key to whoever asks. */
+  kt_fake_send (conn, "SECURE_MESSAGE_REQ {\"sender\":\"alice\"}");
+  res = kt_fake_expect (conn, "SECURE_MESSAGE_RES");
+  mine = g_strdup (json_object_get_string_member (res, "publicKey"));
+
+  first = sealed_line (actors->alice, "alice", alice, mine, 1, "eins");
+  kt_fake_send (conn, "%s", first);                                      /* real */
+  kt_fake_send (conn, "%s", first);                                      /* replayed */
+  reattributed = g_strdup (first);
+  memcpy (strstr (reattributed, "\"alice\""), "\"carol\"", 7);
+  kt_fake_send (conn, "%s", reattributed);                               /* re-attributed */
+  line = sealed_line (actors->forger, "alice", alice, mine, 2, "forged"); /* alice's key, the server's signature */
+  kt_fake_send (conn, "%s", line);
+  g_free (line);
+  line = sealed_line (actors->forger, "alice", forger, mine, 1, "impostor"); /* a key of its own under alice's name */
+  kt_fake_send (conn, "%s", line);
+  g_free (line);
+  line = sealed_line (actors->alice, "alice", alice, mine, 3, "drei");   /* 2 dropped */
+  kt_fake_send (conn, "%s", line);
+  g_free (line);
+  line = sealed_line (actors->alice, "alice", alice, mine, 2, "zwei");   /* 2, late: reordered */
+  kt_fake_send (conn, "%s", line);
+  g_free (line);
+  /* The new fields missing or of the wrong type. */
+  kt_fake_send (conn, "SECURE_MESSAGE {\"sender\":\"alice\",\"sessionKey\":\"AAAA\",\"message\":\"AAAA\"}");
+  kt_fake_send (conn, "SECURE_MESSAGE {\"sender\":\"alice\",\"sessionKey\":\"AAAA\",\"message\":\"AAAA\",\"senderKey\":\"%s\","
+                "\"counter\":\"4\",\"signature\":\"AAAA\"}", alice);
+  kt_fake_send (conn, "SECURE_MESSAGE {\"sender\":\"alice\",\"sessionKey\":\"AAAA\",\"message\":\"AAAA\",\"senderKey\":7,"
+                "\"counter\":4,\"signature\":[]}");
+  /* A key nobody asked for. */
+  kt_fake_send (conn, "SECURE_MESSAGE_RES {\"receiver\":\"zed\",\"publicKey\":\"%s\"}", forger);
+  kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"the end\"}");
+  kt_fake_serve (fake, conn);
+}
+
+static void
+quiet_script (KtFake     *fake,
+              KtFakeConn *conn,
+              guint       index,
+              gpointer    data)
+{
+  g_free (kt_fake_login (conn));
+  kt_fake_serve (fake, conn);
+}
+
+static gboolean
+room_has (KletsenSession *session,
+          const char     *text)
+{
+  GListModel *room = G_LIST_MODEL (kletsen_session_get_everyone (session));
+
+  for (guint i = 0; i < g_list_model_get_n_items (room); i++)
+    {
+      g_autoptr(KletsenChatMessage) m = g_list_model_get_item (room, i);
+
+      if (g_str_equal (kletsen_chat_message_get_text (m), text))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static KletsenSession *
+login_to (KtFake     *fake,
+          const char *dir)
+{
+  KletsenSession *session = kletsen_session_new (dir);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  kletsen_session_connect_async (session, "127.0.0.1", kt_fake_port (fake), "mee", NULL, kt_store_result_cb, &result);
+  RUN_UNTIL (result != NULL);
+  g_assert_true (kletsen_session_connect_finish (session, result, NULL));
+  return session;
+}
+
+static void
+test_server_as_adversary (void)
+{
+  Actors actors = { fixture_identity ("alice-identity.pem"), fixture_identity ("bob-identity.pem") };
+  g_autoptr(KtFake) fake = kt_fake_start (adversary_script, &actors);
+  g_autoptr(KtFake) other = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autoptr(KletsenSession) session = login_to (fake, dir);
+  g_autoptr(KletsenSession) elsewhere = NULL;
+  g_autofree char *alice_fp = kletsen_crypto_fingerprint (kletsen_identity_get_public_key (actors.alice));
+  g_autofree char *pinned = NULL;
+  g_autofree char *zed = NULL;
+  KletsenConversation *with_alice;
+  KletsenConversation *with_carol;
+  guint texts = 0, errors = 0;
+
+  RUN_UNTIL (room_has (session, "the end"));
+  with_alice = kletsen_session_lookup_conversation (session, "alice");
+  with_carol = kletsen_session_lookup_conversation (session, "carol");
+  g_assert_nonnull (with_alice);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (with_alice)); i++)
+    {
+      g_autoptr(KletsenChatMessage) m = g_list_model_get_item (G_LIST_MODEL (with_alice), i);
+      const char *text = kletsen_chat_message_get_text (m);
+
+      g_test_message ("alice: %s %s", kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_ERROR ? "error" : "text", text);
+      if (kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_TEXT)
+        {
+          /* Only alice's own, new messages are shown as hers. */
+          g_assert_true (g_str_equal (text, "eins") || g_str_equal (text, "drei"));
+          g_assert_true (kletsen_chat_message_get_encrypted (m));
+          texts++;
+        }
+      else
+        {
+          g_assert_cmpint (kletsen_chat_message_get_kind (m), ==, KLETSEN_MESSAGE_KIND_ERROR);
+          g_assert_false (kletsen_chat_message_get_encrypted (m));
+          errors++;
+        }
+    }
+  g_assert_cmpuint (texts, ==, 2);
+  /* replayed, forged, impostor, 1 missing, reordered, three not signed */
+  g_assert_cmpuint (errors, ==, 8);
+
+  /* The re-attributed copy is no message of carol's. */
+  g_assert_nonnull (with_carol);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (with_carol)), ==, 1);
+  {
+    g_autoptr(KletsenChatMessage) m = g_list_model_get_item (G_LIST_MODEL (with_carol), 0);
+
+    g_assert_cmpint (kletsen_chat_message_get_kind (m), ==, KLETSEN_MESSAGE_KIND_ERROR);
+    g_assert_nonnull (strstr (kletsen_chat_message_get_text (m), "could not be verified as carol’s"));
+  }
+
+  /* alice's key stays pinned; the impostor's is held back, blocked. */
+  pinned = kletsen_session_get_peer_fingerprint (session, "alice");
+  g_assert_cmpstr (pinned, ==, alice_fp);
+  g_assert_true (kletsen_session_is_peer_blocked (session, "alice"));
+  /* The key nobody asked for pinned nothing. */
+  zed = kletsen_session_get_peer_fingerprint (session, "zed");
+  g_assert_null (zed);
+  kletsen_session_disconnect (session);
+
+  /* The same data directory on another server: alice there is somebody else. */
+  other = kt_fake_start (quiet_script, NULL);
+  elsewhere = login_to (other, dir);
+  g_clear_pointer (&pinned, g_free);
+  pinned = kletsen_session_get_peer_fingerprint (elsewhere, "alice");
+  g_assert_null (pinned);
+  kletsen_session_disconnect (elsewhere);
+
+  kt_remove_tree (dir);
+  kletsen_identity_free (actors.alice);
+  kletsen_identity_free (actors.forger);
+}
+
+/* Counters and pins survive a restart: a message replayed to a new session
+ * on the same data directory is still a replay. */
+static void
+replay_after_restart_script (KtFake     *fake,
+                             KtFakeConn *conn,
+                             guint       index,
+                             gpointer    data)
+{
+  Actors *actors = data;
+  const char *alice = kletsen_identity_get_public_key (actors->alice);
+  g_autoptr(JsonObject) res = NULL;
+  static char *first;
+
+  g_free (kt_fake_login (conn));
+  kt_fake_send (conn, "SECURE_MESSAGE_REQ {\"sender\":\"alice\"}");
+  res = kt_fake_expect (conn, "SECURE_MESSAGE_RES");
+  if (first == NULL)
+    first = sealed_line (actors->alice, "alice", alice, json_object_get_string_member (res, "publicKey"), 1, "eins");
+  kt_fake_send (conn, "%s", first);
+  kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"the end\"}");
+  kt_fake_serve (fake, conn);
+}
+
+static void
+test_replay_after_restart (void)
+{
+  Actors actors = { fixture_identity ("alice-identity.pem"), NULL };
+  g_autoptr(KtFake) fake = kt_fake_start (replay_after_restart_script, &actors);
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  KletsenSession *session = login_to (fake, dir);
+  KletsenConversation *with_alice;
+  g_autoptr(KletsenChatMessage) m = NULL;
+
+  RUN_UNTIL (room_has (session, "the end"));
+  with_alice = kletsen_session_lookup_conversation (session, "alice");
+  m = g_list_model_get_item (G_LIST_MODEL (with_alice), 0);
+  g_assert_cmpstr (kletsen_chat_message_get_text (m), ==, "eins");
+  g_clear_object (&m);
+  kletsen_session_disconnect (session);
+  g_object_unref (session);
+
+  session = login_to (fake, dir);
+  RUN_UNTIL (room_has (session, "the end"));
+  with_alice = kletsen_session_lookup_conversation (session, "alice");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (with_alice)), ==, 1);
+  m = g_list_model_get_item (G_LIST_MODEL (with_alice), 0);
+  g_assert_cmpint (kletsen_chat_message_get_kind (m), ==, KLETSEN_MESSAGE_KIND_ERROR);
+  g_assert_nonnull (strstr (kletsen_chat_message_get_text (m), "replayed"));
+  kletsen_session_disconnect (session);
+  g_object_unref (session);
+
+  /* Pins and counters are this user's alone. */
+  {
+    g_autofree char *pins = g_build_filename (dir, "pinned-keys.ini", NULL);
+    g_autofree char *counters = g_build_filename (dir, "message-counters.ini", NULL);
+    GStatBuf st;
+
+    g_assert_cmpint (g_stat (pins, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+    g_assert_cmpint (g_stat (counters, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  }
+  kt_remove_tree (dir);
+  kletsen_identity_free (actors.alice);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/e2e/vector", test_vector);
+  g_test_add_func ("/e2e/server-as-adversary", test_server_as_adversary);
+  g_test_add_func ("/e2e/replay-after-restart", test_replay_after_restart);
+  return g_test_run ();
+}
