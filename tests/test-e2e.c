@@ -369,6 +369,49 @@ test_replay_after_restart (void)
   kletsen_identity_free (actors.alice);
 }
 
+/* A verified encrypted message turns the conversation's secure mode on, so
+ * the reply goes out encrypted too; the mode survives a restart. */
+static void
+test_reply_stays_encrypted (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autofree char *alice_dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autofree char *bob_dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autoptr(KletsenSession) alice = kletsen_session_new (alice_dir);
+  g_autoptr(KletsenSession) bob = kletsen_session_new (bob_dir);
+  g_autoptr(KletsenSession) bob_again = NULL;
+  g_autoptr(GAsyncResult) a = NULL;
+  g_autoptr(GAsyncResult) b = NULL;
+  g_autoptr(GAsyncResult) sent = NULL;
+  KletsenConversation *with_alice;
+
+  kletsen_session_connect_async (alice, "127.0.0.1", server->port, "alice", NULL, kt_store_result_cb, &a);
+  kletsen_session_connect_async (bob, "127.0.0.1", server->port, "bob", NULL, kt_store_result_cb, &b);
+  RUN_UNTIL (a != NULL && b != NULL);
+  g_assert_true (kletsen_session_connect_finish (alice, a, NULL) && kletsen_session_connect_finish (bob, b, NULL));
+  RUN_UNTIL (kletsen_session_is_online (alice, "bob"));
+  g_assert_false (kletsen_session_get_secure (bob, "alice"));
+
+  kletsen_session_send_secure_async (alice, "bob", "psst", kt_store_result_cb, &sent);
+  RUN_UNTIL (sent != NULL);
+  g_assert_true (kletsen_session_request_finish (alice, sent, NULL));
+  RUN_UNTIL ((with_alice = kletsen_session_lookup_conversation (bob, "alice")) != NULL &&
+             g_list_model_get_n_items (G_LIST_MODEL (with_alice)) == 1);
+  g_assert_true (kletsen_session_get_secure (bob, "alice"));
+  kletsen_session_disconnect (bob);
+
+  bob_again = kletsen_session_new (bob_dir);
+  g_clear_object (&b);
+  kletsen_session_connect_async (bob_again, "127.0.0.1", server->port, "bob", NULL, kt_store_result_cb, &b);
+  RUN_UNTIL (b != NULL);
+  g_assert_true (kletsen_session_connect_finish (bob_again, b, NULL));
+  g_assert_true (kletsen_session_get_secure (bob_again, "alice"));
+  kletsen_session_disconnect (bob_again);
+  kletsen_session_disconnect (alice);
+  kt_remove_tree (alice_dir);
+  kt_remove_tree (bob_dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -377,5 +420,6 @@ main (int    argc,
   g_test_add_func ("/e2e/vector", test_vector);
   g_test_add_func ("/e2e/server-as-adversary", test_server_as_adversary);
   g_test_add_func ("/e2e/replay-after-restart", test_replay_after_restart);
+  g_test_add_func ("/e2e/reply-stays-encrypted", test_reply_stays_encrypted);
   return g_test_run ();
 }

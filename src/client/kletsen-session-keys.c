@@ -381,6 +381,8 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
     }
   message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
   kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
+  /* They write encrypted: so does the reply. */
+  kletsen_session_set_secure (self, sender, TRUE);
 }
 
 void
@@ -538,4 +540,37 @@ kletsen_session_forget_peer_key (KletsenSession *self,
 
   g_hash_table_remove (self->changed_keys, key);
   g_hash_table_remove (self->peer_keys, key);
+}
+
+/**
+ * kletsen_session_get_secure:
+ *
+ * Returns: whether the conversation with @peer is in secure mode: what is
+ *   sent there goes out encrypted end to end. Kept per server and peer
+ *   across restarts, and switched on by a verified encrypted message from
+ *   @peer, so that a reply never goes out in clear by accident.
+ */
+gboolean
+kletsen_session_get_secure (KletsenSession *self,
+                            const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, "secure");
+
+  return g_key_file_get_boolean (self->counters, group, key, NULL);
+}
+
+void
+kletsen_session_set_secure (KletsenSession *self,
+                            const char     *peer,
+                            gboolean        secure)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, "secure");
+
+  if (kletsen_session_get_secure (self, peer) == !!secure)
+    return;
+  g_key_file_set_boolean (self->counters, group, key, secure);
+  save_key_file (self->counters, self->counters_path, "message counters");
+  g_signal_emit (self, _kletsen_session_signals[SECURE_CHANGED], 0, peer);
 }

@@ -420,6 +420,12 @@ kletsen_session_class_init (KletsenSessionClass *klass)
   _kletsen_session_signals[PEER_KEY_CHANGED] = g_signal_new ("peer-key-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                             NULL, NULL, NULL, G_TYPE_NONE, 3,
                                             G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * KletsenSession::secure-changed:
+   * @peer: whose conversation went in or out of secure mode
+   */
+  _kletsen_session_signals[SECURE_CHANGED] = g_signal_new ("secure-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -160,5 +160,10 @@ gboolean             kletsen_session_trust_peer_key       (KletsenSession       
                                                            const char           *fingerprint);
 void                 kletsen_session_forget_peer_key      (KletsenSession       *self,
                                                            const char           *peer);
+gboolean             kletsen_session_get_secure           (KletsenSession       *self,
+                                                           const char           *peer);
+void                 kletsen_session_set_secure           (KletsenSession       *self,
+                                                           const char           *peer,
+                                                           gboolean              secure);
 
 G_END_DECLS

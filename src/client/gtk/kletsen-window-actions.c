@@ -62,13 +62,12 @@ _kletsen_window_send_action (GtkWidget  *widget,
   KletsenWindow *self = KLETSEN_WINDOW (widget);
   const char *peer = _kletsen_window_current_peer (self);
   g_autofree char *text = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->message_entry)));
-  g_autofree char *key = peer ? fold (peer) : NULL;
 
   if (kletsen_text_is_blank (text))
     return;
   if (peer == NULL)
     kletsen_session_broadcast_async (self->session, text, NULL, NULL);
-  else if (g_hash_table_contains (self->secure_peers, key))
+  else if (kletsen_session_get_secure (self->session, peer))
     {
       if (kletsen_session_is_peer_blocked (self->session, peer))
         {

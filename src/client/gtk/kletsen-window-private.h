@@ -58,7 +58,6 @@ struct _KletsenWindow
   GSettings            *settings;
   GtkFlattenListModel  *sidebar_model;
   KletsenConversation  *conversation; /* the one shown */
-  GHashTable           *secure_peers; /* folded names with the lock on */
   GtkWidget            *open_dialog;  /* the dialog on screen, if any; weak */
   GHashTable           *drafts;       /* folded peer ("" for everyone) → unsent text */
   GQueue                offers;       /* KletsenFileTransfer waiting for their dialog */
@@ -70,6 +69,7 @@ struct _KletsenWindow
   /* state */
   gulong                conversation_items_id;
   gboolean              connecting;
+  gboolean              showing_secure; /* the toggle follows the session, not the user */
 };
 
 void _kletsen_window_show_conversation (KletsenWindow *self,

@@ -284,9 +284,7 @@ static void
 update_conversation_header (KletsenWindow *self)
 {
   const char *peer = _kletsen_window_current_peer (self);
-  g_autofree char *key = peer ? fold (peer) : NULL;
-  gboolean secure = key && g_hash_table_contains (self->secure_peers, key);
-
+  gboolean secure = peer != NULL && kletsen_session_get_secure (self->session, peer);
   gboolean online = kletsen_session_get_state (self->session) == KLETSEN_SESSION_ONLINE;
 
   adw_window_title_set_title (self->conversation_title, peer ? peer : _("Everyone"));
@@ -298,7 +296,9 @@ update_conversation_header (KletsenWindow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->secure_toggle), peer != NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->fingerprint_button), peer != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send-files", peer != NULL);
+  self->showing_secure = TRUE;
   gtk_toggle_button_set_active (self->secure_toggle, secure);
+  self->showing_secure = FALSE;
 }
 
 /* Drafts are kept per conversation: text typed for bob never follows you
@@ -372,15 +372,10 @@ secure_toggled_cb (KletsenWindow   *self,
                    GtkToggleButton *toggle)
 {
   const char *peer = _kletsen_window_current_peer (self);
-  g_autofree char *key = NULL;
 
-  if (peer == NULL)
+  if (peer == NULL || self->showing_secure)
     return;
-  key = fold (peer);
-  if (gtk_toggle_button_get_active (toggle))
-    g_hash_table_add (self->secure_peers, g_steal_pointer (&key));
-  else
-    g_hash_table_remove (self->secure_peers, key);
+  kletsen_session_set_secure (self->session, peer, gtk_toggle_button_get_active (toggle));
   update_conversation_header (self);
 }
 
@@ -522,7 +517,6 @@ kletsen_window_dispose (GObject *object)
   g_clear_object (&self->sidebar_model);
   g_clear_object (&self->session);
   g_clear_object (&self->settings);
-  g_clear_pointer (&self->secure_peers, g_hash_table_unref);
   g_clear_pointer (&self->drafts, g_hash_table_unref);
   g_queue_clear_full (&self->offers, g_object_unref);
   g_clear_object (&self->offer_shown);
@@ -610,7 +604,6 @@ kletsen_window_init (KletsenWindow *self)
    * (the UI tests). */
   gtk_icon_theme_add_resource_path (gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (self))),
                                     "/nl/kletsen/Kletsen/icons");
-  self->secure_peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->drafts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_queue_init (&self->offers);
 
@@ -668,6 +661,7 @@ kletsen_window_new (GtkApplication *application,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::state", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::disconnect-reason", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "secure-changed", G_CALLBACK (people_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::last-error", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
   /* Whoever comes or goes may be the person shown. */
   g_signal_connect_object (kletsen_session_get_users (session), "items-changed",
