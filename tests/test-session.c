@@ -816,12 +816,16 @@ test_undecryptable (Fixture       *f,
   g_autoptr(KletsenIdentity) other = kletsen_identity_load_or_create (path, NULL);
   g_autofree char *session_key = NULL;
   g_autofree char *message = NULL;
+  g_autofree char *signature = NULL;
   g_autoptr(KletsenChatMessage) got = NULL;
   KletsenConversation *conversation = kletsen_session_get_conversation (bob, "mallory");
+  const char *key = kletsen_identity_get_public_key (other);
+  KletsenSealHeader header = { "mallory", "bob", key, key, 1 };
 
-  /* Encrypted for a different key than bob's. */
-  g_assert_true (kletsen_crypto_encrypt (kletsen_identity_get_public_key (other), "hidden", &session_key, &message, NULL));
-  kt_client_send (mallory, "SECURE_MESSAGE {\"receiver\":\"bob\",\"sessionKey\":\"%s\",\"message\":\"%s\"}", session_key, message);
+  /* Encrypted, and signed, for a different key than bob's. */
+  g_assert_true (kletsen_identity_seal (other, &header, "hidden", &session_key, &message, &signature, NULL));
+  kt_client_send (mallory, "SECURE_MESSAGE {\"receiver\":\"bob\",\"sessionKey\":\"%s\",\"message\":\"%s\","
+                  "\"senderKey\":\"%s\",\"counter\":1,\"signature\":\"%s\"}", session_key, message, key, signature);
   kt_client_send (mallory, "SECURE_MESSAGE {\"receiver\":\"bob\",\"sessionKey\":\"!!\",\"message\":\"AAAA\"}");
   RUN_UNTIL (n_items (conversation) == 2);
   for (guint i = 0; i < 2; i++)
@@ -842,9 +846,11 @@ test_crypto_roundtrip (void)
   g_autoptr(KletsenIdentity) again = NULL;
   g_autofree char *session_key = NULL;
   g_autofree char *message = NULL;
+  g_autofree char *signature = NULL;
   g_autofree char *text = NULL;
   g_autofree char *tampered = NULL;
   g_autoptr(GError) error = NULL;
+  KletsenSealHeader header;
   GStatBuf st;
   gsize len;
   guchar *raw;
@@ -856,7 +862,9 @@ test_crypto_roundtrip (void)
   again = kletsen_identity_load_or_create (path, NULL);
   g_assert_cmpstr (kletsen_identity_get_public_key (again), ==, kletsen_identity_get_public_key (id));
 
-  g_assert_true (kletsen_crypto_encrypt (kletsen_identity_get_public_key (id), "caf\xc3\xa9 \xe2\x98\x95", &session_key, &message, &error));
+  header = (KletsenSealHeader) { "me", "me", kletsen_identity_get_public_key (id), kletsen_identity_get_public_key (id), 1 };
+  g_assert_true (kletsen_identity_seal (id, &header, "caf\xc3\xa9 \xe2\x98\x95", &session_key, &message, &signature, &error));
+  g_assert_true (kletsen_crypto_verify (&header, session_key, message, signature));
   g_assert_no_error (error);
   raw = g_base64_decode (session_key, &len);
   g_assert_cmpuint (len, ==, 256); /* RSA-2048 */
@@ -868,10 +876,11 @@ test_crypto_roundtrip (void)
   tampered = g_base64_encode (raw, len);
   g_free (raw);
 
-  text = kletsen_identity_decrypt (id, session_key, message, &error);
+  text = kletsen_identity_open (id, &header, session_key, message, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (text, ==, "caf\xc3\xa9 \xe2\x98\x95");
-  g_assert_null (kletsen_identity_decrypt (id, session_key, tampered, &error));
+  g_assert_false (kletsen_crypto_verify (&header, session_key, tampered, signature));
+  g_assert_null (kletsen_identity_open (id, &header, session_key, tampered, &error));
   g_assert_error (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_FAILED);
 
   g_unlink (path);

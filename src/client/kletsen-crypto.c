@@ -9,6 +9,7 @@
  *
  *   sessionKey = base64 (RSA-PKCS#1-v1.5-encrypt (peer's public key, 32 random bytes))
  *   message    = base64 (12-byte nonce ‖ AES-256-GCM ciphertext ‖ 16-byte tag)
+ *   signature  = base64 (RSA-PSS-SHA256-sign (sender's key, header ‖ message))
  *
  * Public keys travel as base64 DER SubjectPublicKeyInfo. The private key is
  * kept as PEM in a file only its owner can read, and never leaves it.
@@ -225,123 +226,6 @@ kletsen_crypto_fingerprint (const char *public_key)
       g_string_append_c (out, g_ascii_toupper (hex[i]));
     }
   return g_string_free (out, FALSE);
-}
-
-/**
- * kletsen_crypto_encrypt:
- * @public_key: the receiver's key, base64 DER SubjectPublicKeyInfo
- * @plaintext: UTF-8 text
- * @session_key: (out): the fresh AES key, wrapped for the receiver, base64
- * @message: (out): nonce, ciphertext and tag, base64
- */
-gboolean
-kletsen_crypto_encrypt (const char  *public_key,
-                        const char  *plaintext,
-                        char       **session_key,
-                        char       **message,
-                        GError     **error)
-{
-  gnutls_pubkey_t pub = import_public_key (public_key, error);
-  guchar key[SESSION_KEY_LEN];
-  gnutls_datum_t key_datum = { key, SESSION_KEY_LEN };
-  gnutls_datum_t wrapped = { NULL, 0 };
-  gnutls_aead_cipher_hd_t aead = NULL;
-  gsize text_len = strlen (plaintext);
-  gsize out_len = NONCE_LEN + text_len + TAG_LEN;
-  g_autofree guchar *out = g_malloc (out_len);
-  gsize ct_len = text_len + TAG_LEN;
-  gboolean ok = FALSE;
-
-  if (pub == NULL)
-    return FALSE;
-
-  if (!gnutls_failed (gnutls_rnd (GNUTLS_RND_KEY, key, sizeof key), "random key", error) &&
-      !gnutls_failed (gnutls_rnd (GNUTLS_RND_NONCE, out, NONCE_LEN), "random nonce", error) &&
-      !gnutls_failed (gnutls_pubkey_encrypt_data (pub, 0, &key_datum, &wrapped), "wrapping the key", error) &&
-      !gnutls_failed (gnutls_aead_cipher_init (&aead, GNUTLS_CIPHER_AES_256_GCM, &key_datum), "cipher", error) &&
-      !gnutls_failed (gnutls_aead_cipher_encrypt (aead, out, NONCE_LEN, NULL, 0, TAG_LEN,
-                                                  plaintext, text_len, out + NONCE_LEN, &ct_len),
-                      "encrypting", error))
-    {
-      *session_key = g_base64_encode (wrapped.data, wrapped.size);
-      *message = g_base64_encode (out, NONCE_LEN + ct_len);
-      ok = TRUE;
-    }
-
-  gnutls_memset (key, 0, sizeof key);
-  if (aead != NULL)
-    gnutls_aead_cipher_deinit (aead);
-  gnutls_free (wrapped.data);
-  gnutls_pubkey_deinit (pub);
-  return ok;
-}
-
-/**
- * kletsen_identity_decrypt:
- *
- * Returns: (transfer full) (nullable): the text, or %NULL when the message
- *   does not decrypt, does not authenticate or is not UTF-8; never garbage
- */
-char *
-kletsen_identity_decrypt (KletsenIdentity  *self,
-                          const char       *session_key,
-                          const char       *message,
-                          GError          **error)
-{
-  g_autoptr(GBytes) wrapped = NULL;
-  g_autoptr(GBytes) sealed = NULL;
-  gnutls_datum_t in, key = { NULL, 0 };
-  gnutls_aead_cipher_hd_t aead = NULL;
-  const guchar *data;
-  gsize len, text_len = 0;
-  char *text = NULL;
-
-  if (!decode (session_key, &wrapped) || !decode (message, &sealed) ||
-      g_bytes_get_size (sealed) < NONCE_LEN + TAG_LEN)
-    {
-      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
-                           _("The encrypted message is malformed"));
-      return NULL;
-    }
-
-  in.data = (unsigned char *)g_bytes_get_data (wrapped, &len);
-  in.size = len;
-  if (gnutls_privkey_decrypt_data (self->private_key, 0, &in, &key) < 0 || key.size != SESSION_KEY_LEN)
-    {
-      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
-                           _("The message was not encrypted for this key"));
-      goto out;
-    }
-
-  data = g_bytes_get_data (sealed, &len);
-  text_len = len - NONCE_LEN - TAG_LEN;
-  text = g_malloc (text_len + 1);
-  if (gnutls_aead_cipher_init (&aead, GNUTLS_CIPHER_AES_256_GCM, &key) < 0 ||
-      gnutls_aead_cipher_decrypt (aead, data, NONCE_LEN, NULL, 0, TAG_LEN,
-                                  data + NONCE_LEN, len - NONCE_LEN, text, &text_len) < 0)
-    {
-      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_FAILED,
-                           _("The message did not authenticate"));
-      g_clear_pointer (&text, g_free);
-      goto out;
-    }
-  text[text_len] = '\0';
-  if (!g_utf8_validate_len (text, text_len, NULL))
-    {
-      g_set_error_literal (error, KLETSEN_CRYPTO_ERROR, KLETSEN_CRYPTO_ERROR_BAD_MESSAGE,
-                           _("The message is not text"));
-      g_clear_pointer (&text, g_free);
-    }
-
-out:
-  if (aead != NULL)
-    gnutls_aead_cipher_deinit (aead);
-  if (key.data != NULL)
-    {
-      gnutls_memset (key.data, 0, key.size);
-      gnutls_free (key.data);
-    }
-  return text;
 }
 
 static void

@@ -29,17 +29,8 @@ KletsenIdentity *kletsen_identity_load_or_create (const char       *path,
                                                   GError          **error);
 void             kletsen_identity_free           (KletsenIdentity  *self);
 const char      *kletsen_identity_get_public_key (KletsenIdentity  *self);
-char            *kletsen_identity_decrypt        (KletsenIdentity  *self,
-                                                  const char       *session_key,
-                                                  const char       *message,
-                                                  GError          **error);
 
 char            *kletsen_crypto_fingerprint      (const char       *public_key);
-gboolean         kletsen_crypto_encrypt          (const char       *public_key,
-                                                  const char       *plaintext,
-                                                  char            **session_key,
-                                                  char            **message,
-                                                  GError          **error);
 
 /* protocol.md §5.1: what a sender signs and the receiver checks before it
  * decrypts anything. The exact bytes are in docs/protocol.md. */
