@@ -222,9 +222,40 @@ test_app (void)
   {
     GtkWidget *dialog = window->open_dialog;
 
-    adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "close");
+    /* They match: bob is marked verified, and the header says so. */
+    g_assert_true (adw_message_dialog_has_response (ADW_MESSAGE_DIALOG (dialog), "verify"));
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "verify");
     g_assert_null (window->open_dialog);
     gtk_window_destroy (GTK_WINDOW (dialog));
+    g_assert_true (kletsen_session_is_peer_verified (session, "bob"));
+    g_assert_cmpstr (adw_window_title_get_subtitle (window->conversation_title), ==,
+                     "Encrypted end to end, key verified");
+  }
+
+  /* bob's key changes twice while the first warning is on screen: one
+   * dialog, the newest key, and louder because the old one was verified. */
+  {
+    g_autofree char *pinned = kletsen_session_get_peer_fingerprint (session, "bob");
+    GtkWidget *first;
+
+    g_signal_emit_by_name (session, "peer-key-changed", "bob", pinned, "1111");
+    first = window->open_dialog;
+    g_assert_nonnull (first);
+    g_object_add_weak_pointer (G_OBJECT (first), (gpointer *)&first);
+    g_signal_emit_by_name (session, "peer-key-changed", "bob", pinned, "2222");
+    g_assert_null (first);
+    g_assert_cmpuint (g_hash_table_size (window->key_dialogs), ==, 1);
+    g_assert_cmpstr (g_object_get_data (G_OBJECT (window->open_dialog), "fingerprint"), ==, "2222");
+    g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (window->open_dialog)), ==,
+                     "The Key You Verified for bob Has Changed");
+    save_shot (window->open_dialog, "key-changed.png");
+    first = window->open_dialog;
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (first), "cancel");
+    gtk_window_destroy (GTK_WINDOW (first));
+    g_assert_cmpuint (g_hash_table_size (window->key_dialogs), ==, 0);
+    /* Keep Blocked: nothing pending, the verified pin stays. */
+    g_assert_false (kletsen_session_is_peer_blocked (session, "bob"));
+    g_assert_true (kletsen_session_is_peer_verified (session, "bob"));
   }
 
   /* A file from bob: the offer dialog, accept, and it arrives. */

@@ -401,6 +401,13 @@ test_reply_stays_encrypted (void)
   RUN_UNTIL ((with_alice = kletsen_session_lookup_conversation (bob, "alice")) != NULL &&
              g_list_model_get_n_items (G_LIST_MODEL (with_alice)) == 1);
   g_assert_true (kletsen_session_get_secure (bob, "alice"));
+
+  /* A verified mark takes the fingerprint compared, and only the pinned one. */
+  g_assert_false (kletsen_session_is_peer_verified (bob, "alice"));
+  g_assert_false (kletsen_session_verify_peer (bob, "alice", kletsen_session_get_fingerprint (bob)));
+  g_assert_false (kletsen_session_verify_peer (bob, "carol", kletsen_session_get_fingerprint (alice)));
+  g_assert_true (kletsen_session_verify_peer (bob, "alice", kletsen_session_get_fingerprint (alice)));
+  g_assert_true (kletsen_session_is_peer_verified (bob, "alice"));
   kletsen_session_disconnect (bob);
 
   bob_again = kletsen_session_new (bob_dir);
@@ -409,6 +416,10 @@ test_reply_stays_encrypted (void)
   RUN_UNTIL (b != NULL);
   g_assert_true (kletsen_session_connect_finish (bob_again, b, NULL));
   g_assert_true (kletsen_session_get_secure (bob_again, "alice"));
+  /* Remembered across restarts, until the user takes it back. */
+  g_assert_true (kletsen_session_is_peer_verified (bob_again, "alice"));
+  kletsen_session_unverify_peer (bob_again, "alice");
+  g_assert_false (kletsen_session_is_peer_verified (bob_again, "alice"));
   kletsen_session_disconnect (bob_again);
   kletsen_session_disconnect (alice);
   kt_remove_tree (alice_dir);

@@ -768,6 +768,9 @@ test_key_change (Fixture       *f,
   kletsen_session_send_secure_async (alice, "bob", "one", kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));
   first = kletsen_session_get_peer_fingerprint (alice, "bob");
+  /* alice and bob compared fingerprints. */
+  g_assert_true (kletsen_session_verify_peer (alice, "bob", first));
+  g_assert_true (kletsen_session_is_peer_verified (alice, "bob"));
 
   /* bob leaves and logs in again from a fresh data directory: a new key. */
   kletsen_session_disconnect (bob);
@@ -783,6 +786,10 @@ test_key_change (Fixture       *f,
   g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED);
   g_assert_cmpstr (changed, ==, "bob");
   g_assert_true (kletsen_session_is_peer_blocked (alice, "bob"));
+  /* A pending key cannot be marked verified; the old mark still holds
+   * until the new key is trusted (the app uses it to warn louder). */
+  g_assert_false (kletsen_session_verify_peer (alice, "bob", kletsen_session_get_fingerprint (bob)));
+  g_assert_true (kletsen_session_is_peer_verified (alice, "bob"));
 
   /* Still blocked, without asking the server again. */
   g_clear_error (&error);
@@ -797,6 +804,8 @@ test_key_change (Fixture       *f,
   second = kletsen_session_get_peer_fingerprint (alice, "bob");
   g_assert_cmpstr (second, !=, first);
   g_assert_cmpstr (second, ==, kletsen_session_get_fingerprint (bob));
+  /* The mark named the old key: the new one is not verified. */
+  g_assert_false (kletsen_session_is_peer_verified (alice, "bob"));
   g_clear_object (&result);
   kletsen_session_send_secure_async (alice, "bob", "four", kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));

@@ -522,6 +522,8 @@ kletsen_session_trust_peer_key (KletsenSession *self,
   pin (self, peer, pending);
   g_hash_table_insert (self->peer_keys, g_strdup (key), g_strdup (public_key));
   g_hash_table_remove (self->changed_keys, key);
+  /* A verified mark names the old fingerprint, so it no longer holds. */
+  g_signal_emit (self, _kletsen_session_signals[PEER_TRUST_CHANGED], 0, peer);
   return TRUE;
 }
 
@@ -540,6 +542,64 @@ kletsen_session_forget_peer_key (KletsenSession *self,
 
   g_hash_table_remove (self->changed_keys, key);
   g_hash_table_remove (self->peer_keys, key);
+}
+
+/**
+ * kletsen_session_verify_peer:
+ * @fingerprint: the fingerprint the user compared with @peer
+ *
+ * Marks @peer as verified: the two of you compared fingerprints out of
+ * band. The mark names the fingerprint, so it holds only as long as that
+ * key stays pinned; a changed key is never verified.
+ *
+ * Returns: %TRUE when @fingerprint is the pinned one and the mark was kept
+ */
+gboolean
+kletsen_session_verify_peer (KletsenSession *self,
+                             const char     *peer,
+                             const char     *fingerprint)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, "verified");
+  g_autofree char *pinned = pinned_fingerprint (self, peer);
+
+  if (pinned == NULL || g_strcmp0 (pinned, fingerprint) != 0 || kletsen_session_is_peer_blocked (self, peer))
+    return FALSE;
+  g_key_file_set_string (self->pins, group, key, fingerprint);
+  save_key_file (self->pins, self->pins_path, "pinned keys");
+  g_signal_emit (self, _kletsen_session_signals[PEER_TRUST_CHANGED], 0, peer);
+  return TRUE;
+}
+
+void
+kletsen_session_unverify_peer (KletsenSession *self,
+                               const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, "verified");
+
+  if (!g_key_file_remove_key (self->pins, group, key, NULL))
+    return;
+  save_key_file (self->pins, self->pins_path, "pinned keys");
+  g_signal_emit (self, _kletsen_session_signals[PEER_TRUST_CHANGED], 0, peer);
+}
+
+/**
+ * kletsen_session_is_peer_verified:
+ *
+ * Returns: whether the key pinned for @peer is the one the user marked as
+ *   verified
+ */
+gboolean
+kletsen_session_is_peer_verified (KletsenSession *self,
+                                  const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, "verified");
+  g_autofree char *verified = g_key_file_get_string (self->pins, group, key, NULL);
+  g_autofree char *pinned = pinned_fingerprint (self, peer);
+
+  return verified != NULL && g_strcmp0 (verified, pinned) == 0;
 }
 
 /**

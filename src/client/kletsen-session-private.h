@@ -177,7 +177,8 @@ struct _KletsenSession
   GHashTable          *changed_keys; /* folded name → the new key, not yet trusted */
   GHashTable          *secure_queue; /* folded name → GPtrArray of SecureSend */
   GHashTable          *key_timeouts; /* folded name → source id */
-  GKeyFile            *pins;         /* "peers HOST:PORT": folded name → fingerprint */
+  GKeyFile            *pins;         /* "peers HOST:PORT": folded name → fingerprint;
+                                      * "verified HOST:PORT": the fingerprint the user compared */
   char                *pins_path;
   GKeyFile            *counters;     /* §5.1 counters, "sent/received HOST:PORT": name → "FINGERPRINT|N" */
   char                *counters_path;
@@ -196,6 +197,7 @@ enum {
   FILE_OFFERED,
   PEER_KEY_CHANGED,
   SECURE_CHANGED,
+  PEER_TRUST_CHANGED,
   N_SIGNALS
 };
 

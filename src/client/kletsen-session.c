@@ -426,6 +426,13 @@ kletsen_session_class_init (KletsenSessionClass *klass)
    */
   _kletsen_session_signals[SECURE_CHANGED] = g_signal_new ("secure-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                                            0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * KletsenSession::peer-trust-changed:
+   * @peer: whose key was trusted anew, or marked or unmarked as verified
+   */
+  _kletsen_session_signals[PEER_TRUST_CHANGED] = g_signal_new ("peer-trust-changed", G_TYPE_FROM_CLASS (klass),
+                                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                               G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -160,6 +160,13 @@ gboolean             kletsen_session_trust_peer_key       (KletsenSession       
                                                            const char           *fingerprint);
 void                 kletsen_session_forget_peer_key      (KletsenSession       *self,
                                                            const char           *peer);
+gboolean             kletsen_session_verify_peer          (KletsenSession       *self,
+                                                           const char           *peer,
+                                                           const char           *fingerprint);
+void                 kletsen_session_unverify_peer        (KletsenSession       *self,
+                                                           const char           *peer);
+gboolean             kletsen_session_is_peer_verified     (KletsenSession       *self,
+                                                           const char           *peer);
 gboolean             kletsen_session_get_secure           (KletsenSession       *self,
                                                            const char           *peer);
 void                 kletsen_session_set_secure           (KletsenSession       *self,

@@ -97,6 +97,26 @@ _kletsen_window_message_entry_activate_cb (KletsenWindow *self)
 
 /* ---- secure messages ---- */
 
+static void
+fingerprints_response_cb (AdwMessageDialog *dialog,
+                          const char       *response,
+                          KletsenWindow    *self)
+{
+  const char *peer = g_object_get_data (G_OBJECT (dialog), "peer");
+
+  if (g_str_equal (response, "verify"))
+    {
+      /* The fingerprint this dialog showed: if it was replaced meanwhile,
+       * nothing is marked. */
+      if (kletsen_session_verify_peer (self->session, peer, g_object_get_data (G_OBJECT (dialog), "fingerprint")))
+        _kletsen_window_toast (self, _("Marked as verified"));
+      else
+        _kletsen_window_toast (self, _("The key changed while you compared it: nothing was marked"));
+    }
+  else if (g_str_equal (response, "unverify"))
+    kletsen_session_unverify_peer (self->session, peer);
+}
+
 void
 _kletsen_window_show_fingerprints_action (GtkWidget  *widget,
                           const char *action_name,
@@ -106,17 +126,31 @@ _kletsen_window_show_fingerprints_action (GtkWidget  *widget,
   const char *peer = _kletsen_window_current_peer (self);
   g_autofree char *theirs = peer ? kletsen_session_get_peer_fingerprint (self->session, peer) : NULL;
   g_autofree char *body = NULL;
+  gboolean verified;
   GtkWidget *dialog;
 
   if (peer == NULL)
     return;
+  verified = kletsen_session_is_peer_verified (self->session, peer);
   body = g_strdup_printf (_("Your fingerprint:\n%s\n\n%s’s fingerprint:\n%s\n\n"
                             "Read them to each other in person or on the phone. If they match, nobody "
                             "can read your encrypted messages but the two of you."),
                           kletsen_session_get_fingerprint (self->session),
                           peer, theirs ? theirs : _("not known yet: send an encrypted message first"));
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Compare Fingerprints"), body);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self),
+                                   verified ? _("Fingerprints Verified") : _("Compare Fingerprints"), body);
   adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  if (verified)
+    adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "unverify", _("_Unmark as Verified"));
+  else if (theirs != NULL && !kletsen_session_is_peer_blocked (self->session, peer))
+    {
+      adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "verify", _("_They Match"));
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "verify", ADW_RESPONSE_SUGGESTED);
+    }
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  g_object_set_data_full (G_OBJECT (dialog), "peer", g_strdup (peer), g_free);
+  g_object_set_data_full (G_OBJECT (dialog), "fingerprint", g_steal_pointer (&theirs), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (fingerprints_response_cb), self, 0);
   _kletsen_window_track_dialog (self, dialog);
   gtk_window_present (GTK_WINDOW (dialog));
 }
@@ -127,7 +161,9 @@ key_change_response_cb (AdwMessageDialog *dialog,
                         KletsenWindow    *self)
 {
   const char *peer = g_object_get_data (G_OBJECT (dialog), "peer");
+  g_autofree char *key = fold (peer);
 
+  g_hash_table_remove (self->key_dialogs, key);
   /* The key this dialog showed, not whichever came last. */
   if (g_str_equal (response, "trust"))
     {
@@ -140,20 +176,45 @@ key_change_response_cb (AdwMessageDialog *dialog,
     kletsen_session_forget_peer_key (self->session, peer);
 }
 
+/* One dialog per peer: a key that changes again replaces the dialog on
+ * screen (without answering it), so there is never a stack of them and
+ * never a Trust button for a key that is no longer the pending one. */
+static void
+replace_key_dialog (KletsenWindow *self,
+                    const char    *peer,
+                    GtkWidget     *dialog)
+{
+  g_autofree char *key = fold (peer);
+  GtkWidget *old = g_hash_table_lookup (self->key_dialogs, key);
+
+  if (old != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (old, self);
+      gtk_window_destroy (GTK_WINDOW (old));
+    }
+  g_hash_table_insert (self->key_dialogs, g_steal_pointer (&key), dialog);
+}
+
 void
 _kletsen_window_peer_key_changed_cb (KletsenWindow *self,
                      const char    *peer,
                      const char    *old_fingerprint,
                      const char    *new_fingerprint)
 {
-  g_autofree char *title = g_strdup_printf (_("%s’s Key Has Changed"), peer);
+  gboolean was_verified = kletsen_session_is_peer_verified (self->session, peer);
+  g_autofree char *title = g_strdup_printf (was_verified ? _("The Key You Verified for %s Has Changed")
+                                                         : _("%s’s Key Has Changed"), peer);
   g_autofree char *body = g_strdup_printf (_("The key the server relayed for %s is not the one you trusted before. "
                                              "They may have reinstalled Kletsen, or someone may be trying to read "
                                              "your messages.\n\nBefore:\n%s\n\nNow:\n%s\n\n"
                                              "Compare the new fingerprint with %s before you trust it. "
                                              "Until then nothing encrypted is sent to them."),
                                            peer, old_fingerprint, new_fingerprint, peer);
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), title, body);
+  g_autofree char *louder = was_verified
+    ? g_strdup_printf (_("You had compared fingerprints with %s and marked the old key as verified. "
+                         "A change now is unusual: call them before you trust it.\n\n%s"), peer, body)
+    : NULL;
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), title, louder ? louder : body);
 
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
                                     "cancel", _("_Keep Blocked"),
@@ -165,6 +226,7 @@ _kletsen_window_peer_key_changed_cb (KletsenWindow *self,
   g_object_set_data_full (G_OBJECT (dialog), "peer", g_strdup (peer), g_free);
   g_object_set_data_full (G_OBJECT (dialog), "fingerprint", g_strdup (new_fingerprint), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (key_change_response_cb), self, 0);
+  replace_key_dialog (self, peer, dialog);
   _kletsen_window_track_dialog (self, dialog);
   gtk_window_present (GTK_WINDOW (dialog));
 }

@@ -63,6 +63,7 @@ struct _KletsenWindow
   GQueue                offers;       /* KletsenFileTransfer waiting for their dialog */
   KletsenFileTransfer  *offer_shown;  /* the offer whose dialog is on screen */
   GtkWidget            *offer_dialog; /* weak */
+  GHashTable           *key_dialogs;  /* folded peer → its key-change dialog on screen (borrowed) */
   AdwToast             *invite_toast; /* the game invitation on screen; weak */
   guint                 invite_tick_id;
 

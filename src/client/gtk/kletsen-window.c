@@ -285,6 +285,7 @@ update_conversation_header (KletsenWindow *self)
 {
   const char *peer = _kletsen_window_current_peer (self);
   gboolean secure = peer != NULL && kletsen_session_get_secure (self->session, peer);
+  gboolean verified = peer != NULL && kletsen_session_is_peer_verified (self->session, peer);
   gboolean online = kletsen_session_get_state (self->session) == KLETSEN_SESSION_ONLINE;
 
   adw_window_title_set_title (self->conversation_title, peer ? peer : _("Everyone"));
@@ -292,7 +293,9 @@ update_conversation_header (KletsenWindow *self)
                                  !online ? _("Not connected") :
                                  peer == NULL ? _("Everybody online") :
                                  !kletsen_session_is_online (self->session, peer) ? _("Offline") :
-                                 secure ? _("Encrypted end to end") : _("Private"));
+                                 secure && verified ? _("Encrypted end to end, key verified") :
+                                 secure ? _("Encrypted end to end") :
+                                 verified ? _("Private, key verified") : _("Private"));
   gtk_widget_set_visible (GTK_WIDGET (self->secure_toggle), peer != NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->fingerprint_button), peer != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send-files", peer != NULL);
@@ -518,6 +521,7 @@ kletsen_window_dispose (GObject *object)
   g_clear_object (&self->session);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->drafts, g_hash_table_unref);
+  g_clear_pointer (&self->key_dialogs, g_hash_table_unref);
   g_queue_clear_full (&self->offers, g_object_unref);
   g_clear_object (&self->offer_shown);
   g_clear_handle_id (&self->invite_tick_id, g_source_remove);
@@ -605,6 +609,7 @@ kletsen_window_init (KletsenWindow *self)
   gtk_icon_theme_add_resource_path (gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (self))),
                                     "/nl/kletsen/Kletsen/icons");
   self->drafts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->key_dialogs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->offers);
 
   g_signal_connect (factory, "setup", G_CALLBACK (message_setup_cb), self);
@@ -662,6 +667,7 @@ kletsen_window_new (GtkApplication *application,
   g_signal_connect_object (session, "notify::state", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::disconnect-reason", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "secure-changed", G_CALLBACK (people_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "peer-trust-changed", G_CALLBACK (people_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "notify::last-error", G_CALLBACK (session_state_cb), self, G_CONNECT_SWAPPED);
   /* Whoever comes or goes may be the person shown. */
   g_signal_connect_object (kletsen_session_get_users (session), "items-changed",
