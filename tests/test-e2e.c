@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
 
 #include "kletsen-crypto.h"
@@ -426,6 +427,52 @@ test_reply_stays_encrypted (void)
   kt_remove_tree (bob_dir);
 }
 
+/* kletsen-cli before the same server: only alice's own, new messages carry
+ * the verified prefix; everything else is an error line. */
+static void
+test_cli_prefix_only_when_verified (void)
+{
+  Actors actors = { fixture_identity ("alice-identity.pem"), fixture_identity ("bob-identity.pem") };
+  g_autoptr(KtFake) fake = kt_fake_start (adversary_script, &actors);
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", kt_fake_port (fake));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) cli = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, g_getenv ("KLETSEN_CLI"),
+                                                 "--port", port, "--name", "mee", "--data-dir", dir, "listen", NULL);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GPtrArray) verified = g_ptr_array_new_with_free_func (g_free);
+  guint errors = 0;
+
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (cli));
+  for (;;)
+    {
+      g_autofree char *line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      g_test_message ("cli: %s", line);
+      if (g_str_has_prefix (line, "[private] [encrypted] "))
+        g_ptr_array_add (verified, g_strdup (line));
+      else if (g_str_has_prefix (line, "[private] ") && strstr (line, " (error): ") != NULL)
+        errors++;
+      g_assert_false (g_str_has_prefix (line, "[encrypted]"));
+      if (g_str_equal (line, "zoe: the end"))
+        break;
+    }
+  g_subprocess_send_signal (cli, SIGTERM);
+  g_subprocess_wait (cli, NULL, NULL);
+
+  g_assert_cmpuint (verified->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (verified, 0), ==, "[private] [encrypted] alice: eins");
+  g_assert_cmpstr (g_ptr_array_index (verified, 1), ==, "[private] [encrypted] alice: drei");
+  /* alice's eight and carol's one, as in the session test */
+  g_assert_cmpuint (errors, ==, 9);
+  kt_remove_tree (dir);
+  kletsen_identity_free (actors.alice);
+  kletsen_identity_free (actors.forger);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -435,5 +482,6 @@ main (int    argc,
   g_test_add_func ("/e2e/server-as-adversary", test_server_as_adversary);
   g_test_add_func ("/e2e/replay-after-restart", test_replay_after_restart);
   g_test_add_func ("/e2e/reply-stays-encrypted", test_reply_stays_encrypted);
+  g_test_add_func ("/e2e/cli-prefix-only-when-verified", test_cli_prefix_only_when_verified);
   return g_test_run ();
 }
