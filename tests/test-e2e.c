@@ -473,6 +473,297 @@ test_cli_prefix_only_when_verified (void)
   kletsen_identity_free (actors.forger);
 }
 
+/* ---- a hostile proxy in front of the real server ---- */
+
+/* Sits between the real server and bob. Client-to-server bytes pass as
+ * they are; of the server's lines, the encrypted messages are replayed,
+ * re-attributed, reordered and dropped as the review's server did. */
+typedef struct
+{
+  GSocketService *service;
+  guint16         port;
+  guint16         upstream;
+} Meddler;
+
+typedef struct
+{
+  GSocket *from;
+  GSocket *to;
+} Splice;
+
+static void
+splice_free (Splice *s)
+{
+  g_socket_shutdown (s->to, FALSE, TRUE, NULL);
+  g_object_unref (s->from);
+  g_object_unref (s->to);
+  g_free (s);
+}
+
+static gpointer
+splice_up_thread (gpointer data)
+{
+  Splice *s = data;
+  char buf[16384];
+  gssize n;
+
+  while ((n = g_socket_receive (s->from, buf, sizeof buf, NULL, NULL)) > 0)
+    if (g_socket_send (s->to, buf, n, NULL, NULL) != n)
+      break;
+  splice_free (s);
+  return NULL;
+}
+
+static void
+send_line (GSocket    *to,
+           const char *line)
+{
+  g_autofree char *with_nl = g_strconcat (line, "\n", NULL);
+
+  g_socket_send (to, with_nl, strlen (with_nl), NULL, NULL);
+}
+
+static void
+meddle (GSocket    *to,
+        const char *line,
+        guint      *index,
+        char      **held)
+{
+  if (!g_str_has_prefix (line, "SECURE_MESSAGE {"))
+    {
+      send_line (to, line);
+      return;
+    }
+  switch (++*index)
+    {
+    case 1: /* delivered, replayed twice, and handed over as carol's */
+      {
+        g_autofree char *as_carol = g_strdup (line);
+        char *at = strstr (as_carol, "\"sender\":\"alice\"");
+
+        g_assert_nonnull (at);
+        memcpy (at, "\"sender\":\"carol\"", 16);
+        send_line (to, line);
+        send_line (to, line);
+        send_line (to, line);
+        send_line (to, as_carol);
+      }
+      break;
+    case 2: /* held back, to come after the next */
+      *held = g_strdup (line);
+      break;
+    case 3:
+      send_line (to, line);
+      send_line (to, *held);
+      g_clear_pointer (held, g_free);
+      break;
+    case 4: /* dropped */
+      break;
+    default:
+      send_line (to, line);
+    }
+}
+
+static gpointer
+meddle_down_thread (gpointer data)
+{
+  Splice *s = data;
+  g_autoptr(GString) pending = g_string_new (NULL);
+  g_autofree char *held = NULL;
+  char buf[16384];
+  guint index = 0;
+  gssize n;
+
+  while ((n = g_socket_receive (s->from, buf, sizeof buf, NULL, NULL)) > 0)
+    {
+      char *nl;
+
+      g_string_append_len (pending, buf, n);
+      while ((nl = memchr (pending->str, '\n', pending->len)) != NULL)
+        {
+          g_autofree char *line = g_strndup (pending->str, nl - pending->str);
+
+          g_string_erase (pending, 0, nl - pending->str + 1);
+          meddle (s->to, line, &index, &held);
+        }
+    }
+  splice_free (s);
+  return NULL;
+}
+
+static gboolean
+meddler_incoming_cb (GSocketService    *service,
+                     GSocketConnection *connection,
+                     GObject           *source,
+                     Meddler           *meddler)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) up = g_socket_client_connect_to_host (client, "127.0.0.1", meddler->upstream, NULL, NULL);
+  GSocket *down = g_socket_connection_get_socket (connection);
+  Splice *a = g_new0 (Splice, 1), *b = g_new0 (Splice, 1);
+
+  g_assert_nonnull (up);
+  g_socket_set_blocking (down, TRUE);
+  g_socket_set_blocking (g_socket_connection_get_socket (up), TRUE);
+  *a = (Splice) { g_object_ref (down), g_object_ref (g_socket_connection_get_socket (up)) };
+  *b = (Splice) { g_object_ref (g_socket_connection_get_socket (up)), g_object_ref (down) };
+  /* The threads keep the sockets; the connections may go. */
+  g_object_set_data_full (G_OBJECT (down), "keep", g_object_ref (connection), g_object_unref);
+  g_object_set_data_full (G_OBJECT (b->from), "keep", g_object_ref (up), g_object_unref);
+  g_thread_unref (g_thread_new ("meddler-up", splice_up_thread, a));
+  g_thread_unref (g_thread_new ("meddler-down", meddle_down_thread, b));
+  return TRUE;
+}
+
+static Meddler *
+meddler_start (guint16 upstream)
+{
+  g_autoptr(GError) error = NULL;
+  Meddler *meddler = g_new0 (Meddler, 1);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  meddler->upstream = upstream;
+  meddler->service = g_socket_service_new ();
+  g_socket_listener_add_address (G_SOCKET_LISTENER (meddler->service), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  meddler->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (meddler->service, "incoming", G_CALLBACK (meddler_incoming_cb), meddler);
+  g_socket_service_start (meddler->service);
+  return meddler;
+}
+
+static void
+meddler_free (Meddler *meddler)
+{
+  g_socket_service_stop (meddler->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (meddler->service));
+  g_object_unref (meddler->service);
+  g_free (meddler);
+}
+
+static KletsenSession *
+login_real (guint16     port,
+            const char *name,
+            const char *dir)
+{
+  KletsenSession *session = kletsen_session_new (dir);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  kletsen_session_connect_async (session, "127.0.0.1", port, name, NULL, kt_store_result_cb, &result);
+  RUN_UNTIL (result != NULL);
+  g_assert_true (kletsen_session_connect_finish (session, result, NULL));
+  return session;
+}
+
+static void
+send_secure (KletsenSession *from,
+             const char     *to,
+             const char     *text)
+{
+  g_autoptr(GAsyncResult) sent = NULL;
+
+  kletsen_session_send_secure_async (from, to, text, kt_store_result_cb, &sent);
+  RUN_UNTIL (sent != NULL);
+  g_assert_true (kletsen_session_request_finish (from, sent, NULL));
+}
+
+static guint
+count_kind (KletsenConversation *conversation,
+            KletsenMessageKind   kind,
+            const char          *containing)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (conversation)); i++)
+    {
+      g_autoptr(KletsenChatMessage) m = g_list_model_get_item (G_LIST_MODEL (conversation), i);
+
+      if (kletsen_chat_message_get_kind (m) == kind && strstr (kletsen_chat_message_get_text (m), containing))
+        n++;
+    }
+  return n;
+}
+
+/* The real server, real senders, and a proxy that lies to bob; then a user
+ * who takes the departed alice's name with a key of her own. */
+static void
+test_hostile_proxy (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  Meddler *meddler = meddler_start (server->port);
+  g_autofree char *alice_dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autofree char *bob_dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autofree char *mallory_dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autoptr(KletsenSession) alice = login_real (server->port, "alice", alice_dir);
+  g_autoptr(KletsenSession) bob = login_real (meddler->port, "bob", bob_dir);
+  g_autoptr(KletsenSession) mallory = NULL;
+  g_autofree char *alice_fp = NULL;
+  g_autofree char *pinned = NULL;
+  KletsenConversation *with_alice = NULL;
+  KletsenConversation *with_carol = NULL;
+  KletsenMessageKind text = KLETSEN_MESSAGE_KIND_TEXT, error = KLETSEN_MESSAGE_KIND_ERROR;
+
+  RUN_UNTIL (kletsen_session_is_online (alice, "bob"));
+  alice_fp = g_strdup (kletsen_session_get_fingerprint (alice));
+  send_secure (alice, "bob", "transfer 100 EUR to carol, once");
+  send_secure (alice, "bob", "1: here is the contract");
+  send_secure (alice, "bob", "2: read it first");
+  send_secure (alice, "bob", "3: wait, do not sign");
+  send_secure (alice, "bob", "4: call me");
+  RUN_UNTIL ((with_alice = kletsen_session_lookup_conversation (bob, "alice")) != NULL &&
+             count_kind (with_alice, text, "4: call me") == 1);
+  with_carol = kletsen_session_lookup_conversation (bob, "carol");
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (with_alice)); i++)
+    {
+      g_autoptr(KletsenChatMessage) m = g_list_model_get_item (G_LIST_MODEL (with_alice), i);
+      g_test_message ("bob sees: %s", kletsen_chat_message_get_text (m));
+    }
+  /* Each of alice's messages is shown once, as hers; the dropped one is not
+   * there, and the held-back one arrived too late to be shown. */
+  g_assert_cmpuint (count_kind (with_alice, text, "transfer 100 EUR"), ==, 1);
+  g_assert_cmpuint (count_kind (with_alice, text, "2: read it first"), ==, 1);
+  g_assert_cmpuint (count_kind (with_alice, text, "1: here is"), ==, 0);
+  g_assert_cmpuint (count_kind (with_alice, text, "3: wait"), ==, 0);
+  g_assert_cmpuint (count_kind (with_alice, text, ""), ==, 3);
+  /* two replays and the late one; a gap before "2: …" and one before "4: …" */
+  g_assert_cmpuint (count_kind (with_alice, error, "replayed"), ==, 3);
+  g_assert_cmpuint (count_kind (with_alice, error, "1 message from alice is missing"), ==, 2);
+  /* The copy handed over as carol's is nobody's message. */
+  g_assert_nonnull (with_carol);
+  g_assert_cmpuint (count_kind (with_carol, text, ""), ==, 0);
+  g_assert_cmpuint (count_kind (with_carol, error, "could not be verified as carol’s"), ==, 1);
+
+  /* alice leaves; mallory logs in as "alice" with a key of her own. */
+  kletsen_session_disconnect (alice);
+  RUN_UNTIL (!kletsen_session_is_online (bob, "alice"));
+  mallory = login_real (server->port, "alice", mallory_dir);
+  RUN_UNTIL (kletsen_session_is_online (bob, "alice"));
+  {
+    g_autoptr(GAsyncResult) sent = NULL;
+
+    /* Her client pins bob's key and sends; bob's refuses to show it as alice's. */
+    kletsen_session_send_secure_async (mallory, "bob", "It is me, alice. Send the money to mallory.",
+                                       kt_store_result_cb, &sent);
+    RUN_UNTIL (sent != NULL);
+  }
+  RUN_UNTIL (count_kind (with_alice, error, "a key you have not trusted") == 1);
+  g_assert_cmpuint (count_kind (with_alice, text, "mallory"), ==, 0);
+  pinned = kletsen_session_get_peer_fingerprint (bob, "alice");
+  g_assert_cmpstr (pinned, ==, alice_fp);
+  g_assert_true (kletsen_session_is_peer_blocked (bob, "alice"));
+
+  kletsen_session_disconnect (mallory);
+  kletsen_session_disconnect (bob);
+  meddler_free (meddler);
+  kt_remove_tree (alice_dir);
+  kt_remove_tree (bob_dir);
+  kt_remove_tree (mallory_dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -483,5 +774,6 @@ main (int    argc,
   g_test_add_func ("/e2e/replay-after-restart", test_replay_after_restart);
   g_test_add_func ("/e2e/reply-stays-encrypted", test_reply_stays_encrypted);
   g_test_add_func ("/e2e/cli-prefix-only-when-verified", test_cli_prefix_only_when_verified);
+  g_test_add_func ("/e2e/hostile-proxy", test_hostile_proxy);
   return g_test_run ();
 }
