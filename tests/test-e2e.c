@@ -485,16 +485,17 @@ typedef struct
   guint16         upstream;
 } Meddler;
 
+/* One direction; it owns a reference to both connections. */
 typedef struct
 {
-  GSocket *from;
-  GSocket *to;
+  GSocketConnection *from;
+  GSocketConnection *to;
 } Splice;
 
 static void
 splice_free (Splice *s)
 {
-  g_socket_shutdown (s->to, FALSE, TRUE, NULL);
+  g_socket_shutdown (g_socket_connection_get_socket (s->to), FALSE, TRUE, NULL);
   g_object_unref (s->from);
   g_object_unref (s->to);
   g_free (s);
@@ -507,8 +508,8 @@ splice_up_thread (gpointer data)
   char buf[16384];
   gssize n;
 
-  while ((n = g_socket_receive (s->from, buf, sizeof buf, NULL, NULL)) > 0)
-    if (g_socket_send (s->to, buf, n, NULL, NULL) != n)
+  while ((n = g_socket_receive (g_socket_connection_get_socket (s->from), buf, sizeof buf, NULL, NULL)) > 0)
+    if (g_socket_send (g_socket_connection_get_socket (s->to), buf, n, NULL, NULL) != n)
       break;
   splice_free (s);
   return NULL;
@@ -574,7 +575,7 @@ meddle_down_thread (gpointer data)
   guint index = 0;
   gssize n;
 
-  while ((n = g_socket_receive (s->from, buf, sizeof buf, NULL, NULL)) > 0)
+  while ((n = g_socket_receive (g_socket_connection_get_socket (s->from), buf, sizeof buf, NULL, NULL)) > 0)
     {
       char *nl;
 
@@ -584,7 +585,7 @@ meddle_down_thread (gpointer data)
           g_autofree char *line = g_strndup (pending->str, nl - pending->str);
 
           g_string_erase (pending, 0, nl - pending->str + 1);
-          meddle (s->to, line, &index, &held);
+          meddle (g_socket_connection_get_socket (s->to), line, &index, &held);
         }
     }
   splice_free (s);
@@ -599,17 +600,13 @@ meddler_incoming_cb (GSocketService    *service,
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) up = g_socket_client_connect_to_host (client, "127.0.0.1", meddler->upstream, NULL, NULL);
-  GSocket *down = g_socket_connection_get_socket (connection);
   Splice *a = g_new0 (Splice, 1), *b = g_new0 (Splice, 1);
 
   g_assert_nonnull (up);
-  g_socket_set_blocking (down, TRUE);
+  g_socket_set_blocking (g_socket_connection_get_socket (connection), TRUE);
   g_socket_set_blocking (g_socket_connection_get_socket (up), TRUE);
-  *a = (Splice) { g_object_ref (down), g_object_ref (g_socket_connection_get_socket (up)) };
-  *b = (Splice) { g_object_ref (g_socket_connection_get_socket (up)), g_object_ref (down) };
-  /* The threads keep the sockets; the connections may go. */
-  g_object_set_data_full (G_OBJECT (down), "keep", g_object_ref (connection), g_object_unref);
-  g_object_set_data_full (G_OBJECT (b->from), "keep", g_object_ref (up), g_object_unref);
+  *a = (Splice) { g_object_ref (connection), g_object_ref (up) };
+  *b = (Splice) { g_object_ref (up), g_object_ref (connection) };
   g_thread_unref (g_thread_new ("meddler-up", splice_up_thread, a));
   g_thread_unref (g_thread_new ("meddler-down", meddle_down_thread, b));
   return TRUE;

@@ -587,9 +587,9 @@ tap_unref (Tap *tap)
 
 typedef struct
 {
-  Tap    *tap;
-  GSocket *from;
-  GSocket *to;
+  Tap               *tap;
+  GSocketConnection *from;
+  GSocketConnection *to;
 } Pipe;
 
 static gpointer
@@ -599,15 +599,15 @@ pipe_thread (gpointer user_data)
   char buf[65536];
   gssize n;
 
-  while ((n = g_socket_receive (p->from, buf, sizeof buf, NULL, NULL)) > 0)
+  while ((n = g_socket_receive (g_socket_connection_get_socket (p->from), buf, sizeof buf, NULL, NULL)) > 0)
     {
       g_mutex_lock (&p->tap->lock);
       g_byte_array_append (p->tap->seen, (guint8 *)buf, n);
       g_mutex_unlock (&p->tap->lock);
-      if (g_socket_send (p->to, buf, n, NULL, NULL) != n)
+      if (g_socket_send (g_socket_connection_get_socket (p->to), buf, n, NULL, NULL) != n)
         break;
     }
-  g_socket_shutdown (p->to, FALSE, TRUE, NULL);
+  g_socket_shutdown (g_socket_connection_get_socket (p->to), FALSE, TRUE, NULL);
   g_object_unref (p->from);
   g_object_unref (p->to);
   tap_unref (p->tap);
@@ -632,11 +632,9 @@ tap_incoming_cb (GSocketService    *service,
   up_socket = g_socket_connection_get_socket (up);
   g_socket_set_blocking (down_socket, TRUE);
   g_socket_set_blocking (up_socket, TRUE);
-  /* The threads keep the sockets; the connections may go. */
-  *a = (Pipe) { tap, g_object_ref (down_socket), g_object_ref (up_socket) };
-  *b = (Pipe) { tap, g_object_ref (up_socket), g_object_ref (down_socket) };
-  g_object_set_data_full (G_OBJECT (down_socket), "keep", g_object_ref (connection), g_object_unref);
-  g_object_set_data_full (G_OBJECT (up_socket), "keep", g_object_ref (up), g_object_unref);
+  /* Each thread keeps both connections (and so their sockets). */
+  *a = (Pipe) { tap, g_object_ref (connection), g_object_ref (up) };
+  *b = (Pipe) { tap, g_object_ref (up), g_object_ref (connection) };
   g_atomic_int_add (&tap->refs, 2);
   g_thread_unref (g_thread_new ("tap-up", pipe_thread, a));
   g_thread_unref (g_thread_new ("tap-down", pipe_thread, b));
