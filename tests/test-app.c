@@ -230,6 +230,7 @@ test_app (void)
     g_assert_true (kletsen_session_is_peer_verified (session, "bob"));
     g_assert_cmpstr (adw_window_title_get_subtitle (window->conversation_title), ==,
                      "Encrypted end to end, key verified");
+    save_shot (GTK_WIDGET (window), "verified.png");
   }
 
   /* bob's key changes twice while the first warning is on screen: one
