@@ -788,6 +788,11 @@ test_key_change (Fixture       *f,
    * until the new key is trusted (the app uses it to warn louder). */
   g_assert_false (kletsen_session_verify_peer (alice, "bob", kletsen_session_get_fingerprint (bob)));
   g_assert_true (kletsen_session_is_peer_verified (alice, "bob"));
+  {
+    g_autofree char *pending = kletsen_session_get_pending_fingerprint (alice, "bob");
+
+    g_assert_cmpstr (pending, ==, kletsen_session_get_fingerprint (bob));
+  }
 
   /* Still blocked, without asking the server again. */
   g_clear_error (&error);
@@ -804,6 +809,11 @@ test_key_change (Fixture       *f,
   g_assert_cmpstr (second, ==, kletsen_session_get_fingerprint (bob));
   /* The mark named the old key: the new one is not verified. */
   g_assert_false (kletsen_session_is_peer_verified (alice, "bob"));
+  {
+    g_autofree char *pending = kletsen_session_get_pending_fingerprint (alice, "bob");
+
+    g_assert_null (pending);
+  }
   g_clear_object (&result);
   kletsen_session_send_secure_async (alice, "bob", "four", kt_store_result_cb, &result);
   g_assert_true (request_ok (alice, wait_result (&result), 0));

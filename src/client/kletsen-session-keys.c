@@ -499,6 +499,22 @@ kletsen_session_is_peer_blocked (KletsenSession *self,
 }
 
 /**
+ * kletsen_session_get_pending_fingerprint:
+ *
+ * Returns: (transfer full) (nullable): the fingerprint of @peer's changed
+ *   key that waits to be trusted or forgotten, if any
+ */
+char *
+kletsen_session_get_pending_fingerprint (KletsenSession *self,
+                                         const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+  const char *public_key = g_hash_table_lookup (self->changed_keys, key);
+
+  return public_key ? kletsen_crypto_fingerprint (public_key) : NULL;
+}
+
+/**
  * kletsen_session_trust_peer_key:
  * @fingerprint: the fingerprint the user compared
  *

@@ -155,6 +155,8 @@ char                *kletsen_session_get_peer_fingerprint (KletsenSession       
                                                            const char           *peer);
 gboolean             kletsen_session_is_peer_blocked      (KletsenSession       *self,
                                                            const char           *peer);
+char                *kletsen_session_get_pending_fingerprint (KletsenSession    *self,
+                                                              const char        *peer);
 gboolean             kletsen_session_trust_peer_key       (KletsenSession       *self,
                                                            const char           *peer,
                                                            const char           *fingerprint);

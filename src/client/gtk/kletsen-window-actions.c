@@ -125,6 +125,7 @@ _kletsen_window_show_fingerprints_action (GtkWidget  *widget,
   KletsenWindow *self = KLETSEN_WINDOW (widget);
   const char *peer = _kletsen_window_current_peer (self);
   g_autofree char *theirs = peer ? kletsen_session_get_peer_fingerprint (self->session, peer) : NULL;
+  g_autofree char *pending = NULL;
   g_autofree char *body = NULL;
   gboolean verified;
   GtkWidget *dialog;
@@ -132,17 +133,26 @@ _kletsen_window_show_fingerprints_action (GtkWidget  *widget,
   if (peer == NULL)
     return;
   verified = kletsen_session_is_peer_verified (self->session, peer);
-  body = g_strdup_printf (_("Your fingerprint:\n%s\n\n%s’s fingerprint:\n%s\n\n"
-                            "Read them to each other in person or on the phone. If they match, nobody "
-                            "can read your encrypted messages but the two of you."),
-                          kletsen_session_get_fingerprint (self->session),
-                          peer, theirs ? theirs : _("not known yet: send an encrypted message first"));
+  pending = kletsen_session_get_pending_fingerprint (self->session, peer);
+  if (pending != NULL)
+    /* Say which key is which: the trusted one, and the one waiting. */
+    body = g_strdup_printf (_("Your fingerprint:\n%s\n\n%s’s trusted fingerprint:\n%s\n\n"
+                              "A new key for %s is waiting, not trusted:\n%s\n\n"
+                              "Compare the new one with %s, then answer the warning about it."),
+                            kletsen_session_get_fingerprint (self->session),
+                            peer, theirs ? theirs : "", peer, pending, peer);
+  else
+    body = g_strdup_printf (_("Your fingerprint:\n%s\n\n%s’s fingerprint:\n%s\n\n"
+                              "Read them to each other in person or on the phone. If they match, nobody "
+                              "can read your encrypted messages but the two of you."),
+                            kletsen_session_get_fingerprint (self->session),
+                            peer, theirs ? theirs : _("not known yet: send an encrypted message first"));
   dialog = adw_message_dialog_new (GTK_WINDOW (self),
                                    verified ? _("Fingerprints Verified") : _("Compare Fingerprints"), body);
   adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
   if (verified)
     adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "unverify", _("_Unmark as Verified"));
-  else if (theirs != NULL && !kletsen_session_is_peer_blocked (self->session, peer))
+  else if (theirs != NULL && pending == NULL)
     {
       adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "verify", _("_They Match"));
       adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "verify", ADW_RESPONSE_SUGGESTED);
