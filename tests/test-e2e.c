@@ -22,6 +22,7 @@
 #include "kletsen-fake-server.h"
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
+#include "kletsen-test-proxy.h"
 #include "kletsen-test-util.h"
 
 #define RUN_UNTIL(cond) KT_RUN_UNTIL (cond)
@@ -475,67 +476,28 @@ test_cli_prefix_only_when_verified (void)
 
 /* ---- a hostile proxy in front of the real server ---- */
 
-/* Sits between the real server and bob. Client-to-server bytes pass as
- * they are; of the server's lines, the encrypted messages are replayed,
- * re-attributed, reordered and dropped as the review's server did. */
+/* What the proxy in front of bob does to the server's encrypted messages,
+ * as the review's server did; every other line passes. Only bob's
+ * connection goes through it, so one state is enough. */
 typedef struct
 {
-  GSocketService *service;
-  guint16         port;
-  guint16         upstream;
-} Meddler;
-
-/* One direction; it owns a reference to both connections. */
-typedef struct
-{
-  GSocketConnection *from;
-  GSocketConnection *to;
-} Splice;
-
-static void
-splice_free (Splice *s)
-{
-  g_socket_shutdown (g_socket_connection_get_socket (s->to), FALSE, TRUE, NULL);
-  g_object_unref (s->from);
-  g_object_unref (s->to);
-  g_free (s);
-}
-
-static gpointer
-splice_up_thread (gpointer data)
-{
-  Splice *s = data;
-  char buf[16384];
-  gssize n;
-
-  while ((n = g_socket_receive (g_socket_connection_get_socket (s->from), buf, sizeof buf, NULL, NULL)) > 0)
-    if (g_socket_send (g_socket_connection_get_socket (s->to), buf, n, NULL, NULL) != n)
-      break;
-  splice_free (s);
-  return NULL;
-}
-
-static void
-send_line (GSocket    *to,
-           const char *line)
-{
-  g_autofree char *with_nl = g_strconcat (line, "\n", NULL);
-
-  g_socket_send (to, with_nl, strlen (with_nl), NULL, NULL);
-}
+  guint  index;
+  char  *held;
+} Meddling;
 
 static void
 meddle (GSocket    *to,
         const char *line,
-        guint      *index,
-        char      **held)
+        gpointer    user_data)
 {
+  Meddling *m = user_data;
+
   if (!g_str_has_prefix (line, "SECURE_MESSAGE {"))
     {
-      send_line (to, line);
+      kt_proxy_send_line (to, line);
       return;
     }
-  switch (++*index)
+  switch (++m->index)
     {
     case 1: /* delivered, replayed twice, and handed over as carol's */
       {
@@ -544,101 +506,25 @@ meddle (GSocket    *to,
 
         g_assert_nonnull (at);
         memcpy (at, "\"sender\":\"carol\"", 16);
-        send_line (to, line);
-        send_line (to, line);
-        send_line (to, line);
-        send_line (to, as_carol);
+        kt_proxy_send_line (to, line);
+        kt_proxy_send_line (to, line);
+        kt_proxy_send_line (to, line);
+        kt_proxy_send_line (to, as_carol);
       }
       break;
     case 2: /* held back, to come after the next */
-      *held = g_strdup (line);
+      m->held = g_strdup (line);
       break;
     case 3:
-      send_line (to, line);
-      send_line (to, *held);
-      g_clear_pointer (held, g_free);
+      kt_proxy_send_line (to, line);
+      kt_proxy_send_line (to, m->held);
+      g_clear_pointer (&m->held, g_free);
       break;
     case 4: /* dropped */
       break;
     default:
-      send_line (to, line);
+      kt_proxy_send_line (to, line);
     }
-}
-
-static gpointer
-meddle_down_thread (gpointer data)
-{
-  Splice *s = data;
-  g_autoptr(GString) pending = g_string_new (NULL);
-  g_autofree char *held = NULL;
-  char buf[16384];
-  guint index = 0;
-  gssize n;
-
-  while ((n = g_socket_receive (g_socket_connection_get_socket (s->from), buf, sizeof buf, NULL, NULL)) > 0)
-    {
-      char *nl;
-
-      g_string_append_len (pending, buf, n);
-      while ((nl = memchr (pending->str, '\n', pending->len)) != NULL)
-        {
-          g_autofree char *line = g_strndup (pending->str, nl - pending->str);
-
-          g_string_erase (pending, 0, nl - pending->str + 1);
-          meddle (g_socket_connection_get_socket (s->to), line, &index, &held);
-        }
-    }
-  splice_free (s);
-  return NULL;
-}
-
-static gboolean
-meddler_incoming_cb (GSocketService    *service,
-                     GSocketConnection *connection,
-                     GObject           *source,
-                     Meddler           *meddler)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) up = g_socket_client_connect_to_host (client, "127.0.0.1", meddler->upstream, NULL, NULL);
-  Splice *a = g_new0 (Splice, 1), *b = g_new0 (Splice, 1);
-
-  g_assert_nonnull (up);
-  g_socket_set_blocking (g_socket_connection_get_socket (connection), TRUE);
-  g_socket_set_blocking (g_socket_connection_get_socket (up), TRUE);
-  *a = (Splice) { g_object_ref (connection), g_object_ref (up) };
-  *b = (Splice) { g_object_ref (up), g_object_ref (connection) };
-  g_thread_unref (g_thread_new ("meddler-up", splice_up_thread, a));
-  g_thread_unref (g_thread_new ("meddler-down", meddle_down_thread, b));
-  return TRUE;
-}
-
-static Meddler *
-meddler_start (guint16 upstream)
-{
-  g_autoptr(GError) error = NULL;
-  Meddler *meddler = g_new0 (Meddler, 1);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-
-  meddler->upstream = upstream;
-  meddler->service = g_socket_service_new ();
-  g_socket_listener_add_address (G_SOCKET_LISTENER (meddler->service), any, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
-  g_assert_no_error (error);
-  meddler->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  g_signal_connect (meddler->service, "incoming", G_CALLBACK (meddler_incoming_cb), meddler);
-  g_socket_service_start (meddler->service);
-  return meddler;
-}
-
-static void
-meddler_free (Meddler *meddler)
-{
-  g_socket_service_stop (meddler->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (meddler->service));
-  g_object_unref (meddler->service);
-  g_free (meddler);
 }
 
 static KletsenSession *
@@ -690,12 +576,13 @@ static void
 test_hostile_proxy (void)
 {
   g_autoptr(KtServer) server = kt_server_start (NULL);
-  Meddler *meddler = meddler_start (server->port);
+  Meddling meddling = { 0, NULL };
+  g_autoptr(KtProxy) meddler = kt_proxy_start (server->port, meddle, &meddling);
   g_autofree char *alice_dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
   g_autofree char *bob_dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
   g_autofree char *mallory_dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
   g_autoptr(KletsenSession) alice = login_real (server->port, "alice", alice_dir);
-  g_autoptr(KletsenSession) bob = login_real (meddler->port, "bob", bob_dir);
+  g_autoptr(KletsenSession) bob = login_real (kt_proxy_port (meddler), "bob", bob_dir);
   g_autoptr(KletsenSession) mallory = NULL;
   g_autofree char *alice_fp = NULL;
   g_autofree char *pinned = NULL;
@@ -755,7 +642,6 @@ test_hostile_proxy (void)
 
   kletsen_session_disconnect (mallory);
   kletsen_session_disconnect (bob);
-  meddler_free (meddler);
   kt_remove_tree (alice_dir);
   kt_remove_tree (bob_dir);
   kt_remove_tree (mallory_dir);

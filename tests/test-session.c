@@ -18,6 +18,7 @@
 #include "kletsen-crypto.h"
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
+#include "kletsen-test-proxy.h"
 #include "kletsen-test-util.h"
 
 #define RUN_UNTIL(cond) KT_RUN_UNTIL (cond)
@@ -564,126 +565,11 @@ test_safe_names (void)
 
 /* ---- end-to-end encryption ---- */
 
-/* A proxy that records every byte between clients and the server. */
-typedef struct
-{
-  gint            refs;     /* the test's, and one per copying thread */
-  GSocketService *service;
-  guint16         port;
-  guint16         upstream;
-  GMutex          lock;
-  GByteArray     *seen;
-} Tap;
-
-static void
-tap_unref (Tap *tap)
-{
-  if (!g_atomic_int_dec_and_test (&tap->refs))
-    return;
-  g_mutex_clear (&tap->lock);
-  g_byte_array_unref (tap->seen);
-  g_free (tap);
-}
-
-typedef struct
-{
-  Tap               *tap;
-  GSocketConnection *from;
-  GSocketConnection *to;
-} Pipe;
-
-static gpointer
-pipe_thread (gpointer user_data)
-{
-  Pipe *p = user_data;
-  char buf[65536];
-  gssize n;
-
-  while ((n = g_socket_receive (g_socket_connection_get_socket (p->from), buf, sizeof buf, NULL, NULL)) > 0)
-    {
-      g_mutex_lock (&p->tap->lock);
-      g_byte_array_append (p->tap->seen, (guint8 *)buf, n);
-      g_mutex_unlock (&p->tap->lock);
-      if (g_socket_send (g_socket_connection_get_socket (p->to), buf, n, NULL, NULL) != n)
-        break;
-    }
-  g_socket_shutdown (g_socket_connection_get_socket (p->to), FALSE, TRUE, NULL);
-  g_object_unref (p->from);
-  g_object_unref (p->to);
-  tap_unref (p->tap);
-  g_free (p);
-  return NULL;
-}
-
-static gboolean
-tap_incoming_cb (GSocketService    *service,
-                 GSocketConnection *connection,
-                 GObject           *source,
-                 gpointer           user_data)
-{
-  Tap *tap = user_data;
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) up = g_socket_client_connect_to_host (client, "127.0.0.1", tap->upstream, NULL, NULL);
-  GSocket *down_socket = g_socket_connection_get_socket (connection);
-  GSocket *up_socket;
-  Pipe *a = g_new0 (Pipe, 1), *b = g_new0 (Pipe, 1);
-
-  g_assert_nonnull (up);
-  up_socket = g_socket_connection_get_socket (up);
-  g_socket_set_blocking (down_socket, TRUE);
-  g_socket_set_blocking (up_socket, TRUE);
-  /* Each thread keeps both connections (and so their sockets). */
-  *a = (Pipe) { tap, g_object_ref (connection), g_object_ref (up) };
-  *b = (Pipe) { tap, g_object_ref (up), g_object_ref (connection) };
-  g_atomic_int_add (&tap->refs, 2);
-  g_thread_unref (g_thread_new ("tap-up", pipe_thread, a));
-  g_thread_unref (g_thread_new ("tap-down", pipe_thread, b));
-  return TRUE;
-}
-
-static Tap *
-tap_start (guint16 upstream)
-{
-  g_autoptr(GError) error = NULL;
-  Tap *tap = g_new0 (Tap, 1);
-
-  tap->refs = 1;
-  g_mutex_init (&tap->lock);
-  tap->seen = g_byte_array_new ();
-  tap->upstream = upstream;
-  tap->service = g_socket_service_new ();
-  {
-    g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-    g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-    g_autoptr(GSocketAddress) bound = NULL;
-
-    g_socket_listener_add_address (G_SOCKET_LISTENER (tap->service), any, G_SOCKET_TYPE_STREAM,
-                                   G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
-    g_assert_no_error (error);
-    tap->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  }
-  g_signal_connect (tap->service, "incoming", G_CALLBACK (tap_incoming_cb), tap);
-  g_socket_service_start (tap->service);
-  return tap;
-}
-
-static gboolean
-tap_saw (Tap        *tap,
-         const char *text)
-{
-  gboolean found;
-
-  g_mutex_lock (&tap->lock);
-  found = memmem (tap->seen->data, tap->seen->len, text, strlen (text)) != NULL;
-  g_mutex_unlock (&tap->lock);
-  return found;
-}
-
 static void
 test_secure (Fixture       *f,
              gconstpointer  data)
 {
-  Tap *tap = NULL;
+  g_autoptr(KtProxy) tap = NULL;
   g_autoptr(KletsenSession) alice = NULL;
   g_autoptr(KletsenSession) bob = NULL;
   g_autoptr(GAsyncResult) result = NULL;
@@ -693,9 +579,10 @@ test_secure (Fixture       *f,
   const char *secret = "The eagle lands at noon";
   g_autofree char *pinned = NULL;
 
-  tap = tap_start (f->server->port);
-  alice = login (f, tap->port, "alice", NULL);
-  bob = login (f, tap->port, "bob", NULL);
+  /* A proxy that records every byte between the clients and the server. */
+  tap = kt_proxy_start (f->server->port, NULL, NULL);
+  alice = login (f, kt_proxy_port (tap), "alice", NULL);
+  bob = login (f, kt_proxy_port (tap), "bob", NULL);
   RUN_UNTIL (n_items (kletsen_session_get_users (alice)) == 2);
 
   kletsen_session_send_secure_async (alice, "bob", secret, kt_store_result_cb, &result);
@@ -712,9 +599,9 @@ test_secure (Fixture       *f,
   g_assert_cmpstr (kletsen_chat_message_get_text (got), ==, secret);
 
   /* The server relayed the message, and never had the text. */
-  g_assert_true (tap_saw (tap, "SECURE_MESSAGE {"));
-  g_assert_false (tap_saw (tap, secret));
-  g_assert_false (tap_saw (tap, "eagle"));
+  g_assert_true (kt_proxy_saw (tap, "SECURE_MESSAGE {"));
+  g_assert_false (kt_proxy_saw (tap, secret));
+  g_assert_false (kt_proxy_saw (tap, "eagle"));
 
   /* The first key was pinned; a second message needs no new handshake. */
   pinned = kletsen_session_get_peer_fingerprint (alice, "bob");
@@ -732,9 +619,6 @@ test_secure (Fixture       *f,
 
   kletsen_session_disconnect (alice);
   kletsen_session_disconnect (bob);
-  g_socket_service_stop (tap->service);
-  g_clear_object (&tap->service);
-  tap_unref (tap);
 }
 
 static void
