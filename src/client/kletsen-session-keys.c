@@ -62,26 +62,54 @@ scoped_group (KletsenSession *self,
 
 /* Written whole and replaced at once, readable by this user only. */
 static void
-save_key_file (GKeyFile   *file,
-               const char *path,
-               const char *what)
+save_key_file (KletsenSession *self,
+               GKeyFile       *file)
 {
   g_autoptr(GError) error = NULL;
   gsize len;
   g_autofree char *data = g_key_file_to_data (file, &len, NULL);
+  const char *path = file == self->pins ? self->pins_path : self->counters_path;
 
   if (!g_file_set_contents_full (path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
-    g_warning ("Cannot save the %s: %s", what, error->message);
+    g_warning ("Cannot save %s: %s", path, error->message);
+}
+
+/* @file's entry for @peer in the group @what of this server. */
+static char *
+scoped_get (KletsenSession *self,
+            GKeyFile       *file,
+            const char     *what,
+            const char     *peer)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, what);
+
+  return g_key_file_get_string (file, group, key, NULL);
+}
+
+/* Sets it (or, for %NULL, removes it) and saves @file. */
+static void
+scoped_set (KletsenSession *self,
+            GKeyFile       *file,
+            const char     *what,
+            const char     *peer,
+            const char     *value)
+{
+  g_autofree char *key = fold (peer);
+  g_autofree char *group = scoped_group (self, what);
+
+  if (value != NULL)
+    g_key_file_set_string (file, group, key, value);
+  else if (!g_key_file_remove_key (file, group, key, NULL))
+    return;
+  save_key_file (self, file);
 }
 
 static char *
 pinned_fingerprint (KletsenSession *self,
                     const char     *peer)
 {
-  g_autofree char *key = fold (peer);
-  g_autofree char *group = scoped_group (self, "peers");
-
-  return g_key_file_get_string (self->pins, group, key, NULL);
+  return scoped_get (self, self->pins, "peers", peer);
 }
 
 static void
@@ -89,11 +117,7 @@ pin (KletsenSession *self,
      const char     *peer,
      const char     *fingerprint)
 {
-  g_autofree char *key = fold (peer);
-  g_autofree char *group = scoped_group (self, "peers");
-
-  g_key_file_set_string (self->pins, group, key, fingerprint);
-  save_key_file (self->pins, self->pins_path, "pinned keys");
+  scoped_set (self, self->pins, "peers", peer, fingerprint);
 }
 
 /* The last counter seen (received) or used (sent) with @peer under the key
@@ -104,9 +128,7 @@ last_counter (KletsenSession *self,
               const char     *peer,
               const char     *fingerprint)
 {
-  g_autofree char *key = fold (peer);
-  g_autofree char *group = scoped_group (self, direction);
-  g_autofree char *value = g_key_file_get_string (self->counters, group, key, NULL);
+  g_autofree char *value = scoped_get (self, self->counters, direction, peer);
   const char *bar = value ? strrchr (value, '|') : NULL;
 
   if (bar == NULL || strncmp (value, fingerprint, bar - value) != 0 || strlen (fingerprint) != (gsize)(bar - value))
@@ -121,12 +143,9 @@ set_counter (KletsenSession *self,
              const char     *fingerprint,
              gint64          counter)
 {
-  g_autofree char *key = fold (peer);
-  g_autofree char *group = scoped_group (self, direction);
   g_autofree char *value = g_strdup_printf ("%s|%" G_GINT64_FORMAT, fingerprint, counter);
 
-  g_key_file_set_string (self->counters, group, key, value);
-  save_key_file (self->counters, self->counters_path, "message counters");
+  scoped_set (self, self->counters, direction, peer, value);
 }
 
 void
@@ -531,7 +550,7 @@ kletsen_session_trust_peer_key (KletsenSession *self,
 {
   g_autofree char *key = fold (peer);
   const char *public_key = g_hash_table_lookup (self->changed_keys, key);
-  g_autofree char *pending = public_key ? kletsen_crypto_fingerprint (public_key) : NULL;
+  g_autofree char *pending = kletsen_session_get_pending_fingerprint (self, peer);
 
   if (pending == NULL || g_strcmp0 (pending, fingerprint) != 0)
     return FALSE;
@@ -575,14 +594,11 @@ kletsen_session_verify_peer (KletsenSession *self,
                              const char     *peer,
                              const char     *fingerprint)
 {
-  g_autofree char *key = fold (peer);
-  g_autofree char *group = scoped_group (self, "verified");
   g_autofree char *pinned = pinned_fingerprint (self, peer);
 
   if (pinned == NULL || g_strcmp0 (pinned, fingerprint) != 0 || kletsen_session_is_peer_blocked (self, peer))
     return FALSE;
-  g_key_file_set_string (self->pins, group, key, fingerprint);
-  save_key_file (self->pins, self->pins_path, "pinned keys");
+  scoped_set (self, self->pins, "verified", peer, fingerprint);
   g_signal_emit (self, _kletsen_session_signals[PEER_TRUST_CHANGED], 0, peer);
   return TRUE;
 }
@@ -591,12 +607,11 @@ void
 kletsen_session_unverify_peer (KletsenSession *self,
                                const char     *peer)
 {
-  g_autofree char *key = fold (peer);
-  g_autofree char *group = scoped_group (self, "verified");
+  g_autofree char *verified = scoped_get (self, self->pins, "verified", peer);
 
-  if (!g_key_file_remove_key (self->pins, group, key, NULL))
+  if (verified == NULL)
     return;
-  save_key_file (self->pins, self->pins_path, "pinned keys");
+  scoped_set (self, self->pins, "verified", peer, NULL);
   g_signal_emit (self, _kletsen_session_signals[PEER_TRUST_CHANGED], 0, peer);
 }
 
@@ -610,9 +625,7 @@ gboolean
 kletsen_session_is_peer_verified (KletsenSession *self,
                                   const char     *peer)
 {
-  g_autofree char *key = fold (peer);
-  g_autofree char *group = scoped_group (self, "verified");
-  g_autofree char *verified = g_key_file_get_string (self->pins, group, key, NULL);
+  g_autofree char *verified = scoped_get (self, self->pins, "verified", peer);
   g_autofree char *pinned = pinned_fingerprint (self, peer);
 
   return verified != NULL && g_strcmp0 (verified, pinned) == 0;
@@ -647,6 +660,6 @@ kletsen_session_set_secure (KletsenSession *self,
   if (kletsen_session_get_secure (self, peer) == !!secure)
     return;
   g_key_file_set_boolean (self->counters, group, key, secure);
-  save_key_file (self->counters, self->counters_path, "message counters");
+  save_key_file (self, self->counters);
   g_signal_emit (self, _kletsen_session_signals[SECURE_CHANGED], 0, peer);
 }
