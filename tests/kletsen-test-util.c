@@ -442,6 +442,16 @@ kt_store_result_cb (GObject      *object,
   *(GAsyncResult **)slot = g_object_ref (result);
 }
 
+/* A handler for a signal with one object (say ::file-offered): keeps the
+ * latest in *@slot, a GObject pointer the test owns. */
+void
+kt_store_object_cb (gpointer  emitter,
+                    GObject  *object,
+                    gpointer  slot)
+{
+  g_set_object ((GObject **)slot, object);
+}
+
 /* Removes a temporary directory and everything in it. */
 void
 kt_remove_tree (const char *path)

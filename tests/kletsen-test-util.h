@@ -82,6 +82,9 @@ gboolean    kt_timed_out_cb          (gpointer      what);
 void        kt_store_result_cb       (GObject      *object,
                                       GAsyncResult *result,
                                       gpointer      slot);
+void        kt_store_object_cb       (gpointer      emitter,
+                                      GObject      *object,
+                                      gpointer      slot);
 void        kt_remove_tree           (const char   *path);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtServer, kt_server_free)

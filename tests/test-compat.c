@@ -343,14 +343,6 @@ seed_peer_script (KtFake     *fake,
 }
 
 static void
-offered_cb (KletsenSession       *session,
-            KletsenFileTransfer  *transfer,
-            KletsenFileTransfer **slot)
-{
-  g_set_object (slot, transfer);
-}
-
-static void
 test_seed_peer (void)
 {
   g_autoptr(KtFake) fake = kt_fake_start (seed_peer_script, NULL);
@@ -366,7 +358,7 @@ test_seed_peer (void)
   KletsenConversation *with_alice;
 
   g_assert_cmpint (g_mkdir_with_parents (downloads, 0700), ==, 0);
-  g_signal_connect (session, "file-offered", G_CALLBACK (offered_cb), &transfer);
+  g_signal_connect (session, "file-offered", G_CALLBACK (kt_store_object_cb), &transfer);
   kletsen_session_set_file_port (session, kt_fake_file_port (fake));
   kletsen_session_connect_async (session, "127.0.0.1", kt_fake_port (fake), "dave", NULL, kt_store_result_cb, &result);
   RUN_UNTIL (result != NULL);

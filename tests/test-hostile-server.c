@@ -493,14 +493,6 @@ overrun_script (KtFake     *fake,
 }
 
 static void
-offered_cb (KletsenSession       *session,
-            KletsenFileTransfer  *transfer,
-            KletsenFileTransfer **slot)
-{
-  g_set_object (slot, transfer);
-}
-
-static void
 test_side_channel_overrun (Fixture       *f,
                            gconstpointer  data)
 {
@@ -512,7 +504,7 @@ test_side_channel_overrun (Fixture       *f,
   g_autoptr(GDir) dir = NULL;
 
   g_assert_cmpint (g_mkdir (downloads, 0700), ==, 0);
-  g_signal_connect (session, "file-offered", G_CALLBACK (offered_cb), &transfer);
+  g_signal_connect (session, "file-offered", G_CALLBACK (kt_store_object_cb), &transfer);
   RUN_UNTIL (transfer != NULL);
   kletsen_session_accept_file (session, transfer, folder);
   RUN_UNTIL (kletsen_file_transfer_get_state (transfer) >= KLETSEN_TRANSFER_DONE);

@@ -330,14 +330,6 @@ sha_of (GFile *file)
   return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *)contents, len);
 }
 
-static void
-offered_cb (KletsenSession       *session,
-            KletsenFileTransfer  *transfer,
-            KletsenFileTransfer **slot)
-{
-  g_set_object (slot, transfer);
-}
-
 static guint
 files_in (const char *dir)
 {
@@ -359,7 +351,7 @@ send_and_receive (KletsenSession *from,
 {
   g_autoptr(KletsenFileTransfer) incoming = NULL;
   g_autoptr(GFile) dest = g_file_new_for_path (folder);
-  gulong id = g_signal_connect (to, "file-offered", G_CALLBACK (offered_cb), &incoming);
+  gulong id = g_signal_connect (to, "file-offered", G_CALLBACK (kt_store_object_cb), &incoming);
   KletsenFileTransfer *outgoing = kletsen_session_send_file (from, to_name, file);
 
   RUN_UNTIL (incoming != NULL);
@@ -434,7 +426,7 @@ test_file_refused (Fixture       *f,
   KletsenFileTransfer *outgoing;
 
   RUN_UNTIL (n_items (kletsen_session_get_users (alice)) == 2);
-  g_signal_connect (bob, "file-offered", G_CALLBACK (offered_cb), &incoming);
+  g_signal_connect (bob, "file-offered", G_CALLBACK (kt_store_object_cb), &incoming);
   outgoing = kletsen_session_send_file (alice, "bob", file);
   RUN_UNTIL (incoming != NULL);
   kletsen_session_reject_file (bob, incoming);

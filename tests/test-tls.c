@@ -77,14 +77,6 @@ temp_dir (void)
 }
 
 
-static void
-offered_cb (KletsenSession       *session,
-            KletsenFileTransfer  *transfer,
-            KletsenFileTransfer **slot)
-{
-  g_set_object (slot, transfer);
-}
-
 /* Login, chat, an encrypted message and a file, all over TLS. */
 static void
 test_tls_session (void)
@@ -122,7 +114,7 @@ test_tls_session (void)
     data[i] = (char)(i * 31 + (i >> 12));
   g_assert_true (g_file_set_contents (path, data, 3 * 1024 * 1024, NULL));
   file = g_file_new_for_path (path);
-  g_signal_connect (bob, "file-offered", G_CALLBACK (offered_cb), &incoming);
+  g_signal_connect (bob, "file-offered", G_CALLBACK (kt_store_object_cb), &incoming);
   outgoing = kletsen_session_send_file (alice, "bob", file);
   RUN_UNTIL (incoming != NULL);
   kletsen_session_accept_file (bob, incoming, folder);
