@@ -67,7 +67,6 @@ save_shot (GtkWidget  *widget,
   g_test_message ("saved %s", path);
 }
 
-
 static KletsenSession *
 headless_login (KtServer   *server,
                 const char *name,
@@ -127,7 +126,6 @@ row_says (GtkListBox *list,
 
   return row != NULL && shows_text (GTK_WIDGET (row), text);
 }
-
 
 static void
 type_and_send (KletsenWindow *window,
@@ -392,7 +390,6 @@ test_app_tls_trust (void)
   }
   kt_remove_tree (dir);
 }
-
 
 /* The row the message list shows for @message, if it is on screen. */
 static KletsenMessageRow *

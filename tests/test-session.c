@@ -23,7 +23,6 @@
 
 #define RUN_UNTIL(cond) KT_RUN_UNTIL (cond)
 
-
 static GAsyncResult *
 wait_result (GAsyncResult **slot)
 {
@@ -36,7 +35,6 @@ typedef struct
   KtServer       *server;
   GPtrArray      *dirs;     /* temporary data dirs, removed at teardown */
 } Fixture;
-
 
 static char *
 temp_dir (Fixture *f)

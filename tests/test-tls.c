@@ -49,7 +49,6 @@ test_ca (void)
   return db;
 }
 
-
 /* Connects over TLS; returns the session, and the error (or NULL) in @error. */
 static KletsenSession *
 tls_connect (guint16       port,
@@ -75,7 +74,6 @@ temp_dir (void)
 {
   return g_dir_make_tmp ("kletsen-tls-XXXXXX", NULL);
 }
-
 
 /* Login, chat, an encrypted message and a file, all over TLS. */
 static void

@@ -246,8 +246,8 @@ listen_on (const char  *bind,
  */
 GSource *
 _kletsen_server_listen_source_new (KletsenServer *self,
-                                                                   GSocket       *listener,
-                                                                   gboolean       tls)
+                                   GSocket       *listener,
+                                   gboolean       tls)
 {
   GSource *source = _kletsen_server_source_new (self, &listen_funcs, tls ? "kletsen-tls-listen" : "kletsen-listen");
 
@@ -263,8 +263,8 @@ _kletsen_server_listen_source_new (KletsenServer *self,
  * the system has no IPv6. */
 GSocket *
 _kletsen_server_listen_chat (KletsenServer  *self,
-                                                             int             port,
-                                                             GError        **error)
+                             int             port,
+                             GError        **error)
 {
   g_autoptr(GError) v6_error = NULL;
   GSocket *listener = listen_on (self->options.bind, port, self->options.bind ? error : &v6_error);

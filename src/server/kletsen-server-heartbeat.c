@@ -44,8 +44,8 @@ _kletsen_server_heartbeat_rearm (KletsenServer *self)
 /* Deadlines only grow along the queue: a new one never goes before the tail. */
 void
 _kletsen_server_schedule_ping (KletsenServer     *self,
-                                                               KletsenConnection *conn,
-                                                               gint64             deadline)
+                               KletsenConnection *conn,
+                               gint64             deadline)
 {
   if (self->ping_queue.tail != NULL)
     deadline = MAX (deadline, ((KletsenConnection *)self->ping_queue.tail->data)->ping_deadline);

@@ -50,7 +50,7 @@ watch_output (KletsenConnection *conn,
 
 static void
 send_now (KletsenConnection *conn,
-                                    GBytes            *bytes);
+          GBytes            *bytes);
 
 static gboolean
 flush_pending (KletsenServer *self);
@@ -108,8 +108,8 @@ _kletsen_chunk_new (GBytes *bytes)
  */
 KletsenChunk *
 _kletsen_chunk_new_slice (GBytes *bytes,
-                         gsize   offset,
-                         gsize   size)
+                          gsize   offset,
+                          gsize   size)
 {
   KletsenChunk *line = g_new (KletsenChunk, 1);
 
@@ -175,7 +175,7 @@ _kletsen_output_queue_push (KletsenConnection *conn,
 /* Queues @bytes and flushes what the kernel takes. */
 static void
 send_now (KletsenConnection *conn,
-                                    GBytes            *bytes)
+          GBytes            *bytes)
 {
   KletsenChunk *line = _kletsen_chunk_new (bytes);
 
@@ -483,8 +483,8 @@ _kletsen_server_mark_dirty (KletsenServer     *self,
  */
 void
 _kletsen_server_queue_fan_out (KletsenServer     *self,
-                         GBytes            *line,
-                         KletsenConnection *except)
+                               GBytes            *line,
+                               KletsenConnection *except)
 {
   BatchEntry entry = { _kletsen_chunk_new (line), except, self->batch_block->len };
 

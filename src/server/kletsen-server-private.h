@@ -316,7 +316,6 @@ void               _kletsen_game_leave            (KletsenGame       *game,
                       (conn)->name ? "@" : "", (conn)->peer, _msg);           \
   } G_STMT_END
 
-
 /* The server's own GSources (kletsen-server.c, -heartbeat.c, -accept.c). */
 typedef struct
 {
@@ -332,27 +331,26 @@ extern GSourceFuncs _kletsen_server_flush_funcs;
 
 GSource *
 _kletsen_server_source_new (KletsenServer *self,
-                                            GSourceFuncs  *funcs,
-                                            const char    *name);
+                            GSourceFuncs  *funcs,
+                            const char    *name);
 
 void
 _kletsen_server_heartbeat_rearm (KletsenServer *self);
 
 void
 _kletsen_server_schedule_ping (KletsenServer     *self,
-                                                               KletsenConnection *conn,
-                                                               gint64             deadline);
+                               KletsenConnection *conn,
+                               gint64             deadline);
 
 GSocket *
 _kletsen_server_listen_chat (KletsenServer  *self,
-                                                             int             port,
-                                                             GError        **error);
+                             int             port,
+                             GError        **error);
 
 GSource *
 _kletsen_server_listen_source_new (KletsenServer *self,
-                                                                   GSocket       *listener,
-                                                                   gboolean       tls);
-
+                                   GSocket       *listener,
+                                   gboolean       tls);
 
 /* Shared across the server's files since the output bookkeeping has one owner. */
 
@@ -377,7 +375,7 @@ _kletsen_connection_drained (KletsenConnection *conn);
 
 void
 _kletsen_server_teardown (KletsenServer     *self,
-          KletsenConnection *conn);
+                          KletsenConnection *conn);
 
 void
 _kletsen_server_maybe_finish_shutdown (KletsenServer *self);

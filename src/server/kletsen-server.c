@@ -38,7 +38,6 @@
 
 G_DEFINE_FINAL_TYPE (KletsenServer, kletsen_server, G_TYPE_OBJECT)
 
-
 void
 kletsen_server_options_init (KletsenServerOptions *options)
 {
@@ -72,7 +71,7 @@ kletsen_server_options_init (KletsenServerOptions *options)
 
 void
 _kletsen_server_teardown (KletsenServer     *self,
-          KletsenConnection *conn)
+                          KletsenConnection *conn)
 {
   g_queue_unlink (&self->doomed, &conn->all_link);
   _kletsen_output_forget (self, conn);
@@ -238,8 +237,8 @@ _kletsen_server_remove_user (KletsenServer     *self,
 
 GSource *
 _kletsen_server_source_new (KletsenServer *self,
-                                            GSourceFuncs  *funcs,
-                                            const char    *name)
+                            GSourceFuncs  *funcs,
+                            const char    *name)
 {
   GSource *source = g_source_new (funcs, sizeof (ServerSource));
 

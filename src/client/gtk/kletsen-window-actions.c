@@ -56,8 +56,8 @@ _kletsen_window_message_entry_changed_cb (KletsenWindow *self)
 
 void
 _kletsen_window_send_action (GtkWidget  *widget,
-             const char *action_name,
-             GVariant   *parameter)
+                             const char *action_name,
+                             GVariant   *parameter)
 {
   KletsenWindow *self = KLETSEN_WINDOW (widget);
   const char *peer = _kletsen_window_current_peer (self);
@@ -119,8 +119,8 @@ fingerprints_response_cb (AdwMessageDialog *dialog,
 
 void
 _kletsen_window_show_fingerprints_action (GtkWidget  *widget,
-                          const char *action_name,
-                          GVariant   *parameter)
+                                          const char *action_name,
+                                          GVariant   *parameter)
 {
   KletsenWindow *self = KLETSEN_WINDOW (widget);
   const char *peer = _kletsen_window_current_peer (self);
@@ -207,9 +207,9 @@ replace_key_dialog (KletsenWindow *self,
 
 void
 _kletsen_window_peer_key_changed_cb (KletsenWindow *self,
-                     const char    *peer,
-                     const char    *old_fingerprint,
-                     const char    *new_fingerprint)
+                                     const char    *peer,
+                                     const char    *old_fingerprint,
+                                     const char    *new_fingerprint)
 {
   gboolean was_verified = kletsen_session_is_peer_verified (self->session, peer);
   g_autofree char *title = g_strdup_printf (was_verified ? _("The Key You Verified for %s Has Changed")
@@ -322,8 +322,8 @@ game_entered_cb (GObject      *object,
 
 void
 _kletsen_window_start_game_action (GtkWidget  *widget,
-                   const char *action_name,
-                   GVariant   *parameter)
+                                   const char *action_name,
+                                   GVariant   *parameter)
 {
   KletsenWindow *self = KLETSEN_WINDOW (widget);
 
@@ -332,8 +332,8 @@ _kletsen_window_start_game_action (GtkWidget  *widget,
 
 void
 _kletsen_window_join_game_action (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
+                                  const char *action_name,
+                                  GVariant   *parameter)
 {
   KletsenWindow *self = KLETSEN_WINDOW (widget);
 
@@ -357,7 +357,7 @@ guessed_cb (GObject      *object,
 
 void
 _kletsen_window_panel_guess_cb (KletsenWindow *self,
-                int            number)
+                                int            number)
 {
   kletsen_session_guess_async (self->session, number, guessed_cb, g_object_ref (self));
 }
@@ -370,8 +370,8 @@ _kletsen_window_panel_close_cb (KletsenWindow *self)
 
 void
 _kletsen_window_log_out_action (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter)
+                                const char *action_name,
+                                GVariant   *parameter)
 {
   KletsenWindow *self = KLETSEN_WINDOW (widget);
 
@@ -382,16 +382,16 @@ _kletsen_window_log_out_action (GtkWidget  *widget,
 
 void
 _kletsen_window_back_action (GtkWidget  *widget,
-             const char *action_name,
-             GVariant   *parameter)
+                             const char *action_name,
+                             GVariant   *parameter)
 {
   adw_leaflet_navigate (KLETSEN_WINDOW (widget)->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
 }
 
 void
 _kletsen_window_reconnect_action (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
+                                  const char *action_name,
+                                  GVariant   *parameter)
 {
   kletsen_session_reconnect_now (KLETSEN_WINDOW (widget)->session);
 }

@@ -131,8 +131,8 @@ connected_cb (GObject      *object,
 
 void
 _kletsen_window_connect_action (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter)
+                                const char *action_name,
+                                GVariant   *parameter)
 {
   KletsenWindow *self = KLETSEN_WINDOW (widget);
   const char *host, *name;

@@ -205,7 +205,7 @@ show_next_offer (KletsenWindow *self)
 
 void
 _kletsen_window_file_offered_cb (KletsenWindow       *self,
-                 KletsenFileTransfer *transfer)
+                                 KletsenFileTransfer *transfer)
 {
   g_autofree char *size = g_format_size (kletsen_file_transfer_get_size (transfer));
   g_autofree char *body = g_strdup_printf (_("%s wants to send you “%s” (%s)."),
@@ -239,10 +239,10 @@ send_files (KletsenWindow *self,
 
 gboolean
 _kletsen_window_drop_cb (GtkDropTarget *target,
-         const GValue  *value,
-         double         x,
-         double         y,
-         KletsenWindow *self)
+                         const GValue  *value,
+                         double         x,
+                         double         y,
+                         KletsenWindow *self)
 {
   GSList *list = g_value_get_boxed (value);
   g_autoptr(GListStore) files = g_list_store_new (G_TYPE_FILE);
@@ -269,8 +269,8 @@ files_chosen_cb (GtkNativeDialog *dialog,
 
 void
 _kletsen_window_send_files_action (GtkWidget  *widget,
-                   const char *action_name,
-                   GVariant   *parameter)
+                                   const char *action_name,
+                                   GVariant   *parameter)
 {
   KletsenWindow *self = KLETSEN_WINDOW (widget);
   GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Send Files"), GTK_WINDOW (self),

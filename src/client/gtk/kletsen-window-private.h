@@ -79,7 +79,6 @@ void _kletsen_window_accept_offer      (KletsenWindow       *self,
                                         KletsenFileTransfer *transfer,
                                         GFile               *folder);
 
-
 /* Shared by the window's files. */
 
 static inline char *
@@ -93,17 +92,17 @@ _kletsen_window_current_peer (KletsenWindow *self);
 
 void
 _kletsen_window_toast (KletsenWindow *self,
-       const char    *text);
+                       const char    *text);
 
 void
 _kletsen_window_notify (KletsenWindow *self,
-        const char    *id,
-        const char    *title,
-        const char    *body);
+                        const char    *id,
+                        const char    *title,
+                        const char    *body);
 
 void
 _kletsen_window_track_dialog (KletsenWindow *self,
-              GtkWidget     *dialog);
+                              GtkWidget     *dialog);
 
 void
 _kletsen_window_scroll_to_end (KletsenWindow *self);
@@ -113,89 +112,84 @@ _kletsen_window_message_entry_changed_cb (KletsenWindow *self);
 
 void
 _kletsen_window_send_action (GtkWidget  *widget,
-             const char *action_name,
-             GVariant   *parameter);
+                             const char *action_name,
+                             GVariant   *parameter);
 
 void
 _kletsen_window_message_entry_activate_cb (KletsenWindow *self);
 
 GtkWidget *
 _kletsen_window_create_transfer_row (gpointer item,
-                     gpointer user_data);
+                                     gpointer user_data);
 
 void
 _kletsen_window_transfers_changed_cb (KletsenWindow *self);
 
 void
 _kletsen_window_file_offered_cb (KletsenWindow       *self,
-                 KletsenFileTransfer *transfer);
+                                 KletsenFileTransfer *transfer);
 
 gboolean
 _kletsen_window_drop_cb (GtkDropTarget *target,
-         const GValue  *value,
-         double         x,
-         double         y,
-         KletsenWindow *self);
+                         const GValue  *value,
+                         double         x,
+                         double         y,
+                         KletsenWindow *self);
 
 void
 _kletsen_window_send_files_action (GtkWidget  *widget,
-                   const char *action_name,
-                   GVariant   *parameter);
+                                   const char *action_name,
+                                   GVariant   *parameter);
 
 void
 _kletsen_window_show_fingerprints_action (GtkWidget  *widget,
-                          const char *action_name,
-                          GVariant   *parameter);
+                                          const char *action_name,
+                                          GVariant   *parameter);
 
 void
 _kletsen_window_peer_key_changed_cb (KletsenWindow *self,
-                     const char    *peer,
-                     const char    *old_fingerprint,
-                     const char    *new_fingerprint);
+                                     const char    *peer,
+                                     const char    *old_fingerprint,
+                                     const char    *new_fingerprint);
 
 void
 _kletsen_window_game_phase_cb (KletsenWindow *self);
 
 void
 _kletsen_window_start_game_action (GtkWidget  *widget,
-                   const char *action_name,
-                   GVariant   *parameter);
+                                   const char *action_name,
+                                   GVariant   *parameter);
 
 void
 _kletsen_window_join_game_action (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter);
+                                  const char *action_name,
+                                  GVariant   *parameter);
 
 void
 _kletsen_window_panel_guess_cb (KletsenWindow *self,
-                int            number);
+                                int            number);
 
 void
 _kletsen_window_panel_close_cb (KletsenWindow *self);
 
 void
 _kletsen_window_connect_action (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter);
-
-
-
-
+                                const char *action_name,
+                                GVariant   *parameter);
 
 void
 _kletsen_window_log_out_action (GtkWidget  *widget,
-                const char *action_name,
-                GVariant   *parameter);
+                                const char *action_name,
+                                GVariant   *parameter);
 
 void
 _kletsen_window_back_action (GtkWidget  *widget,
-             const char *action_name,
-             GVariant   *parameter);
+                             const char *action_name,
+                             GVariant   *parameter);
 
 void
 _kletsen_window_reconnect_action (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter);
-
+                                  const char *action_name,
+                                  GVariant   *parameter);
 
 G_END_DECLS

@@ -126,7 +126,7 @@ _kletsen_window_current_peer (KletsenWindow *self)
 
 void
 _kletsen_window_toast (KletsenWindow *self,
-       const char    *text)
+                       const char    *text)
 {
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
 }
@@ -134,9 +134,9 @@ _kletsen_window_toast (KletsenWindow *self,
 /* A desktop notification, only while the window is not what the user looks at. */
 void
 _kletsen_window_notify (KletsenWindow *self,
-        const char    *id,
-        const char    *title,
-        const char    *body)
+                        const char    *id,
+                        const char    *title,
+                        const char    *body)
 {
   GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
   g_autoptr(GNotification) notification = NULL;
@@ -163,7 +163,7 @@ untrack_dialog (KletsenWindow *self)
 /* Remembers the dialog on screen until it is answered (for the UI tests). */
 void
 _kletsen_window_track_dialog (KletsenWindow *self,
-              GtkWidget     *dialog)
+                              GtkWidget     *dialog)
 {
   untrack_dialog (self);
   self->open_dialog = dialog;
