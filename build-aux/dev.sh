@@ -20,8 +20,9 @@ PACKAGES="$PACKAGES libgtk-4-dev libadwaita-1-dev xvfb xauth dbus-daemon"
 PACKAGES="$PACKAGES desktop-file-utils appstream"
 # TLS: GIO's backend, and certtool for tests/certs/create-certs.sh.
 PACKAGES="$PACKAGES glib-networking gnutls-bin"
-# The libFuzzer targets are built with clang.
-PACKAGES="$PACKAGES clang"
+# The libFuzzer targets are built with clang; its fuzzer and sanitizer
+# runtimes are a package of their own, only recommended by clang.
+PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do
