@@ -122,14 +122,15 @@ typedef struct
 } Actors;
 
 static char *
-sealed_line (KletsenIdentity *signer,
-             const char      *claimed_sender,
-             const char      *sender_key,
-             const char      *receiver_key,
-             gint64           counter,
-             const char      *text)
+sealed_line_as (KletsenIdentity *signer,
+                const char      *label,
+                const char      *claimed_sender,
+                const char      *sender_key,
+                const char      *receiver_key,
+                gint64           counter,
+                const char      *text)
 {
-  KletsenSealHeader header = { claimed_sender, "mee", sender_key, receiver_key, counter };
+  KletsenSealHeader header = { claimed_sender, "mee", sender_key, receiver_key, counter, label };
   g_autofree char *session_key = NULL, *message = NULL, *signature = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -140,6 +141,17 @@ sealed_line (KletsenIdentity *signer,
   return g_strdup_printf ("SECURE_MESSAGE {\"sender\":\"%s\",\"sessionKey\":\"%s\",\"message\":\"%s\","
                           "\"senderKey\":\"%s\",\"counter\":%" G_GINT64_FORMAT ",\"signature\":\"%s\"}",
                           claimed_sender, session_key, message, sender_key, counter, signature);
+}
+
+static char *
+sealed_line (KletsenIdentity *signer,
+             const char      *claimed_sender,
+             const char      *sender_key,
+             const char      *receiver_key,
+             gint64           counter,
+             const char      *text)
+{
+  return sealed_line_as (signer, NULL, claimed_sender, sender_key, receiver_key, counter, text);
 }
 
 static void
@@ -217,6 +229,38 @@ room_has (KletsenSession *session,
         return TRUE;
     }
   return FALSE;
+}
+
+static guint
+count_kind (KletsenConversation *conversation,
+            KletsenMessageKind   kind,
+            const char          *containing)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (conversation)); i++)
+    {
+      g_autoptr(KletsenChatMessage) m = g_list_model_get_item (G_LIST_MODEL (conversation), i);
+
+      if (kletsen_chat_message_get_kind (m) == kind && strstr (kletsen_chat_message_get_text (m), containing))
+        n++;
+    }
+  return n;
+}
+
+/* The state of my message in @conversation that contains @containing. */
+static KletsenMessageState
+state_of (KletsenConversation *conversation,
+          const char          *containing)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (conversation)); i++)
+    {
+      g_autoptr(KletsenChatMessage) m = g_list_model_get_item (G_LIST_MODEL (conversation), i);
+
+      if (strstr (kletsen_chat_message_get_text (m), containing))
+        return kletsen_chat_message_get_state (m);
+    }
+  g_assert_not_reached ();
 }
 
 static KletsenSession *
@@ -303,6 +347,96 @@ test_server_as_adversary (void)
   g_assert_null (pinned);
   kletsen_session_disconnect (elsewhere);
 
+  kt_remove_tree (dir);
+  kletsen_identity_free (actors.alice);
+  kletsen_identity_free (actors.forger);
+}
+
+/* Delivery receipts with the server as the adversary: only alice's signed
+ * receipt, naming my message, makes it "delivered"; a forged one, one that
+ * names another message, and a replayed one change nothing. */
+static void
+receipt_script (KtFake     *fake,
+                KtFakeConn *conn,
+                guint       index,
+                gpointer    data)
+{
+  Actors *actors = data;
+  const char *alice = kletsen_identity_get_public_key (actors->alice);
+  const char *forger = kletsen_identity_get_public_key (actors->forger);
+  g_autoptr(JsonObject) sent = NULL;
+  g_autofree char *mine = NULL;
+  g_autofree char *ack = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *good = NULL;
+  char *line;
+
+  g_free (kt_fake_login (conn));
+  g_clear_pointer (&sent, json_object_unref);
+  json_object_unref (kt_fake_expect (conn, "SECURE_MESSAGE_REQ"));
+  kt_fake_send (conn, "SECURE_MESSAGE_RES {\"receiver\":\"alice\",\"publicKey\":\"%s\"}", alice);
+  sent = kt_fake_expect (conn, "SECURE_MESSAGE");
+  mine = g_strdup (json_object_get_string_member (sent, "senderKey"));
+  ack = kletsen_crypto_receipt_text (json_object_get_int_member (sent, "counter"),
+                                     json_object_get_string_member (sent, "signature"));
+  other = kletsen_crypto_receipt_text (99, json_object_get_string_member (sent, "signature"));
+  /* The two barriers: the key request and the message are through. */
+  kt_fake_send (conn, "LIST_USERS_RESP {\"status\":\"OK\",\"users\":[\"alice\"]}");
+  kt_fake_send (conn, "LIST_USERS_RESP {\"status\":\"OK\",\"users\":[\"alice\"]}");
+
+  line = sealed_line_as (actors->forger, KLETSEN_RECEIPT_LABEL, "alice", alice, mine, 1, ack); /* forged */
+  kt_fake_send (conn, "%s", line);
+  g_free (line);
+  line = sealed_line_as (actors->forger, KLETSEN_RECEIPT_LABEL, "alice", forger, mine, 1, ack); /* another key */
+  kt_fake_send (conn, "%s", line);
+  g_free (line);
+  line = sealed_line_as (actors->alice, KLETSEN_RECEIPT_LABEL, "alice", alice, mine, 1, other); /* another message */
+  kt_fake_send (conn, "%s", line);
+  g_free (line);
+  kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"phase one\"}");
+
+  json_object_unref (kt_fake_expect (conn, "BROADCAST_REQ"));
+  good = sealed_line_as (actors->alice, KLETSEN_RECEIPT_LABEL, "alice", alice, mine, 2, ack);
+  kt_fake_send (conn, "%s", good);
+  kt_fake_send (conn, "%s", good); /* replayed */
+  /* Receipts count apart from messages: alice's first message is 1. */
+  line = sealed_line (actors->alice, "alice", alice, mine, 1, "yes, got it");
+  kt_fake_send (conn, "%s", line);
+  g_free (line);
+  kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"the end\"}");
+  kt_fake_serve (fake, conn);
+}
+
+static void
+test_receipt_forged (void)
+{
+  Actors actors = { fixture_identity ("alice-identity.pem"), fixture_identity ("bob-identity.pem") };
+  g_autoptr(KtFake) fake = kt_fake_start (receipt_script, &actors);
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autoptr(KletsenSession) session = login_to (fake, dir);
+  g_autoptr(KletsenChatMessage) mine = NULL;
+  KletsenConversation *with_alice;
+  KletsenMessageKind text = KLETSEN_MESSAGE_KIND_TEXT, error = KLETSEN_MESSAGE_KIND_ERROR;
+
+  kletsen_session_send_secure_async (session, "alice", "did you get this?", NULL, NULL);
+  with_alice = kletsen_session_lookup_conversation (session, "alice");
+  g_assert_nonnull (with_alice);
+  mine = g_list_model_get_item (G_LIST_MODEL (with_alice), 0);
+  RUN_UNTIL (room_has (session, "phase one"));
+  g_assert_cmpint (kletsen_chat_message_get_state (mine), ==, KLETSEN_MESSAGE_STATE_SENT);
+  g_assert_cmpuint (count_kind (with_alice, error, "could not be verified as alice’s"), ==, 1);
+  g_assert_cmpuint (count_kind (with_alice, error, "a key you have not trusted"), ==, 1);
+
+  kletsen_session_broadcast_async (session, "go", NULL, NULL);
+  RUN_UNTIL (room_has (session, "the end"));
+  g_assert_cmpint (kletsen_chat_message_get_state (mine), ==, KLETSEN_MESSAGE_STATE_DELIVERED);
+  g_assert_cmpuint (count_kind (with_alice, error, "replayed"), ==, 1);
+  /* A receipt is never shown as a message, and is no gap in the messages. */
+  g_assert_cmpuint (count_kind (with_alice, text, "yes, got it"), ==, 1);
+  g_assert_cmpuint (count_kind (with_alice, text, ""), ==, 2);
+  g_assert_cmpuint (count_kind (with_alice, error, ""), ==, 3);
+
+  kletsen_session_disconnect (session);
   kt_remove_tree (dir);
   kletsen_identity_free (actors.alice);
   kletsen_identity_free (actors.forger);
@@ -553,23 +687,6 @@ send_secure (KletsenSession *from,
   g_assert_true (kletsen_session_request_finish (from, sent, NULL));
 }
 
-static guint
-count_kind (KletsenConversation *conversation,
-            KletsenMessageKind   kind,
-            const char          *containing)
-{
-  guint n = 0;
-
-  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (conversation)); i++)
-    {
-      g_autoptr(KletsenChatMessage) m = g_list_model_get_item (G_LIST_MODEL (conversation), i);
-
-      if (kletsen_chat_message_get_kind (m) == kind && strstr (kletsen_chat_message_get_text (m), containing))
-        n++;
-    }
-  return n;
-}
-
 /* The real server, real senders, and a proxy that lies to bob; then a user
  * who takes the departed alice's name with a key of her own. */
 static void
@@ -600,6 +717,17 @@ test_hostile_proxy (void)
   RUN_UNTIL ((with_alice = kletsen_session_lookup_conversation (bob, "alice")) != NULL &&
              count_kind (with_alice, text, "4: call me") == 1);
   with_carol = kletsen_session_lookup_conversation (bob, "carol");
+  {
+    KletsenConversation *with_bob = kletsen_session_lookup_conversation (alice, "bob");
+
+    /* bob's receipts say what he got: the server's silence is not "delivered". */
+    RUN_UNTIL (state_of (with_bob, "4: call me") == KLETSEN_MESSAGE_STATE_DELIVERED);
+    g_assert_cmpint (state_of (with_bob, "transfer 100 EUR"), ==, KLETSEN_MESSAGE_STATE_DELIVERED);
+    g_assert_cmpint (state_of (with_bob, "2: read it first"), ==, KLETSEN_MESSAGE_STATE_DELIVERED);
+    g_assert_cmpint (state_of (with_bob, "1: here is"), ==, KLETSEN_MESSAGE_STATE_SENT);
+    g_assert_cmpint (state_of (with_bob, "3: wait"), ==, KLETSEN_MESSAGE_STATE_SENT);
+    g_assert_cmpuint (count_kind (with_bob, KLETSEN_MESSAGE_KIND_ERROR, ""), ==, 0);
+  }
 
   for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (with_alice)); i++)
     {
@@ -654,6 +782,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/e2e/vector", test_vector);
   g_test_add_func ("/e2e/server-as-adversary", test_server_as_adversary);
+  g_test_add_func ("/e2e/receipt-forged", test_receipt_forged);
   g_test_add_func ("/e2e/replay-after-restart", test_replay_after_restart);
   g_test_add_func ("/e2e/reply-stays-encrypted", test_reply_stays_encrypted);
   g_test_add_func ("/e2e/cli-prefix-only-when-verified", test_cli_prefix_only_when_verified);

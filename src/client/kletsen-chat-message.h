@@ -23,6 +23,7 @@ typedef enum
   KLETSEN_MESSAGE_STATE_RECEIVED,
   KLETSEN_MESSAGE_STATE_SENDING,
   KLETSEN_MESSAGE_STATE_SENT,
+  KLETSEN_MESSAGE_STATE_DELIVERED, /* the peer's signed receipt came (encrypted messages only) */
   KLETSEN_MESSAGE_STATE_FAILED,
 } KletsenMessageState;
 

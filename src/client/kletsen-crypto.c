@@ -265,7 +265,7 @@ kletsen_crypto_seal_header (const KletsenSealHeader *header,
   if (sender_fp == NULL || receiver_fp == NULL)
     return NULL;
   out = g_byte_array_new ();
-  put_field (out, KLETSEN_SEAL_LABEL);
+  put_field (out, header->label != NULL ? header->label : KLETSEN_SEAL_LABEL);
   put_field (out, sender);
   put_field (out, receiver);
   put_field (out, sender_fp);
@@ -460,4 +460,24 @@ out:
   if (aead != NULL)
     gnutls_aead_cipher_deinit (aead);
   return text;
+}
+
+/**
+ * kletsen_crypto_receipt_text:
+ * @counter: the counter of the message received
+ * @signature: its signature, as sent (base64)
+ *
+ * What a receipt says, sealed under %KLETSEN_RECEIPT_LABEL: "ack", the
+ * counter and the SHA-256 of the signature, so that it names one message
+ * even if a counter were ever used twice.
+ *
+ * Returns: (transfer full): the text
+ */
+char *
+kletsen_crypto_receipt_text (gint64      counter,
+                             const char *signature)
+{
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, signature, -1);
+
+  return g_strdup_printf ("ack %" G_GINT64_FORMAT " %s", counter, digest);
 }

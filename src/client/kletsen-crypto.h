@@ -41,9 +41,13 @@ typedef struct
   const char *sender_key;    /* base64 DER SubjectPublicKeyInfo */
   const char *receiver_key;
   gint64      counter;       /* 1 for the first message to this receiver under this key */
+  const char *label;         /* NULL for a message (KLETSEN_SEAL_LABEL), or KLETSEN_RECEIPT_LABEL */
 } KletsenSealHeader;
 
 #define KLETSEN_SEAL_LABEL "KLETSEN-E2E-1"
+/* A delivery receipt: sealed and signed like a message, under its own label
+ * so that no receipt can pass for a message nor a message for a receipt. */
+#define KLETSEN_RECEIPT_LABEL "KLETSEN-RECEIPT-1"
 
 GBytes          *kletsen_crypto_seal_header      (const KletsenSealHeader *header,
                                                   const char              *session_key,
@@ -64,6 +68,9 @@ char            *kletsen_identity_open           (KletsenIdentity         *self,
                                                   const char              *session_key,
                                                   const char              *message,
                                                   GError                 **error);
+
+char            *kletsen_crypto_receipt_text     (gint64                   counter,
+                                                  const char              *signature);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KletsenIdentity, kletsen_identity_free)
 

@@ -172,45 +172,76 @@ _kletsen_session_fail_secure_queue (KletsenSession *self,
   g_error_free (error);
 }
 
-static void
-encrypt_and_send (KletsenSession *self,
-                  const char     *peer,
-                  const char     *public_key,
-                  SecureSend     *s)
+/**
+ * _kletsen_session_seal_and_send:
+ * @label: %KLETSEN_SEAL_LABEL for a message, %KLETSEN_RECEIPT_LABEL for a receipt
+ * @signature: (out): the signature sent, for the receipt that names it
+ *
+ * Seals @text for @peer under @public_key with the next counter (§5.1: one
+ * more than the last message or receipt to @peer, counted per key of the
+ * receiver, so a reinstalled peer starts again at 1; mine is fixed per data
+ * directory), and sends it.
+ *
+ * Returns: (transfer none) (nullable): the request, or %NULL with @error set
+ */
+Pending *
+_kletsen_session_seal_and_send (KletsenSession  *self,
+                                const char      *peer,
+                                const char      *public_key,
+                                const char      *label,
+                                const char      *text,
+                                GTask           *task,
+                                gint64          *counter,
+                                char           **signature,
+                                GError         **error)
 {
   g_autofree char *session_key = NULL;
   g_autofree char *message = NULL;
-  g_autofree char *signature = NULL;
-  g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) body = NULL;
   const char *mine = kletsen_identity_get_public_key (self->identity);
-  KletsenSealHeader header = { self->username, peer, mine, public_key, 0 };
-  Pending *p;
-
-  /* §5.1: one more than the last message to @peer, counted per key of the
-   * receiver (a reinstalled peer starts again at 1; mine is fixed per data
-   * directory). */
+  KletsenSealHeader header = { self->username, peer, mine, public_key, 0, label };
   g_autofree char *theirs = kletsen_crypto_fingerprint (public_key);
+  /* Receipts count apart: one lost with a peer who left is no gap in
+   * the messages. */
+  const char *direction = g_strcmp0 (label, KLETSEN_RECEIPT_LABEL) == 0 ? "receipts sent" : "sent";
 
-  header.counter = theirs ? last_counter (self, "sent", peer, theirs) + 1 : 1;
-  if (!kletsen_identity_seal (self->identity, &header, s->text, &session_key, &message, &signature, &error))
-    {
-      kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, 0);
-      if (s->task != NULL)
-        g_task_return_error (s->task, g_steal_pointer (&error));
-      return;
-    }
-  set_counter (self, "sent", peer, theirs, header.counter);
+  header.counter = theirs ? last_counter (self, direction, peer, theirs) + 1 : 1;
+  if (!kletsen_identity_seal (self->identity, &header, text, &session_key, &message, signature, error))
+    return NULL;
+  set_counter (self, direction, peer, theirs, header.counter);
   body = json_object_new ();
   json_object_set_string_member (body, "receiver", peer);
   json_object_set_string_member (body, "sessionKey", session_key);
   json_object_set_string_member (body, "message", message);
   json_object_set_string_member (body, "senderKey", mine);
   json_object_set_int_member (body, "counter", header.counter);
-  json_object_set_string_member (body, "signature", signature);
-  p = _kletsen_session_send_request (self, "SECURE_MESSAGE", body, PENDING_SILENT, s->task);
+  json_object_set_string_member (body, "signature", *signature);
+  *counter = header.counter;
+  return _kletsen_session_send_request (self, "SECURE_MESSAGE", body, PENDING_SILENT, task);
+}
+
+static void
+encrypt_and_send (KletsenSession *self,
+                  const char     *peer,
+                  const char     *public_key,
+                  SecureSend     *s)
+{
+  g_autofree char *signature = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 counter = 0;
+  Pending *p = _kletsen_session_seal_and_send (self, peer, public_key, KLETSEN_SEAL_LABEL, s->text, s->task,
+                                               &counter, &signature, &error);
+
+  if (p == NULL)
+    {
+      kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      if (s->task != NULL)
+        g_task_return_error (s->task, g_steal_pointer (&error));
+      return;
+    }
   p->message = g_object_ref (s->message);
   p->peer = g_strdup (peer);
+  _kletsen_session_await_receipt (self, peer, counter, signature, s->message);
 }
 
 /* The peer's key came: check it against the pin, then send what waited. */
@@ -325,6 +356,7 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
   g_autofree char *key = fold (sender);
   g_autoptr(GError) error = NULL;
   g_autoptr(KletsenChatMessage) message = NULL;
+  gboolean is_receipt = FALSE;
   gint64 last;
 
   if (sealed == NULL)
@@ -345,7 +377,13 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
       append_error (self, sender, why);
       return;
     }
+  /* A message, or else a receipt (the label tells them apart, and is signed). */
   if (!kletsen_crypto_verify (&header, session_key, sealed, signature))
+    {
+      header.label = KLETSEN_RECEIPT_LABEL;
+      is_receipt = kletsen_crypto_verify (&header, session_key, sealed, signature);
+    }
+  if (!is_receipt && header.label != NULL)
     {
       g_autofree char *why = g_strdup_printf (_("An encrypted message could not be verified as %s’s"), sender);
 
@@ -365,7 +403,7 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
       return;
     }
 
-  last = last_counter (self, "received", sender, fingerprint);
+  last = last_counter (self, is_receipt ? "receipts received" : "received", sender, fingerprint);
   if (header.counter <= last)
     {
       g_autofree char *why = g_strdup_printf (_("An encrypted message from %s was replayed: it came before"), sender);
@@ -387,9 +425,9 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
   /* Verified: the first one pins the sender's key. */
   if (pinned == NULL)
     pin (self, sender, fingerprint);
-  set_counter (self, "received", sender, fingerprint, header.counter);
+  set_counter (self, is_receipt ? "receipts received" : "received", sender, fingerprint, header.counter);
   g_hash_table_insert (self->peer_keys, g_strdup (key), g_strdup (sender_key));
-  if (header.counter > last + 1)
+  if (header.counter > last + 1 && !is_receipt)
     {
       int missing = (int)MIN (header.counter - last - 1, G_MAXINT);
       g_autofree char *why = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d message from %s is missing",
@@ -398,10 +436,16 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
 
       append_error (self, sender, why);
     }
+  if (is_receipt)
+    {
+      _kletsen_session_receipt_arrived (self, sender, text);
+      return;
+    }
   message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
   kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
   /* They write encrypted: so does the reply. */
   kletsen_session_set_secure (self, sender, TRUE);
+  _kletsen_session_send_receipt (self, sender, sender_key, header.counter, signature);
 }
 
 void

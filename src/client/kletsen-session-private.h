@@ -180,8 +180,9 @@ struct _KletsenSession
   GKeyFile            *pins;         /* "peers HOST:PORT": folded name → fingerprint;
                                       * "verified HOST:PORT": the fingerprint the user compared */
   char                *pins_path;
-  GKeyFile            *counters;     /* §5.1 counters, "sent/received HOST:PORT": name → "FINGERPRINT|N" */
+  GKeyFile            *counters;     /* §5.1 counters, "[receipts ]sent/received HOST:PORT": name → "FINGERPRINT|N" */
   char                *counters_path;
+  GQueue               awaiting_receipts; /* AwaitingReceipt, oldest first */
 };
 
 enum {
@@ -262,6 +263,40 @@ _kletsen_session_user_left (KletsenSession *self,
 void
 _kletsen_session_users_listed (KletsenSession *self,
                                JsonArray      *names);
+
+Pending *
+_kletsen_session_seal_and_send (KletsenSession  *self,
+                                const char      *peer,
+                                const char      *public_key,
+                                const char      *label,
+                                const char      *text,
+                                GTask           *task,
+                                gint64          *counter,
+                                char           **signature,
+                                GError         **error);
+
+/* kletsen-session-receipts.c */
+void
+_kletsen_session_await_receipt (KletsenSession     *self,
+                                const char         *peer,
+                                gint64              counter,
+                                const char         *signature,
+                                KletsenChatMessage *message);
+
+void
+_kletsen_session_send_receipt (KletsenSession *self,
+                               const char     *peer,
+                               const char     *peer_key,
+                               gint64          counter,
+                               const char     *signature);
+
+void
+_kletsen_session_receipt_arrived (KletsenSession *self,
+                                  const char     *peer,
+                                  const char     *text);
+
+void
+_kletsen_session_clear_receipts (KletsenSession *self);
 
 void
 _kletsen_session_fail_secure_queue (KletsenSession *self,

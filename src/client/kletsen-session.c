@@ -344,6 +344,7 @@ kletsen_session_finalize (GObject *object)
   g_free (self->fingerprint);
   g_clear_pointer (&self->peer_keys, g_hash_table_unref);
   g_clear_pointer (&self->changed_keys, g_hash_table_unref);
+  _kletsen_session_clear_receipts (self);
   g_clear_pointer (&self->secure_queue, g_hash_table_unref);
   g_clear_pointer (&self->key_timeouts, g_hash_table_unref);
   g_clear_pointer (&self->pins, g_key_file_unref);
