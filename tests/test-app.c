@@ -214,6 +214,11 @@ test_app (void)
   g_assert_true (kletsen_chat_message_get_encrypted (message));
   g_assert_cmpstr (kletsen_chat_message_get_text (message), ==, "Geheim");
   g_clear_object (&message);
+  /* bob's client signs a receipt; only then does alice's row say so. */
+  RUN_UNTIL ((message = shown_message (window, shown_count (window) - 1)) &&
+             kletsen_chat_message_get_state (message) == KLETSEN_MESSAGE_STATE_DELIVERED);
+  g_clear_object (&message);
+  RUN_UNTIL (shows_text (GTK_WIDGET (window->message_list), "Delivered"));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.show-fingerprints", NULL);
   g_assert_nonnull (window->open_dialog);
   save_shot (window->open_dialog, "fingerprints.png");

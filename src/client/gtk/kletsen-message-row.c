@@ -89,6 +89,9 @@ state_text (KletsenChatMessage *message)
       if (kletsen_chat_message_get_error_code (message) != 0)
         return g_strdup_printf (_("Not sent: %s"), kletsen_code_describe (kletsen_chat_message_get_error_code (message)));
       return g_strdup (_("Not sent"));
+    case KLETSEN_MESSAGE_STATE_DELIVERED:
+      /* Said only when the peer's signed receipt came: never on the server's word. */
+      return g_strdup (_("Delivered"));
     case KLETSEN_MESSAGE_STATE_SENT:
     case KLETSEN_MESSAGE_STATE_RECEIVED:
     default:
@@ -106,9 +109,15 @@ update_state (KletsenMessageRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->state_label), *text != '\0');
   gtk_widget_set_visible (GTK_WIDGET (self->retry_button), failed);
   if (failed)
-    gtk_widget_add_css_class (GTK_WIDGET (self->state_label), "error");
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self->state_label), "error");
+      gtk_widget_remove_css_class (GTK_WIDGET (self->state_label), "dim-label");
+    }
   else
-    gtk_widget_remove_css_class (GTK_WIDGET (self->state_label), "error");
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->state_label), "error");
+      gtk_widget_add_css_class (GTK_WIDGET (self->state_label), "dim-label");
+    }
 }
 
 static void
