@@ -23,6 +23,9 @@ PACKAGES="$PACKAGES glib-networking gnutls-bin"
 # The libFuzzer targets are built with clang; its fuzzer and sanitizer
 # runtimes are a package of their own, only recommended by clang.
 PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+# The unit-filter tests: libseccomp installs the service unit's system call
+# filter, systemd-analyze resolves its groups.
+PACKAGES="$PACKAGES libseccomp-dev systemd"
 
 missing=""
 for p in $PACKAGES; do
