@@ -17,7 +17,9 @@
  *   latency  fanout with one sender and one message in flight
  *   idle     N logged-in connections held (PINGs answered) for T seconds; the
  *            server's RSS before and after, per connection
- *   login    N clients connect and log in at once: time to the last LOGIN_RESP
+ *   login    N clients connect and log in at once: time to the last LOGIN_RESP;
+ *            with --silent K, one after another while K more connections that
+ *            never send a byte are open (a slowloris on the TLS handshake)
  *   relay    a file through the side channel vs. one direct loopback connection
  *   all      each of the above with the defaults of docs/benchmarks.md
  *
@@ -73,6 +75,10 @@ typedef struct
 static const char *tls_cert;
 static const char *tls_key;
 static gnutls_certificate_credentials_t tls_creds;
+/* login: connections opened first that never send a byte */
+static int silent;
+/* --server-arg: more options for every server the bench starts */
+static char **server_args;
 
 typedef struct
 {
@@ -169,13 +175,24 @@ server_start (Bench      *b,
       prctl (PR_SET_PDEATHSIG, SIGTERM);
       dup2 (pipefd[1], STDOUT_FILENO);
       close (pipefd[0]);
+      GPtrArray *argv = g_ptr_array_new ();
+      const char *base[] = { binary, "--bind", "127.0.0.1", "--port", "0", "--file-port", "0",
+                             "--max-clients", max, NULL };
+
+      for (guint i = 0; base[i] != NULL; i++)
+        g_ptr_array_add (argv, (char *)base[i]);
       if (tls_cert != NULL)
-        execl (binary, binary, "--bind", "127.0.0.1", "--port", "0", "--file-port", "0",
-               "--tls-port", "0", "--tls-file-port", "0", "--tls-cert", tls_cert, "--tls-key", tls_key,
-               "--max-clients", max, (char *)NULL);
-      else
-        execl (binary, binary, "--bind", "127.0.0.1", "--port", "0", "--file-port", "0",
-               "--max-clients", max, (char *)NULL);
+        {
+          const char *tls[] = { "--tls-port", "0", "--tls-file-port", "0", "--tls-cert", tls_cert,
+                                "--tls-key", tls_key, NULL };
+
+          for (guint i = 0; tls[i] != NULL; i++)
+            g_ptr_array_add (argv, (char *)tls[i]);
+        }
+      for (guint i = 0; server_args != NULL && server_args[i] != NULL; i++)
+        g_ptr_array_add (argv, server_args[i]);
+      g_ptr_array_add (argv, NULL);
+      execv (binary, (char **)argv->pdata);
       _exit (127);
     }
   close (pipefd[1]);
@@ -669,7 +686,7 @@ run_fanout (const char *binary,
   Bench b = { 0 };
   g_autofree char *buf = g_malloc (READ_CHUNK + 1);
   gint64 deadline;
-  double seconds, rate;
+  double seconds, rate, cpu_before, cpu_ns;
 
   b.senders = senders;
   b.messages = messages;
@@ -684,6 +701,7 @@ run_fanout (const char *binary,
 
   b.delivered = 0;
   g_array_set_size (b.latency_us, 0);
+  cpu_before = proc_cpu_s (b.pid);
   for (guint i = 0; i < senders; i++)
     {
       top_up (&b, i);
@@ -695,18 +713,22 @@ run_fanout (const char *binary,
 
   seconds = (b.last_delivery - b.first_send) / 1e6;
   rate = b.delivered / MAX (seconds, 1e-9);
+  /* The fair figure on two cores, where the load generator can be the limit. */
+  cpu_ns = (proc_cpu_s (b.pid) - cpu_before) * 1e9 / MAX (b.delivered, 1);
   g_array_sort (b.latency_us, compare_u32);
   printf ("{\"bench\":\"%s%s\",\"clients\":%u,\"senders\":%u,\"messages\":%u,\"bytes\":%u,\"window\":%u,"
           "\"expected\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT ",\"nacks\":%" G_GUINT64_FORMAT ","
-          "\"seconds\":%.3f,\"deliveries_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":\"%s\"}\n",
+          "\"seconds\":%.3f,\"deliveries_per_s\":%.0f,\"server_cpu_ns_per_delivery\":%.0f,"
+          "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":\"%s\"}\n",
           label, tls_cert ? " tls" : "", n, senders, messages, bytes, window, b.expected, b.delivered, b.nacks, seconds, rate,
+          cpu_ns,
           percentile (b.latency_us, 0.5), percentile (b.latency_us, 0.99), percentile (b.latency_us, 1.0),
           b.delivered == b.expected && b.nacks == 0 ? "ok" : "incomplete");
   fflush (stdout);
   add_row (tls_cert ? "fanout tls" : label, g_strdup_printf ("%.2f M deliveries/s", rate / 1e6),
-           g_strdup_printf ("%u clients, %u×%u msgs of %u B, window %u; p50 %.2f ms, p99 %.2f ms%s",
+           g_strdup_printf ("%u clients, %u×%u msgs of %u B, window %u; p50 %.2f ms, p99 %.2f ms; server %.0f ns CPU/delivery%s",
                             n, senders, messages, bytes, window, percentile (b.latency_us, 0.5),
-                            percentile (b.latency_us, 0.99),
+                            percentile (b.latency_us, 0.99), cpu_ns,
                             b.delivered == b.expected ? "" : " (INCOMPLETE)"));
 
   disconnect_all (&b);
@@ -756,9 +778,25 @@ run_login (const char *binary,
   gint64 us;
 
   g_autoptr(GArray) each = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr(GArray) quiet = g_array_new (FALSE, FALSE, sizeof (int));
 
-  server_start (&b, binary, n);
-  us = connect_all (&b, n, buf, 2048);
+  if (silent > 0)
+    {
+      g_free (label);
+      label = g_strdup_printf ("login %u, %d silent", n, silent);
+    }
+  server_start (&b, binary, n + silent);
+  for (int i = 0; i < silent; i++)
+    {
+      int fd = connect_one (b.port);
+
+      g_array_append_val (quiet, fd);
+    }
+  if (silent > 0)
+    g_usleep (500000); /* accepted, and (for TLS) waiting for a ClientHello */
+  /* Under the silent ones, logins one at a time: what each user waits,
+   * rather than a storm's queue. */
+  us = connect_all (&b, n, buf, silent > 0 ? 1 : 2048);
   for (guint i = 0; i < n; i++)
     g_array_append_val (each, b.clients[i].login_us);
   g_array_sort (each, compare_u32);
@@ -770,6 +808,8 @@ run_login (const char *binary,
            g_strdup_printf ("%u clients at once; each from connect to LOGIN_RESP: p50 %.0f ms, p99 %.0f ms, max %.0f ms",
                             n, percentile (each, 0.5), percentile (each, 0.99), percentile (each, 1.0)));
   disconnect_all (&b);
+  for (guint i = 0; i < quiet->len; i++)
+    close (g_array_index (quiet, int, i));
   server_stop (&b);
 }
 
@@ -1087,6 +1127,8 @@ main (int    argc,
     { "hold", 0, 0, G_OPTION_ARG_INT, &hold, "Seconds to hold idle connections (idle)", "T" },
     { "size-mib", 0, 0, G_OPTION_ARG_INT, &size_mib, "File size (relay)", "MIB" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs, median reported (relay)", "N" },
+    { "server-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &server_args, "One more option for the server (repeatable)", "ARG" },
+    { "silent", 0, 0, G_OPTION_ARG_INT, &silent, "Connections that never send a byte, open during the logins (login)", "K" },
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "Run the server with TLS and speak TLS to it", "FILE" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The key of --tls-cert", "FILE" },
     { NULL }

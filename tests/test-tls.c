@@ -10,7 +10,9 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
+#include <gnutls/gnutls.h>
 #include <string.h>
 
 #include "kletsen-protocol.h"
@@ -185,6 +187,154 @@ test_tls_only_and_handshakes (void)
   kt_remove_tree (dir);
 }
 
+/* ---- handshakes under attack ---- */
+
+static ssize_t
+capture_push (gnutls_transport_ptr_t  ptr,
+              const void             *data,
+              size_t                  len)
+{
+  g_byte_array_append (ptr, data, len);
+  return len;
+}
+
+static ssize_t
+nothing_pull (gnutls_transport_ptr_t  ptr,
+              void                   *data,
+              size_t                  len)
+{
+  errno = EAGAIN;
+  return -1;
+}
+
+/* A real client's first flight, for sockets that then stall. */
+static GBytes *
+client_hello (void)
+{
+  gnutls_certificate_credentials_t credentials;
+  gnutls_session_t session;
+  GByteArray *out = g_byte_array_new ();
+
+  gnutls_certificate_allocate_credentials (&credentials);
+  gnutls_init (&session, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+  gnutls_set_default_priority (session);
+  gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE, credentials);
+  gnutls_transport_set_ptr (session, out);
+  gnutls_transport_set_push_function (session, capture_push);
+  gnutls_transport_set_pull_function (session, nothing_pull);
+  g_assert_cmpint (gnutls_handshake (session), ==, GNUTLS_E_AGAIN);
+  gnutls_deinit (session);
+  gnutls_certificate_free_credentials (credentials);
+  g_assert_cmpuint (out->len, >, 5);
+  return g_byte_array_free_to_bytes (out);
+}
+
+/* Sends a ClientHello and reads the server's first answer: its handshake
+ * has started (and counts), and then it stalls. */
+static KtClient *
+stalled_handshake (guint16  port,
+                   GBytes  *hello)
+{
+  KtClient *client = kt_client_connect_port (port);
+  char answer[5];
+
+  kt_client_send_raw (client, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello));
+  g_assert_cmpint (g_socket_receive (client->socket, answer, sizeof answer, NULL, NULL), ==, sizeof answer);
+  g_assert_cmpint (answer[0], ==, 0x16); /* a handshake record: the ServerHello */
+  return client;
+}
+
+/* Reads what the server still sent until it hangs up. */
+static void
+expect_hang_up (KtClient *client)
+{
+  char buffer[4096];
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  do
+    n = g_socket_receive (client->socket, buffer, sizeof buffer, NULL, &error);
+  while (n > 0);
+  /* 0 is its close; an error may be a reset (a close with data unread),
+   * never the read timeout. */
+  g_assert_false (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
+}
+
+/* The caps on unfinished handshakes, per source address and in all: past
+ * them a handshake is closed at its first byte, and others that finish are
+ * unaffected; a slot is free again once its handshake ends. */
+static void
+test_tls_handshake_caps (void)
+{
+  const char *caps[][4] = {
+    { "--max-handshakes-per-address", "2", "--max-handshakes", "0" },
+    { "--max-handshakes", "2", "--max-handshakes-per-address", "0" },
+  };
+  g_autoptr(GBytes) hello = client_hello ();
+  g_autoptr(GTlsDatabase) db = test_ca ();
+  g_autofree char *cert_path = cert ("server.pem");
+  g_autofree char *key_path = cert ("server-key.pem");
+
+  for (guint i = 0; i < G_N_ELEMENTS (caps); i++)
+    {
+      g_autoptr(KtServer) server = kt_server_start ("--tls-cert", cert_path, "--tls-key", key_path,
+                                                    "--handshake-timeout-ms", "1500",
+                                                    caps[i][0], caps[i][1], caps[i][2], caps[i][3], NULL);
+      g_autoptr(KtClient) a = stalled_handshake (server->tls_port, hello);
+      g_autoptr(KtClient) b = stalled_handshake (server->tls_port, hello);
+      g_autoptr(KtClient) c = kt_client_connect_port (server->tls_port);
+      g_autofree char *dir = temp_dir ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(KletsenSession) refused = NULL;
+      g_autoptr(KletsenSession) dave = NULL;
+      gint64 start = g_get_monotonic_time ();
+
+      g_test_message ("%s %s", caps[i][0], caps[i][1]);
+      /* The third is closed at once, long before its handshake timeout. */
+      kt_client_send_raw (c, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello));
+      kt_client_expect_eof (c);
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 1000 * 1000);
+      refused = tls_connect (server->tls_port, server->tls_file_port, "dave", dir, db, &error);
+      g_assert_nonnull (error);
+      g_clear_error (&error);
+      kletsen_session_disconnect (refused);
+
+      /* The stalled ones time out; their slots are free. */
+      expect_hang_up (a);
+      expect_hang_up (b);
+      dave = tls_connect (server->tls_port, server->tls_file_port, "dave", dir, db, &error);
+      g_assert_no_error (error);
+      kletsen_session_disconnect (dave);
+      kt_remove_tree (dir);
+    }
+}
+
+/* A slowloris on the TLS port: hundreds of sockets that never send a byte
+ * hold no thread and no handshake slot, so a login still completes within
+ * a 3 s login timeout (glib-networking's pool made it wait 8-10 s). */
+static void
+test_tls_slowloris (void)
+{
+  g_autoptr(KtServer) server = tls_server ("server", NULL, NULL);
+  g_autoptr(GTlsDatabase) db = test_ca ();
+  g_autoptr(GPtrArray) silent = g_ptr_array_new_with_free_func ((GDestroyNotify)kt_client_free);
+  g_autofree char *dir = temp_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KletsenSession) erin = kletsen_session_new (dir);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  for (guint i = 0; i < 300; i++)
+    g_ptr_array_add (silent, kt_client_connect_port (server->tls_port));
+  kletsen_session_set_tls (erin, TRUE, db);
+  kletsen_session_set_login_timeout (erin, 3000);
+  kletsen_session_connect_async (erin, "127.0.0.1", server->tls_port, "erin", NULL, kt_store_result_cb, &result);
+  RUN_UNTIL (result != NULL);
+  kletsen_session_connect_finish (erin, result, &error);
+  g_assert_no_error (error);
+  kletsen_session_disconnect (erin);
+  kt_remove_tree (dir);
+}
+
 /* The client core refuses a wrong host name, an expired certificate and
  * one nobody vouches for, and says which fingerprint it saw. */
 static void
@@ -349,6 +499,8 @@ main (int    argc,
 
   g_test_add_func ("/tls/session", test_tls_session);
   g_test_add_func ("/tls/only-and-handshakes", test_tls_only_and_handshakes);
+  g_test_add_func ("/tls/handshake-caps", test_tls_handshake_caps);
+  g_test_add_func ("/tls/slowloris", test_tls_slowloris);
   g_test_add_func ("/tls/rejects", test_tls_rejects);
   g_test_add_func ("/tls/pinning", test_tls_pinning);
   g_test_add_func ("/tls/bad-config", test_tls_bad_config);

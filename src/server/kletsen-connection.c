@@ -53,36 +53,6 @@ watch_tls_pending (KletsenConnection *conn)
   conn->server->poller->wake (conn);
 }
 
-static void
-handshake_done_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  KletsenConnection *conn = user_data;
-  g_autoptr(GError) error = NULL;
-  gboolean ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (object), result, &error);
-
-  /* A connection torn down meanwhile cancelled us first. */
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (conn->handshake_timeout != NULL)
-    {
-      g_source_destroy (conn->handshake_timeout);
-      g_clear_pointer (&conn->handshake_timeout, g_source_unref);
-    }
-  if (!ok)
-    {
-      g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
-
-      _kletsen_connection_abort (conn, why);
-      return;
-    }
-  if (conn->state != CONN_OPEN)
-    return;
-  watch_start (conn);
-  _kletsen_server_send_welcome (conn->server, conn);
-}
-
 static gboolean
 handshake_timeout_cb (gpointer user_data)
 {
@@ -93,28 +63,65 @@ handshake_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* While handshaking, G_IO_OUT is watched only when GnuTLS waits to write;
+ * the output queue is empty until the WELCOME. */
+static void
+handshake_watch_output (KletsenConnection *conn,
+                        gboolean           want)
+{
+  if (conn->want_out == want)
+    return;
+  conn->want_out = want;
+  conn->server->poller->set_output (conn);
+}
+
+/* One step of the handshake, when the socket is ready. */
+static void
+handshake_step (KletsenConnection *conn)
+{
+  g_autofree char *why = NULL;
+
+  switch (_kletsen_tls_handshake (conn->tls, &why))
+    {
+    case KLETSEN_TLS_AGAIN:
+      handshake_watch_output (conn, _kletsen_tls_wants_write (conn->tls));
+      return;
+    case KLETSEN_TLS_FAILED:
+      {
+        g_autofree char *message = g_strdup_printf ("TLS handshake failed: %s", why);
+
+        _kletsen_connection_abort (conn, message);
+        return;
+      }
+    case KLETSEN_TLS_DONE:
+    default:
+      break;
+    }
+  conn->handshaking = FALSE;
+  if (conn->handshake_timeout != NULL)
+    {
+      g_source_destroy (conn->handshake_timeout);
+      g_clear_pointer (&conn->handshake_timeout, g_source_unref);
+    }
+  handshake_watch_output (conn, FALSE);
+  if (conn->state == CONN_OPEN)
+    _kletsen_server_send_welcome (conn->server, conn);
+}
+
 /* A TLS connection speaks only once its handshake is done; a handshake that
- * stalls or fails costs its own slot and nothing else. */
+ * stalls or fails costs its own slot and nothing else. The handshake runs
+ * in steps on this loop as the socket allows (kletsen-tls.h). */
 gboolean
 _kletsen_connection_start_tls (KletsenConnection *conn)
 {
-  g_autoptr(GError) error = NULL;
-
-  conn->tls = _kletsen_tls_wrap (conn->server, conn->fd, &error);
-  if (conn->tls != NULL)
-    conn->stream = &_kletsen_stream_tls;
-  if (conn->tls == NULL)
-    {
-      conn->fd = -1;
-      conn_log (conn, G_LOG_LEVEL_INFO, "TLS failed: %s", error->message);
-      return FALSE;
-    }
+  conn->tls = _kletsen_tls_new (conn->server->tls_context, &conn->server->tls_limits, conn->fd);
+  conn->stream = &_kletsen_stream_tls;
+  conn->handshaking = TRUE;
   conn->handshake_timeout = g_timeout_source_new (conn->server->options.handshake_timeout_ms);
   g_source_set_callback (conn->handshake_timeout, handshake_timeout_cb, conn, NULL);
   g_source_set_static_name (conn->handshake_timeout, "kletsen-handshake-timeout");
   g_source_attach (conn->handshake_timeout, NULL);
-  conn->handshake = g_cancellable_new ();
-  g_tls_connection_handshake_async (conn->tls, G_PRIORITY_DEFAULT, conn->handshake, handshake_done_cb, conn);
+  watch_start (conn);
   return TRUE;
 }
 
@@ -149,11 +156,6 @@ _kletsen_connection_new (KletsenServer *server,
 void
 _kletsen_connection_free (KletsenConnection *conn)
 {
-  if (conn->handshake != NULL)
-    {
-      g_cancellable_cancel (conn->handshake);
-      g_clear_object (&conn->handshake);
-    }
   if (conn->handshake_timeout != NULL)
     {
       g_source_destroy (conn->handshake_timeout);
@@ -368,6 +370,14 @@ _kletsen_connection_dispatch (KletsenConnection *conn,
 {
   if (conn->state == CONN_DEAD)
     return;
+  if (conn->handshaking)
+    {
+      handshake_step (conn);
+      /* A client may send its LOGIN right behind the handshake. */
+      if (conn->handshaking || conn->state != CONN_OPEN)
+        return;
+      events |= G_IO_IN;
+    }
   if (conn->tls_more)
     events |= G_IO_IN;
 

@@ -41,8 +41,7 @@ typedef struct
   gpointer       tag;
   GSource       *timeout;
   char          *peer;
-  GTlsConnection *tls;     /* on the TLS file port; owns the socket */
-  GCancellable  *handshake;
+  KletsenTls    *tls;      /* on the TLS file port */
   gboolean       ready;    /* clear text, or the handshake is done */
   guint          got;
   char           header[HEADER_LEN + 1];
@@ -55,8 +54,8 @@ struct _KletsenRelay
   KletsenTransfer *transfer;
   int              up_fd;        /* -1 until the uploader is there */
   int              down_fd;
-  GTlsConnection  *up_tls;       /* set when that half came over TLS */
-  GTlsConnection  *down_tls;
+  KletsenTls      *up_tls;       /* set when that half came over TLS */
+  KletsenTls      *down_tls;
   gpointer         up_tag;
   gpointer         down_tag;
   char            *up_peer;
@@ -90,12 +89,8 @@ _kletsen_relay_free (KletsenRelay *relay)
 {
   GSource *source = (GSource *)relay;
 
-  if (relay->up_tls != NULL)
-    relay->up_fd = -1;
-  if (relay->down_tls != NULL)
-    relay->down_fd = -1;
-  g_clear_object (&relay->up_tls);
-  g_clear_object (&relay->down_tls);
+  g_clear_pointer (&relay->up_tls, _kletsen_tls_free);
+  g_clear_pointer (&relay->down_tls, _kletsen_tls_free);
   close_fd (&relay->up_fd);
   close_fd (&relay->down_fd);
   close_fd (&relay->pipe_r);
@@ -330,6 +325,8 @@ relay_dispatch (GSource     *source,
         }
       if (relay->up_eof && relay->held == 0)
         {
+          if (relay->down_tls != NULL)
+            _kletsen_tls_close_notify (relay->down_tls);
           shutdown (relay->down_fd, SHUT_WR);
           relay_end (relay, "done");
           return G_SOURCE_CONTINUE;
@@ -392,6 +389,8 @@ relay_start (KletsenRelay *relay)
 #endif
   if (relay->pipe_w < 0)
     relay->buffer = g_malloc (relay->window);
+  if (relay->up_tls != NULL)
+    _kletsen_tls_set_read_ahead (relay->up_tls, 64 * 1024);
 
   transfer->state = TRANSFER_RELAYING;
   /* From here on the chat connections no longer matter. */
@@ -417,17 +416,8 @@ side_peer_free (SidePeer *peer,
   KletsenServer *server = peer->server;
 
   server->side_peers = g_list_remove (server->side_peers, peer);
-  if (peer->handshake != NULL)
-    {
-      g_cancellable_cancel (peer->handshake);
-      g_clear_object (&peer->handshake);
-    }
-  if (peer->tls != NULL)
-    {
-      if (close_socket)
-        g_clear_object (&peer->tls);
-    }
-  else if (close_socket)
+  g_clear_pointer (&peer->tls, _kletsen_tls_free);
+  if (close_socket)
     close (peer->fd);
   if (peer->timeout != NULL)
     {
@@ -509,6 +499,33 @@ side_peer_place (SidePeer *peer)
   relay_watch (relay);
 }
 
+/* One step of a TLS side channel's handshake; TRUE once it is done. */
+static gboolean
+side_peer_handshake (SidePeer *peer)
+{
+  g_autofree char *why = NULL;
+
+  switch (_kletsen_tls_handshake (peer->tls, &why))
+    {
+    case KLETSEN_TLS_AGAIN:
+      g_source_modify_unix_fd ((GSource *)peer, peer->tag,
+                               G_IO_IN | G_IO_HUP | G_IO_ERR | (_kletsen_tls_wants_write (peer->tls) ? G_IO_OUT : 0));
+      return FALSE;
+    case KLETSEN_TLS_FAILED:
+      {
+        g_autofree char *message = g_strdup_printf ("TLS handshake failed: %s", why);
+
+        side_peer_reject (peer, message);
+        return FALSE;
+      }
+    case KLETSEN_TLS_DONE:
+    default:
+      g_source_modify_unix_fd ((GSource *)peer, peer->tag, G_IO_IN | G_IO_HUP | G_IO_ERR);
+      peer->ready = TRUE;
+      return TRUE;
+    }
+}
+
 static gboolean
 side_peer_dispatch (GSource     *source,
                     GSourceFunc  callback,
@@ -516,7 +533,7 @@ side_peer_dispatch (GSource     *source,
 {
   SidePeer *peer = (SidePeer *)source;
 
-  if (!peer->ready)
+  if (!peer->ready && !side_peer_handshake (peer))
     return G_SOURCE_CONTINUE;
 
   /* Exactly the header: what follows is file data and stays in the socket
@@ -554,24 +571,6 @@ side_peer_dispatch (GSource     *source,
     }
   side_peer_place (peer);
   return G_SOURCE_CONTINUE;
-}
-
-static void
-side_handshake_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  SidePeer *peer = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (object), result, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        side_peer_reject (peer, error->message);
-      return;
-    }
-  peer->ready = TRUE;
-  g_source_set_ready_time ((GSource *)peer, 0);
 }
 
 static gboolean
@@ -621,25 +620,9 @@ accept_side_peers (KletsenServer *server,
       g_source_attach (peer->timeout, NULL);
       server->side_peers = g_list_prepend (server->side_peers, peer);
 
+      /* The handshake runs in steps on this loop (kletsen-tls.h). */
       if (tls)
-        {
-          g_autoptr(GError) error = NULL;
-
-          /* While handshaking, GIO reads the socket; our source waits. */
-          g_source_remove_unix_fd ((GSource *)peer, peer->tag);
-          peer->tag = NULL;
-          peer->tls = _kletsen_tls_wrap (server, fd, &error);
-          if (peer->tls == NULL)
-            {
-              peer->fd = -1;
-              g_source_attach ((GSource *)peer, NULL);
-              side_peer_reject (peer, error->message);
-              continue;
-            }
-          peer->tag = g_source_add_unix_fd ((GSource *)peer, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-          peer->handshake = g_cancellable_new ();
-          g_tls_connection_handshake_async (peer->tls, G_PRIORITY_DEFAULT, peer->handshake, side_handshake_cb, peer);
-        }
+        peer->tls = _kletsen_tls_new (server->tls_context, &server->tls_limits, fd);
       else
         peer->ready = TRUE;
       g_source_attach ((GSource *)peer, NULL);

@@ -11,6 +11,7 @@
 
 #include "kletsen-poller.h"
 #include "kletsen-stream.h"
+#include "kletsen-tls.h"
 #include "kletsen-protocol.h"
 #include "kletsen-server.h"
 
@@ -92,9 +93,8 @@ struct _KletsenConnection
   KletsenChunk           **queue;      /* ring of unsent lines, shared by reference */
   GSource                *linger_source;
   const KletsenStream    *stream;     /* the socket, or TLS over it */
-  GTlsConnection         *tls;        /* the TLS stream's connection; NULL for clear text */
+  KletsenTls             *tls;        /* the TLS stream's session; NULL for clear text */
   GSource                *handshake_timeout;
-  GCancellable           *handshake;
 
   /* state */
   int                     fd;
@@ -112,6 +112,7 @@ struct _KletsenConnection
   gboolean                reset;      /* close with RST, dropping what the kernel holds */
   gboolean                read_filled; /* the last read returned data: read on */
   gboolean                tls_more;   /* the TLS connection may hold decrypted bytes */
+  gboolean                handshaking; /* TLS, before the WELCOME */
   gboolean                ping_outstanding;
   gint64                  ping_deadline;
   gint64                  pong_deadline;
@@ -153,7 +154,8 @@ struct _KletsenServer
   guint64               transfer_serial;
   GSocket              *file_listener;
   GSource              *file_listen_source;
-  GTlsCertificate      *certificate;  /* NULL: no TLS */
+  KletsenTlsContext    *tls_context;  /* NULL: no TLS */
+  KletsenTlsLimits      tls_limits;
   GSocket              *tls_listener;
   GSource              *tls_listen_source;
   GSocket              *tls_file_listener;
@@ -264,22 +266,6 @@ void               _kletsen_server_drop_transfers (KletsenServer     *self,
 void               _kletsen_server_end_transfer   (KletsenServer     *self,
                                                    KletsenTransfer   *transfer);
 void               _kletsen_transfer_free         (KletsenTransfer   *transfer);
-
-/* kletsen-tls.c */
-GTlsCertificate   *_kletsen_tls_load              (const char        *cert_file,
-                                                   const char        *key_file,
-                                                   GError           **error);
-GTlsConnection    *_kletsen_tls_wrap              (KletsenServer     *server,
-                                                   int                fd,
-                                                   GError           **error);
-gssize             _kletsen_tls_read              (GTlsConnection    *tls,
-                                                   void              *buffer,
-                                                   gsize              size,
-                                                   int               *error_number);
-gssize             _kletsen_tls_writev            (GTlsConnection    *tls,
-                                                   struct iovec      *iov,
-                                                   guint              n,
-                                                   int               *error_number);
 
 /* kletsen-relay.c */
 gboolean           _kletsen_relay_listen          (KletsenServer     *self,

@@ -64,6 +64,8 @@ kletsen_server_options_init (KletsenServerOptions *options)
     .tls_port = 1339,
     .tls_file_port = 1340,
     .handshake_timeout_ms = 10000,
+    .max_handshakes = 1024,
+    .max_handshakes_per_address = 32,
   };
 }
 
@@ -271,7 +273,8 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->tls_file_listen_source, g_source_unref);
   g_clear_object (&self->tls_listener);
   g_clear_object (&self->tls_file_listener);
-  g_clear_object (&self->certificate);
+  g_clear_pointer (&self->tls_context, _kletsen_tls_context_unref);
+  _kletsen_tls_limits_clear (&self->tls_limits);
   g_clear_pointer (&self->options.tls_cert, g_free);
   g_clear_pointer (&self->options.tls_key, g_free);
   if (self->listen_source)
@@ -342,6 +345,8 @@ kletsen_server_new (const KletsenServerOptions *options)
   self->options.bind = g_strdup (options->bind);
   self->options.tls_cert = g_strdup (options->tls_cert);
   self->options.tls_key = g_strdup (options->tls_key);
+  _kletsen_tls_limits_init (&self->tls_limits, MAX (options->max_handshakes, 0),
+                            MAX (options->max_handshakes_per_address, 0));
   return self;
 }
 
@@ -364,8 +369,8 @@ kletsen_server_start (KletsenServer  *self,
                                "--tls-cert and --tls-key go together");
           return FALSE;
         }
-      self->certificate = _kletsen_tls_load (self->options.tls_cert, self->options.tls_key, error);
-      if (self->certificate == NULL)
+      self->tls_context = _kletsen_tls_context_new (self->options.tls_cert, self->options.tls_key, error);
+      if (self->tls_context == NULL)
         return FALSE;
     }
   else if (self->options.tls_only)
@@ -384,7 +389,7 @@ kletsen_server_start (KletsenServer  *self,
         return FALSE;
       self->listen_source = _kletsen_server_listen_source_new (self, self->listener, FALSE);
     }
-  if (self->certificate != NULL)
+  if (self->tls_context != NULL)
     {
       self->tls_listener = _kletsen_server_listen_chat (self, self->options.tls_port, error);
       if (self->tls_listener == NULL ||
@@ -406,15 +411,15 @@ gboolean
 kletsen_server_reload_certificate (KletsenServer  *self,
                                    GError        **error)
 {
-  GTlsCertificate *fresh;
+  KletsenTlsContext *fresh;
 
-  if (self->certificate == NULL)
+  if (self->tls_context == NULL)
     return TRUE;
-  fresh = _kletsen_tls_load (self->options.tls_cert, self->options.tls_key, error);
+  fresh = _kletsen_tls_context_new (self->options.tls_cert, self->options.tls_key, error);
   if (fresh == NULL)
     return FALSE;
-  g_object_unref (self->certificate);
-  self->certificate = fresh;
+  _kletsen_tls_context_unref (self->tls_context);
+  self->tls_context = fresh;
   return TRUE;
 }
 

@@ -44,6 +44,8 @@ typedef struct
   int       tls_file_port;    /* the side channel over TLS */
   gboolean  tls_only;         /* no clear-text ports at all */
   int       handshake_timeout_ms;
+  int       max_handshakes;   /* unfinished at once, in all; 0: no cap */
+  int       max_handshakes_per_address; /* from one source address; 0: no cap */
 } KletsenServerOptions;
 
 void kletsen_server_options_init (KletsenServerOptions *options);

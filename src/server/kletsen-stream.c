@@ -5,7 +5,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-/* The socket as a KletsenStream: clear-text chat connections. */
+/* The two KletsenStreams: the socket itself for clear-text chat
+ * connections, and GnuTLS over it (kletsen-tls.c). */
 
 #include "config.h"
 
@@ -57,4 +58,46 @@ const KletsenStream _kletsen_stream_socket = {
   .short_write_is_full = TRUE,
   .read_rounds = 1,
   .may_hold_bytes = FALSE,
+};
+
+static gssize
+tls_read (KletsenConnection *conn,
+          char              *buffer,
+          gsize              size)
+{
+  int error_number = 0;
+  gssize n = _kletsen_tls_read (conn->tls, buffer, size, &error_number);
+
+  errno = error_number;
+  return n;
+}
+
+static gssize
+tls_writev (KletsenConnection *conn,
+            struct iovec      *iov,
+            guint              n)
+{
+  int error_number = 0;
+  gssize sent = _kletsen_tls_writev (conn->tls, iov, n, &error_number);
+
+  errno = error_number;
+  return sent;
+}
+
+static void
+tls_close (KletsenConnection *conn)
+{
+  g_clear_pointer (&conn->tls, _kletsen_tls_free);
+  socket_close (conn);
+}
+
+const KletsenStream _kletsen_stream_tls = {
+  .name = "tls",
+  .read = tls_read,
+  .writev = tls_writev,
+  .close = tls_close,
+  .gather = FALSE,
+  .short_write_is_full = FALSE,
+  .read_rounds = 16,
+  .may_hold_bytes = TRUE,
 };

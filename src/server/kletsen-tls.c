@@ -5,24 +5,54 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-/* TLS for the chat and file ports, through GIO's GTlsServerConnection
- * (glib-networking's GnuTLS backend). A TLS connection still lives on the
- * server's one main loop: after the handshake its bytes are read and written
- * with the pollable streams' non-blocking calls, as errno-style results, so
- * the connection and relay code treat it like a socket. */
+/* TLS for the chat and file ports, with GnuTLS driven from the server's one
+ * main loop (kletsen-tls.h). No thread is involved: glib-networking ran
+ * each handshake as a blocking call in a pool thread, so 400 sockets that
+ * never sent a ClientHello held the pool and every TLS login waited 8-10 s,
+ * and the pool's first thread was what the systemd unit's filter killed. */
 
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <gio/gio.h>
 
-#include "kletsen-server-private.h"
+#include "kletsen-tls.h"
 
-/* GIO does not check that the key belongs to the certificate; a mismatch
- * would only show as failed handshakes later. Compare the public keys. */
+/* One record per flush: the lines of a fan-out burst are small, and each
+ * record costs a seal and a header. */
+#define RECORD_MAX 16384
+
+struct _KletsenTlsContext
+{
+  guint                            refs;
+  gnutls_certificate_credentials_t credentials;
+  gnutls_priority_t                priority;
+};
+
+struct _KletsenTls
+{
+  KletsenTlsContext *context;
+  KletsenTlsLimits  *limits;
+  gnutls_session_t   session;   /* made at the first byte */
+  char              *address;   /* set while counted in limits */
+  int                fd;
+  gsize              in_flight; /* bytes of a record GnuTLS still holds after EAGAIN */
+  gboolean           done;      /* handshaken */
+  /* Read-ahead for bulk streams (the relay): one recv() for several
+   * records, where GnuTLS alone makes two per record (header, body). */
+  char              *ahead;
+  gsize              ahead_size;
+  gsize              ahead_off;
+  gsize              ahead_len;
+};
+/* Says which file is wrong when the key does not belong to the
+ * certificate, rather than GnuTLS's bare "key mismatch". */
 static gboolean
 key_matches (const char  *cert_file,
              const char  *key_file,
@@ -64,73 +94,314 @@ key_matches (const char  *cert_file,
 }
 
 /**
- * _kletsen_tls_load:
+ * _kletsen_tls_context_new:
  *
- * Reads a PEM certificate (chain) and its key, and checks they belong together.
+ * Reads a PEM certificate (chain) and its key, and checks they belong
+ * together.
  *
- * Returns: (transfer full) (nullable): the certificate for GTlsServerConnection
+ * Returns: (transfer full) (nullable): the context, with one reference
  */
-GTlsCertificate *
-_kletsen_tls_load (const char  *cert_file,
-                   const char  *key_file,
-                   GError     **error)
+KletsenTlsContext *
+_kletsen_tls_context_new (const char  *cert_file,
+                          const char  *key_file,
+                          GError     **error)
 {
-  if (g_tls_backend_get_default () == NULL || !g_tls_backend_supports_tls (g_tls_backend_get_default ()))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                           "GIO has no TLS backend (install glib-networking)");
-      return NULL;
-    }
+  KletsenTlsContext *self;
+  int ret;
+
   if (!key_matches (cert_file, key_file, error))
     return NULL;
-  return g_tls_certificate_new_from_files (cert_file, key_file, error);
+  self = g_new0 (KletsenTlsContext, 1);
+  self->refs = 1;
+  gnutls_certificate_allocate_credentials (&self->credentials);
+  ret = gnutls_certificate_set_x509_key_file2 (self->credentials, cert_file, key_file, GNUTLS_X509_FMT_PEM, NULL, 0);
+  if (ret < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s", cert_file, gnutls_strerror (ret));
+      _kletsen_tls_context_unref (self);
+      return NULL;
+    }
+  /* The system's priorities (GnuTLS's defaults, or /etc/gnutls/config). */
+  ret = gnutls_priority_init (&self->priority, NULL, NULL);
+  if (ret < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "TLS priorities: %s", gnutls_strerror (ret));
+      _kletsen_tls_context_unref (self);
+      return NULL;
+    }
+  return self;
+}
+
+KletsenTlsContext *
+_kletsen_tls_context_ref (KletsenTlsContext *self)
+{
+  self->refs++;
+  return self;
+}
+
+void
+_kletsen_tls_context_unref (KletsenTlsContext *self)
+{
+  if (self == NULL || --self->refs > 0)
+    return;
+  if (self->priority != NULL)
+    gnutls_priority_deinit (self->priority);
+  gnutls_certificate_free_credentials (self->credentials);
+  g_free (self);
+}
+
+void
+_kletsen_tls_limits_init (KletsenTlsLimits *limits,
+                          guint             max,
+                          guint             max_per_address)
+{
+  limits->max = max;
+  limits->max_per_address = max_per_address;
+  limits->active = 0;
+  limits->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+void
+_kletsen_tls_limits_clear (KletsenTlsLimits *limits)
+{
+  g_clear_pointer (&limits->per_address, g_hash_table_unref);
+}
+
+/* The peer's address without its port: what one source is. */
+static char *
+peer_address (int fd)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  char text[INET6_ADDRSTRLEN] = "?";
+
+  if (getpeername (fd, (struct sockaddr *)&ss, &len) == 0)
+    {
+      if (ss.ss_family == AF_INET)
+        inet_ntop (AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof text);
+      else if (ss.ss_family == AF_INET6)
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof text);
+    }
+  return g_strdup (text);
+}
+
+/* Counts the handshake that starts now; FALSE when a cap is reached. */
+static gboolean
+limits_enter (KletsenTls  *self,
+              char       **why)
+{
+  KletsenTlsLimits *limits = self->limits;
+  g_autofree char *address = peer_address (self->fd);
+  guint here = GPOINTER_TO_UINT (g_hash_table_lookup (limits->per_address, address));
+
+  if (limits->max > 0 && limits->active >= limits->max)
+    {
+      *why = g_strdup_printf ("too many TLS handshakes at once (%u)", limits->active);
+      return FALSE;
+    }
+  if (limits->max_per_address > 0 && here >= limits->max_per_address)
+    {
+      *why = g_strdup_printf ("too many TLS handshakes at once from %s (%u)", address, here);
+      return FALSE;
+    }
+  limits->active++;
+  g_hash_table_insert (limits->per_address, g_strdup (address), GUINT_TO_POINTER (here + 1));
+  self->address = g_steal_pointer (&address);
+  return TRUE;
+}
+
+static void
+limits_leave (KletsenTls *self)
+{
+  KletsenTlsLimits *limits = self->limits;
+  guint here;
+
+  if (self->address == NULL)
+    return;
+  here = GPOINTER_TO_UINT (g_hash_table_lookup (limits->per_address, self->address));
+  if (here <= 1)
+    g_hash_table_remove (limits->per_address, self->address);
+  else
+    g_hash_table_insert (limits->per_address, g_strdup (self->address), GUINT_TO_POINTER (here - 1));
+  limits->active--;
+  g_clear_pointer (&self->address, g_free);
 }
 
 /**
- * _kletsen_tls_wrap:
- * @fd: an accepted socket; from now on the TLS connection owns it
+ * _kletsen_tls_new:
+ * @fd: a non-blocking socket; it stays the caller's to close
  *
- * Returns: (transfer full) (nullable): a server connection, not handshaken yet
+ * Returns: (transfer full): a session, not handshaken yet. Nothing of
+ *   GnuTLS's is made until the peer sends its first byte.
  */
-GTlsConnection *
-_kletsen_tls_wrap (KletsenServer  *server,
-                   int             fd,
-                   GError        **error)
+KletsenTls *
+_kletsen_tls_new (KletsenTlsContext *context,
+                  KletsenTlsLimits  *limits,
+                  int                fd)
 {
-  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, error);
-  g_autoptr(GSocketConnection) base = NULL;
-  GIOStream *tls;
+  KletsenTls *self = g_new0 (KletsenTls, 1);
 
-  if (socket == NULL)
+  self->context = _kletsen_tls_context_ref (context);
+  self->limits = limits;
+  self->fd = fd;
+  return self;
+}
+
+void
+_kletsen_tls_free (KletsenTls *self)
+{
+  if (self == NULL)
+    return;
+  limits_leave (self);
+  /* No close_notify: the socket is non-blocking and about to close, and
+   * clients take its end as the end (the protocol's DSCN or BYE_RESP says
+   * more than an alert would). */
+  if (self->session != NULL)
+    gnutls_deinit (self->session);
+  _kletsen_tls_context_unref (self->context);
+  g_free (self->ahead);
+  g_free (self);
+}
+
+static gboolean
+session_start (KletsenTls  *self,
+               char       **why)
+{
+  int ret;
+
+  if (!limits_enter (self, why))
+    return FALSE;
+  /* GNUTLS_NO_SIGNAL: a peer gone away is EPIPE, never SIGPIPE. */
+  ret = gnutls_init (&self->session, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
+  if (ret >= 0)
+    ret = gnutls_priority_set (self->session, self->context->priority);
+  if (ret >= 0)
+    ret = gnutls_credentials_set (self->session, GNUTLS_CRD_CERTIFICATE, self->context->credentials);
+  if (ret < 0)
     {
-      close (fd);
-      return NULL;
+      *why = g_strdup (gnutls_strerror (ret));
+      return FALSE;
     }
-  base = g_socket_connection_factory_create_connection (socket);
-  /* g_tls_server_connection_new(), but with no CA database: the server asks
-   * no client for a certificate, and glib-networking would otherwise load the
-   * whole system trust store (about 20 MiB of RSS) at the first TLS client.
-   * Clients may leave without close_notify; that is their end of file. */
-  tls = g_initable_new (g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()),
-                        NULL, error,
-                        "base-io-stream", base,
-                        "certificate", server->certificate,
-                        "database", NULL,
-                        "require-close-notify", FALSE,
-                        NULL);
-  if (tls == NULL)
-    return NULL;
-  return G_TLS_CONNECTION (tls);
+  /* No client certificates are asked for. */
+  gnutls_certificate_server_set_request (self->session, GNUTLS_CERT_IGNORE);
+  gnutls_transport_set_int (self->session, self->fd);
+  return TRUE;
+}
+
+/**
+ * _kletsen_tls_handshake:
+ * @why: (out) (transfer full): on %KLETSEN_TLS_FAILED, why
+ *
+ * Runs the handshake as far as the socket allows. Call it again when the
+ * socket is readable, or writable if _kletsen_tls_wants_write().
+ */
+KletsenTlsStep
+_kletsen_tls_handshake (KletsenTls  *self,
+                        char       **why)
+{
+  int ret;
+
+  if (self->done)
+    return KLETSEN_TLS_DONE;
+  if (self->session == NULL && !session_start (self, why))
+    return KLETSEN_TLS_FAILED;
+  do
+    ret = gnutls_handshake (self->session);
+  while (ret < 0 && ret != GNUTLS_E_AGAIN && !gnutls_error_is_fatal (ret));
+  if (ret == GNUTLS_E_AGAIN)
+    return KLETSEN_TLS_AGAIN;
+  if (ret < 0)
+    {
+      *why = g_strdup (gnutls_strerror (ret));
+      limits_leave (self);
+      return KLETSEN_TLS_FAILED;
+    }
+  self->done = TRUE;
+  limits_leave (self);
+  return KLETSEN_TLS_DONE;
+}
+
+/* The handshake waits to write (the kernel refused part of a flight). */
+gboolean
+_kletsen_tls_wants_write (KletsenTls *self)
+{
+  return self->session != NULL && gnutls_record_get_direction (self->session) == 1;
+}
+
+/* GnuTLS decrypts whole records: bytes may wait that no socket event will
+ * announce. */
+gboolean
+_kletsen_tls_has_pending (KletsenTls *self)
+{
+  return self->session != NULL && (self->ahead_len > 0 || gnutls_record_check_pending (self->session) > 0);
+}
+
+static ssize_t
+read_ahead_pull (gnutls_transport_ptr_t  ptr,
+                 void                   *data,
+                 size_t                  size)
+{
+  KletsenTls *self = ptr;
+  gsize take;
+
+  if (self->ahead_len == 0)
+    {
+      gssize n;
+
+      do
+        n = recv (self->fd, self->ahead, self->ahead_size, MSG_DONTWAIT);
+      while (n < 0 && errno == EINTR);
+      if (n <= 0)
+        {
+          gnutls_transport_set_errno (self->session, n < 0 ? errno : 0);
+          return n;
+        }
+      self->ahead_off = 0;
+      self->ahead_len = n;
+    }
+  take = MIN (size, self->ahead_len);
+  memcpy (data, self->ahead + self->ahead_off, take);
+  self->ahead_off += take;
+  self->ahead_len -= take;
+  return take;
+}
+
+/**
+ * _kletsen_tls_set_read_ahead:
+ * @size: bytes to read from the socket at once
+ *
+ * For a bulk stream that is handshaken and read from the front: bytes may
+ * then wait in the read-ahead, which _kletsen_tls_has_pending() counts.
+ */
+void
+_kletsen_tls_set_read_ahead (KletsenTls *self,
+                             gsize       size)
+{
+  if (self->session == NULL || self->ahead != NULL)
+    return;
+  self->ahead = g_malloc (size);
+  self->ahead_size = size;
+  /* Our pull reads; GnuTLS's own push still writes to the descriptor. */
+  gnutls_transport_set_ptr2 (self->session, self, GINT_TO_POINTER (self->fd));
+  gnutls_transport_set_pull_function (self->session, read_ahead_pull);
+}
+
+/* Says the end of the data with a close_notify alert, if the socket takes
+ * it now (a best effort: the socket's own end follows). */
+void
+_kletsen_tls_close_notify (KletsenTls *self)
+{
+  if (self->session != NULL && self->done)
+    gnutls_bye (self->session, GNUTLS_SHUT_WR);
 }
 
 static gssize
-result_from_error (GError *error,
-                   int    *error_number)
+failure (gssize  ret,
+         int    *error_number)
 {
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+  if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal ((int)ret))
     *error_number = EAGAIN;
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
-           g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+  else if (ret == GNUTLS_E_PUSH_ERROR)
     *error_number = EPIPE;
   else
     *error_number = ECONNRESET;
@@ -144,87 +415,68 @@ result_from_error (GError *error,
  * Returns: bytes read, 0 at the end, or -1
  */
 gssize
-_kletsen_tls_read (GTlsConnection *tls,
-                   void           *buffer,
-                   gsize           size,
-                   int            *error_number)
+_kletsen_tls_read (KletsenTls *self,
+                   void       *buffer,
+                   gsize       size,
+                   int        *error_number)
 {
-  g_autoptr(GError) error = NULL;
-  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (tls));
-  gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), buffer, size, NULL, &error);
+  gssize n = gnutls_record_recv (self->session, buffer, size);
 
-  return n >= 0 ? n : result_from_error (error, error_number);
+  if (n >= 0)
+    return n;
+  /* A peer that closes without close_notify has ended all the same. */
+  if (n == GNUTLS_E_PREMATURE_TERMINATION)
+    return 0;
+  return failure (n, error_number);
 }
 
 /**
  * _kletsen_tls_writev:
  *
+ * Seals the front of @iov (up to one record) and sends it. When the kernel
+ * takes only part of it, GnuTLS keeps the rest: this returns -1 with EAGAIN,
+ * and the next call sends what was kept and returns its length, whatever it
+ * is given then (the caller offers the same front again, maybe with more
+ * behind it).
+ *
  * Returns: bytes written, or -1 with @error_number set (EAGAIN: try later)
  */
 gssize
-_kletsen_tls_writev (GTlsConnection *tls,
-                     struct iovec   *iov,
-                     guint           n,
-                     int            *error_number)
+_kletsen_tls_writev (KletsenTls   *self,
+                     struct iovec *iov,
+                     guint         n,
+                     int          *error_number)
 {
-  /* One TLS record of up to 16 KiB rather than one per line: the lines of a
-   * fan-out burst are small, and each record costs a seal and a header. */
-  static char record[16384];
-  g_autoptr(GError) error = NULL;
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (tls));
+  static char record[RECORD_MAX];
+  gssize sent;
   gsize len = 0;
-  gssize written;
 
-  for (guint i = 0; i < n && len < sizeof record; i++)
+  if (self->in_flight > 0)
     {
-      gsize take = MIN (iov[i].iov_len, sizeof record - len);
-
-      memcpy (record + len, iov[i].iov_base, take);
-      len += take;
+      sent = gnutls_record_send (self->session, NULL, 0);
+      if (sent < 0)
+        return failure (sent, error_number);
+      len = self->in_flight;
+      self->in_flight = 0;
+      return len;
     }
-  written = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), record, len, NULL, &error);
-  return written >= 0 ? written : result_from_error (error, error_number);
+  if (n == 1 || iov[0].iov_len >= RECORD_MAX)
+    {
+      len = MIN (iov[0].iov_len, RECORD_MAX);
+      sent = gnutls_record_send (self->session, iov[0].iov_base, len);
+    }
+  else
+    {
+      for (guint i = 0; i < n && len < RECORD_MAX; i++)
+        {
+          gsize take = MIN (iov[i].iov_len, RECORD_MAX - len);
+
+          memcpy (record + len, iov[i].iov_base, take);
+          len += take;
+        }
+      sent = gnutls_record_send (self->session, record, len);
+    }
+  if (sent == GNUTLS_E_AGAIN || sent == GNUTLS_E_INTERRUPTED)
+    self->in_flight = len;
+  return sent >= 0 ? sent : failure (sent, error_number);
 }
-
-static gssize
-tls_stream_read (KletsenConnection *conn,
-                 char              *buffer,
-                 gsize              size)
-{
-  int error_number = 0;
-  gssize n = _kletsen_tls_read (conn->tls, buffer, size, &error_number);
-
-  errno = error_number;
-  return n;
-}
-
-static gssize
-tls_stream_writev (KletsenConnection *conn,
-                   struct iovec      *iov,
-                   guint              n)
-{
-  int error_number = 0;
-  gssize sent = _kletsen_tls_writev (conn->tls, iov, n, &error_number);
-
-  errno = error_number;
-  return sent;
-}
-
-/* The TLS connection owns the socket and closes it. */
-static void
-tls_stream_close (KletsenConnection *conn)
-{
-  g_clear_object (&conn->tls);
-  conn->fd = -1;
-}
-
-const KletsenStream _kletsen_stream_tls = {
-  .name = "tls",
-  .read = tls_stream_read,
-  .writev = tls_stream_writev,
-  .close = tls_stream_close,
-  .gather = FALSE,
-  .short_write_is_full = FALSE,
-  .read_rounds = 16,
-  .may_hold_bytes = TRUE,
-};

@@ -84,6 +84,8 @@ check_options (const KletsenServerOptions  *o,
     bad = "--tls-port and --tls-file-port must be 0 to 65535";
   else if (o->handshake_timeout_ms <= 0)
     bad = "--handshake-timeout-ms must be positive";
+  else if (o->max_handshakes < 0 || o->max_handshakes_per_address < 0)
+    bad = "--max-handshakes and --max-handshakes-per-address must be 0 (no cap) or more";
   else if (o->rate_limit < 0)
     bad = "--rate-limit must be 0 (none) or more";
   else if (o->relay_window < 4096 || o->relay_window > 64 * 1024 * 1024)
@@ -201,6 +203,10 @@ main (int    argc,
       { "tls-only", 0, 0, G_OPTION_ARG_NONE, &options.tls_only, "Open no clear-text ports", NULL },
       { "handshake-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.handshake_timeout_ms,
         "Time a TLS handshake may take (default 10000)", "MS" },
+      { "max-handshakes", 0, 0, G_OPTION_ARG_INT, &options.max_handshakes,
+        "TLS handshakes unfinished at once, in all; more are closed (default 1024, 0: no cap)", "N" },
+      { "max-handshakes-per-address", 0, 0, G_OPTION_ARG_INT, &options.max_handshakes_per_address,
+        "TLS handshakes unfinished at once from one address (default 32, 0: no cap)", "N" },
       { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
         "Log every connection, login and disconnect", NULL },
       { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -253,6 +259,10 @@ main (int    argc,
       return EXIT_FAILURE;
     }
 
+  /* A peer that went away is EPIPE on the write that meets it, never a
+   * signal that ends the server (every send also says MSG_NOSIGNAL, and
+   * GnuTLS sessions GNUTLS_NO_SIGNAL: this is for anything that does not). */
+  signal (SIGPIPE, SIG_IGN);
   g_unix_signal_add (SIGINT, on_signal_cb, &app);
   g_unix_signal_add (SIGTERM, on_signal_cb, &app);
   g_unix_signal_add (SIGHUP, on_hangup_cb, &app);
