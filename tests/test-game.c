@@ -266,6 +266,24 @@ test_cancelled (void)
   kt_client_expect_status (b, "START_GAME_RESP", 0);
 }
 
+/* The longest join window the options allow: joinSeconds is rounded up
+ * without overflowing (UBSan caught the int overflow of window + 999). */
+static void
+test_longest_window (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--join-window-ms", "2147483647", NULL);
+  g_autoptr(KtClient) a = kt_client_login (server, "alice");
+  g_autoptr(KtClient) b = kt_client_login (server, "bob");
+  g_autoptr(JsonObject) note = NULL;
+
+  drain (a, "JOINED", 1);
+  kt_client_send (a, "START_GAME_REQ");
+  kt_client_expect_status (a, "START_GAME_RESP", 0);
+  note = kt_client_expect (b, "GAME_NOTIFICATION");
+  g_assert_cmpint (json_object_get_int_member (note, "joinSeconds"), ==, 2147484);
+  g_assert_cmpint (json_object_get_int_member (note, "joinMs"), ==, 2147483647);
+}
+
 /* The game timeout ends a game: finishers by time, then the others with null;
  * 9002 when nobody was right. */
 static void
@@ -362,6 +380,7 @@ main (int    argc,
   g_test_add_func ("/game/full", test_full_game);
   g_test_add_func ("/game/cancelled", test_cancelled);
   g_test_add_func ("/game/timeout-results", test_timeout_results);
+  g_test_add_func ("/game/longest-window", test_longest_window);
   g_test_add_func ("/game/player-leaves", test_player_leaves);
 
   return g_test_run ();

@@ -244,7 +244,8 @@ _kletsen_game_start (KletsenGame       *game,
   body = json_object_new ();
   json_object_set_string_member (body, "status", "OK");
   json_object_set_string_member (body, "initiator", conn->name);
-  json_object_set_int_member (body, "joinSeconds", (window + 999) / 1000);
+  /* Rounded up, in 64 bits: window + 999 overflows near INT_MAX. */
+  json_object_set_int_member (body, "joinSeconds", ((gint64)window + 999) / 1000);
   json_object_set_int_member (body, "joinMs", window);
   line = kletsen_message_serialize ("GAME_NOTIFICATION", body);
 
