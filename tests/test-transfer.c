@@ -677,6 +677,84 @@ test_relay_downloader_drops (void)
   relay_teardown (&r);
 }
 
+/* ---- what one user can make the server hold ---- */
+
+/* A relay whose halves are connected but move nothing ends after
+ * --relay-idle-timeout-ms: each held four descriptors for ever. */
+static void
+test_idle_relay (void)
+{
+  Relay r;
+  g_autoptr(KtClient) up = NULL;
+  g_autoptr(KtClient) down = NULL;
+
+  relay_setup (&r, 1024, "--relay-idle-timeout-ms", "300");
+  up = side_connect (r.server, r.id, 'S');
+  down = side_connect (r.server, r.id, 'R');
+  expect_closed (down);
+  expect_closed (up);
+  relay_teardown (&r);
+}
+
+/* Accepted, unfinished transfers are capped per user: the accept past the
+ * cap is refused with 10005 on both sides. */
+static void
+test_max_transfers (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--max-transfers", "2", NULL);
+  g_autoptr(KtClient) a = kt_client_login (server, "alice");
+  g_autoptr(KtClient) b = kt_client_login (server, "bob");
+  g_autofree char *first = NULL, *second = NULL, *third = NULL;
+
+  drain (a, "JOINED", 1);
+  first = offer (a, b, "one.bin", 10, SHA_OF_NOTHING);
+  second = offer (a, b, "two.bin", 10, SHA_OF_NOTHING);
+  third = offer (a, b, "three.bin", 10, SHA_OF_NOTHING);
+  answer (b, a, first, TRUE);
+  answer (b, a, second, TRUE);
+  kt_client_send (b, "FILE_TRANSFER_RESPONSE {\"transferId\":\"%s\",\"status\":\"OK\"}", third);
+  kt_client_expect_status (b, "FILE_TRANSFER_RESPONSE", 10005);
+  expect_uploader_error (a, third, 10005);
+}
+
+/* The file ports cap the sockets of one address, and the ones still owing
+ * their header in all: the next is closed at once. */
+static void
+test_side_channel_caps (void)
+{
+  const char *caps[][4] = {
+    { "--max-file-connections-per-address", "3", "--max-side-channels", "100" },
+    { "--max-side-channels", "3", "--max-file-connections-per-address", "0" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (caps); i++)
+    {
+      g_autoptr(KtServer) server = kt_server_start (caps[i][0], caps[i][1], caps[i][2], caps[i][3], NULL);
+      g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func ((GDestroyNotify)kt_client_free);
+      g_autoptr(KtClient) refused = NULL;
+      g_autoptr(KtClient) again = NULL;
+
+      g_test_message ("%s %s", caps[i][0], caps[i][1]);
+      for (guint j = 0; j < 3; j++)
+        g_ptr_array_add (held, kt_client_connect_port (server->file_port));
+      /* Each is accepted in turn: the last one's header is refused as
+       * unknown, which shows the server has them all. */
+      kt_client_send_raw (g_ptr_array_index (held, 2), "00000000-0000-4000-8000-000000000000S", 37);
+      expect_closed (g_ptr_array_index (held, 2));
+      g_ptr_array_remove_index (held, 2);
+      g_ptr_array_add (held, kt_client_connect_port (server->file_port));
+      refused = kt_client_connect_port (server->file_port);
+      expect_closed (refused);
+      /* One closed by the server, and there is room again. */
+      kt_client_send_raw (g_ptr_array_index (held, 0), "00000000-0000-4000-8000-000000000000S", 37);
+      expect_closed (g_ptr_array_index (held, 0));
+      g_ptr_array_remove_index (held, 0);
+      again = kt_client_connect_port (server->file_port);
+      kt_client_send_raw (again, "00000000-0000-4000-8000-000000000000S", 37);
+      expect_closed (again);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -688,6 +766,9 @@ main (int    argc,
   g_test_add_func ("/transfer/expiry", test_expiry);
   g_test_add_func ("/transfer/offer-ends-when-a-side-leaves", test_offer_ends_when_a_side_leaves);
   g_test_add_func ("/transfer/withdraw", test_withdraw);
+  g_test_add_func ("/transfer/idle-relay", test_idle_relay);
+  g_test_add_func ("/transfer/max-transfers", test_max_transfers);
+  g_test_add_func ("/transfer/side-channel-caps", test_side_channel_caps);
   g_test_add_func ("/transfer/relay/64mib", test_relay_64mib);
   g_test_add_func ("/transfer/relay/downloader-first", test_relay_downloader_first);
   g_test_add_func ("/transfer/relay/slow-downloader", test_relay_slow_downloader);

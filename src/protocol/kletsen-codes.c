@@ -42,7 +42,7 @@ static const KletsenCodeInfo codes[] = {
   { 10002, N_("The receiver declined the file"), FALSE, FALSE },
   { 10003, N_("The file name is not allowed"), TRUE, FALSE },
   { 10004, N_("The file transfer is unknown or has expired"), TRUE, FALSE },
-  { 10005, N_("Too many file offers are waiting for an answer"), TRUE, FALSE },
+  { 10005, N_("Too many file offers are waiting, or too many transfers are under way"), TRUE, FALSE },
   { 10006, N_("The sender withdrew the file offer"), TRUE, FALSE },
 };
 

@@ -39,7 +39,9 @@ typedef struct
   KletsenServer *server;
   int            fd;
   gpointer       tag;
-  GSource       *timeout;
+  GList          link;     /* in server->side_peers */
+  KletsenDeadline header_due;
+  char          *address;  /* counted in server->file_peers_by_address */
   char          *peer;
   KletsenTls    *tls;      /* on the TLS file port */
   gboolean       ready;    /* clear text, or the handshake is done */
@@ -60,6 +62,9 @@ struct _KletsenRelay
   gpointer         down_tag;
   char            *up_peer;
   char            *down_peer;
+  char            *up_address;   /* counted in server->file_peers_by_address */
+  char            *down_address;
+  KletsenDeadline  idle_due;     /* no byte moved for --relay-idle-timeout-ms */
   gboolean         attached;
   /* the window: a pipe for splice, else a buffer */
   int              pipe_r;
@@ -82,6 +87,40 @@ close_fd (int *fd)
   *fd = -1;
 }
 
+/* ---- side-channel sockets per source address ---- */
+
+/* Counts a new side-channel socket of its address; NULL (and nothing
+ * counted) when that address has its share already. */
+static char *
+file_peer_enter (KletsenServer *server,
+                 int            fd)
+{
+  g_autofree char *address = _kletsen_describe_address (fd);
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->file_peers_by_address, address));
+
+  if (server->options.max_file_connections_per_address > 0 &&
+      n >= (guint)server->options.max_file_connections_per_address)
+    return NULL;
+  g_hash_table_insert (server->file_peers_by_address, g_strdup (address), GUINT_TO_POINTER (n + 1));
+  return g_steal_pointer (&address);
+}
+
+static void
+file_peer_leave (KletsenServer  *server,
+                 char          **address)
+{
+  guint n;
+
+  if (*address == NULL)
+    return;
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->file_peers_by_address, *address));
+  if (n <= 1)
+    g_hash_table_remove (server->file_peers_by_address, *address);
+  else
+    g_hash_table_insert (server->file_peers_by_address, g_strdup (*address), GUINT_TO_POINTER (n - 1));
+  g_clear_pointer (address, g_free);
+}
+
 /* ---- the relay ---- */
 
 void
@@ -98,6 +137,9 @@ _kletsen_relay_free (KletsenRelay *relay)
   g_clear_pointer (&relay->buffer, g_free);
   g_clear_pointer (&relay->up_peer, g_free);
   g_clear_pointer (&relay->down_peer, g_free);
+  file_peer_leave (relay->server, &relay->up_address);
+  file_peer_leave (relay->server, &relay->down_address);
+  _kletsen_file_clock_cancel (relay->server, KLETSEN_FILE_DUE_IDLE_RELAY, &relay->idle_due);
   g_source_destroy (source);
   g_source_unref (source);
 }
@@ -113,6 +155,13 @@ relay_end (KletsenRelay *relay,
           transfer->id, transfer->uploader_name, transfer->downloader_name, why,
           relay->bytes, transfer->size, relay->bytes / seconds / (1024 * 1024));
   _kletsen_server_end_transfer (relay->server, transfer);
+}
+
+/* The file clock: no byte moved for --relay-idle-timeout-ms. */
+void
+_kletsen_relay_idle (KletsenRelay *relay)
+{
+  relay_end (relay, "idle");
 }
 
 static void
@@ -291,6 +340,10 @@ relay_dispatch (GSource     *source,
     {
       gboolean progress = FALSE;
 
+      if (round == 1)
+        _kletsen_file_clock_set (relay->server, KLETSEN_FILE_DUE_IDLE_RELAY, &relay->idle_due,
+                                 relay->server->options.relay_idle_timeout_ms);
+
       if (!relay->up_eof && relay->held < relay->window)
         {
           switch (fill (relay))
@@ -360,6 +413,7 @@ relay_new (KletsenServer   *server,
   relay->up_fd = relay->down_fd = -1;
   relay->pipe_r = relay->pipe_w = -1;
   relay->window = server->options.relay_window;
+  relay->idle_due.link.data = relay;
   return relay;
 }
 
@@ -395,11 +449,9 @@ relay_start (KletsenRelay *relay)
   transfer->state = TRANSFER_RELAYING;
   /* From here on the chat connections no longer matter. */
   transfer->uploader = transfer->downloader = NULL;
-  if (transfer->expiry != NULL)
-    {
-      g_source_destroy (transfer->expiry);
-      g_clear_pointer (&transfer->expiry, g_source_unref);
-    }
+  _kletsen_file_clock_cancel (relay->server, KLETSEN_FILE_DUE_TRANSFER, &transfer->expiry);
+  _kletsen_file_clock_set (relay->server, KLETSEN_FILE_DUE_IDLE_RELAY, &relay->idle_due,
+                           relay->server->options.relay_idle_timeout_ms);
   relay->started = g_get_monotonic_time ();
   g_source_set_ready_time ((GSource *)relay, 0);
   g_info ("transfer %s (%s → %s, %" G_GINT64_FORMAT " bytes): relaying %s → %s",
@@ -415,15 +467,15 @@ side_peer_free (SidePeer *peer,
 {
   KletsenServer *server = peer->server;
 
-  server->side_peers = g_list_remove (server->side_peers, peer);
+  g_queue_unlink (&server->side_peers, &peer->link);
+  _kletsen_file_clock_cancel (server, KLETSEN_FILE_DUE_HEADER, &peer->header_due);
   g_clear_pointer (&peer->tls, _kletsen_tls_free);
   if (close_socket)
-    close (peer->fd);
-  if (peer->timeout != NULL)
     {
-      g_source_destroy (peer->timeout);
-      g_source_unref (peer->timeout);
+      close (peer->fd);
+      file_peer_leave (server, &peer->address);
     }
+  g_free (peer->address);
   g_free (peer->peer);
   g_source_destroy ((GSource *)peer);
   g_source_unref ((GSource *)peer);
@@ -481,9 +533,15 @@ side_peer_place (SidePeer *peer)
 
   *fd_slot = peer->fd;
   if (role == KLETSEN_SIDE_UPLOADER)
-    relay->up_tls = g_steal_pointer (&peer->tls);
+    {
+      relay->up_tls = g_steal_pointer (&peer->tls);
+      relay->up_address = g_steal_pointer (&peer->address);
+    }
   else
-    relay->down_tls = g_steal_pointer (&peer->tls);
+    {
+      relay->down_tls = g_steal_pointer (&peer->tls);
+      relay->down_address = g_steal_pointer (&peer->address);
+    }
   *peer_slot = g_strdup (peer->peer);
   *tag_slot = g_source_add_unix_fd ((GSource *)relay, peer->fd, G_IO_HUP | G_IO_ERR);
   if (!relay->attached)
@@ -586,11 +644,11 @@ static GSourceFuncs side_peer_funcs = {
   .dispatch = side_peer_dispatch_kick,
 };
 
-static gboolean
-header_timeout_cb (gpointer user_data)
+/* The file clock: no complete header in time. */
+void
+_kletsen_side_peer_expired (gpointer peer)
 {
-  side_peer_reject (user_data, "no complete header in time");
-  return G_SOURCE_REMOVE;
+  side_peer_reject (peer, "no complete header in time");
 }
 
 static void
@@ -601,6 +659,7 @@ accept_side_peers (KletsenServer *server,
   for (guint i = 0; i < 64; i++)
     {
       int fd = _kletsen_server_accept (server, g_socket_get_fd (listener), FALSE);
+      char *address = NULL;
       SidePeer *peer;
 
       if (fd == -1)
@@ -608,17 +667,32 @@ accept_side_peers (KletsenServer *server,
       if (fd < 0)
         continue;
 
+      /* Caps: connections still owing their header, in all, and every
+       * side-channel socket from one address (headers and relays). */
+      if (server->side_peers.length >= (guint)server->options.max_side_channels ||
+          (address = file_peer_enter (server, fd)) == NULL)
+        {
+          g_autofree char *who = _kletsen_describe_peer (fd, tls ? "tls-file:" : "file:");
+
+          g_info ("%s: side channel refused: %s", who,
+                  server->side_peers.length >= (guint)server->options.max_side_channels
+                    ? "too many waiting for their header" : "too many from this address");
+          close (fd);
+          continue;
+        }
+
       peer = (SidePeer *)g_source_new (&side_peer_funcs, sizeof (SidePeer));
       g_source_set_static_name ((GSource *)peer, "kletsen-side-peer");
       peer->server = server;
       peer->fd = fd;
+      peer->address = address;
       peer->peer = _kletsen_describe_peer (fd, tls ? "tls-file:" : "file:");
       peer->tag = g_source_add_unix_fd ((GSource *)peer, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
       /* The header timeout covers the TLS handshake too. */
-      peer->timeout = g_timeout_source_new (server->options.header_timeout_ms);
-      g_source_set_callback (peer->timeout, header_timeout_cb, peer, NULL);
-      g_source_attach (peer->timeout, NULL);
-      server->side_peers = g_list_prepend (server->side_peers, peer);
+      peer->header_due.link.data = peer;
+      _kletsen_file_clock_set (server, KLETSEN_FILE_DUE_HEADER, &peer->header_due, server->options.header_timeout_ms);
+      peer->link.data = peer;
+      g_queue_push_tail_link (&server->side_peers, &peer->link);
 
       /* The handshake runs in steps on this loop (kletsen-tls.h). */
       if (tls)
@@ -710,7 +784,7 @@ _kletsen_relay_stop (KletsenServer *self)
     g_socket_close (self->file_listener, NULL);
   if (self->tls_file_listener != NULL)
     g_socket_close (self->tls_file_listener, NULL);
-  while (self->side_peers != NULL)
-    side_peer_free (self->side_peers->data, TRUE);
+  while (self->side_peers.head != NULL)
+    side_peer_free (self->side_peers.head->data, TRUE);
   g_hash_table_remove_all (self->transfers);
 }

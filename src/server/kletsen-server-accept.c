@@ -55,6 +55,28 @@ _kletsen_describe_peer (int         fd,
   return g_strdup_printf ("%s%s:%u", prefix, host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
 }
 
+/**
+ * _kletsen_describe_address:
+ * @fd: a connected socket
+ *
+ * Returns: (transfer full): the peer's address without its port, what one
+ *   source is for the per-address caps ("unknown" when there is none)
+ */
+char *
+_kletsen_describe_address (int fd)
+{
+  struct sockaddr_storage native;
+  socklen_t len = sizeof native;
+  g_autoptr(GSocketAddress) address = NULL;
+
+  if (getpeername (fd, (struct sockaddr *)&native, &len) != 0)
+    return g_strdup ("unknown");
+  address = g_socket_address_new_from_native (&native, len);
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("unknown");
+  return g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+}
+
 static GBytes *
 welcome_line (void)
 {

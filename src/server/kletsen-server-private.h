@@ -52,9 +52,26 @@ typedef enum
   TRANSFER_RELAYING, /* bytes are moving; the chat connections no longer matter */
 } KletsenTransferPhase;
 
+/* A deadline of the file port's clock (kletsen-file-clock.c), embedded in
+ * what it times; link.data points at that. */
+typedef struct
+{
+  GList  link;  /* first: the queues' links are the deadlines */
+  gint64 at;    /* monotonic µs */
+} KletsenDeadline;
+
+typedef enum
+{
+  KLETSEN_FILE_DUE_HEADER,     /* a side-channel connection owes its header */
+  KLETSEN_FILE_DUE_TRANSFER,   /* an offer unanswered, or halves not connected */
+  KLETSEN_FILE_DUE_IDLE_RELAY, /* a relay that moved nothing for a while */
+  KLETSEN_FILE_DUE_KINDS
+} KletsenFileDue;
+
 /* One file offer, from FILE_TRANSFER_REQUEST until the relay closes. */
 struct _KletsenTransfer
 {
+  KletsenServer        *server;
   char                 *id;        /* the transferId, a v4 UUID */
   KletsenConnection    *uploader;  /* borrowed; NULL once relaying */
   KletsenConnection    *downloader;
@@ -65,7 +82,8 @@ struct _KletsenTransfer
   gint64                size;
   KletsenTransferPhase  state;
   guint64               serial;    /* order of the offers, oldest first */
-  GSource              *expiry;    /* offer answered, or halves connected, in time */
+  KletsenDeadline       expiry;    /* offer answered, or halves connected, in time */
+  gboolean              counted;   /* in both users' unfinished transfers */
   KletsenRelay         *relay;     /* the side channel, once a half has connected */
 };
 
@@ -160,7 +178,12 @@ struct _KletsenServer
   GSource              *tls_listen_source;
   GSocket              *tls_file_listener;
   GSource              *tls_file_listen_source;
-  GList                *side_peers;   /* side-channel connections still sending their header */
+  GQueue                side_peers;   /* side-channel connections still sending their header */
+  GHashTable           *file_peers_by_address; /* address → side-channel sockets from it (headers and relays) */
+  GHashTable           *transfers_by_user; /* folded name → its accepted, unfinished transfers */
+  guint                 n_relays;     /* accepted, unfinished transfers */
+  GSource              *file_clock;
+  GQueue                file_due[KLETSEN_FILE_DUE_KINDS];
   GBytes               *ping_line;
   char                 *read_buffer;
   char                 *write_buffer; /* GATHER_BYTES, where a flush gathers short lines */
@@ -223,6 +246,7 @@ _kletsen_queue_has (GQueue *queue,
 /* kletsen-server.c */
 char              *_kletsen_describe_peer         (int                fd,
                                                    const char        *prefix);
+char              *_kletsen_describe_address      (int                fd);
 void               _kletsen_server_connection_gone (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_send_welcome   (KletsenServer     *self,
@@ -266,6 +290,21 @@ void               _kletsen_server_drop_transfers (KletsenServer     *self,
 void               _kletsen_server_end_transfer   (KletsenServer     *self,
                                                    KletsenTransfer   *transfer);
 void               _kletsen_transfer_free         (KletsenTransfer   *transfer);
+
+/* kletsen-file-clock.c */
+void               _kletsen_file_clock_start      (KletsenServer     *server);
+void               _kletsen_file_clock_stop       (KletsenServer     *server);
+void               _kletsen_file_clock_set        (KletsenServer     *server,
+                                                   KletsenFileDue     kind,
+                                                   KletsenDeadline   *due,
+                                                   int                timeout_ms);
+void               _kletsen_file_clock_cancel     (KletsenServer     *server,
+                                                   KletsenFileDue     kind,
+                                                   KletsenDeadline   *due);
+/* what it calls when a deadline passes */
+void               _kletsen_side_peer_expired     (gpointer           peer);
+void               _kletsen_transfer_expired      (KletsenTransfer   *transfer);
+void               _kletsen_relay_idle            (KletsenRelay      *relay);
 
 /* kletsen-relay.c */
 gboolean           _kletsen_relay_listen          (KletsenServer     *self,

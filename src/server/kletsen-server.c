@@ -61,6 +61,11 @@ kletsen_server_options_init (KletsenServerOptions *options)
     .max_file_size = G_GINT64_CONSTANT (16) * 1024 * 1024 * 1024,
     .max_offers = 16,
     .relay_window = 256 * 1024,
+    .max_transfers = 16,
+    .max_relays = 4096,
+    .relay_idle_timeout_ms = 60000,
+    .max_side_channels = 1024,
+    .max_file_connections_per_address = 64,
     .tls_port = 1339,
     .tls_file_port = 1340,
     .handshake_timeout_ms = 10000,
@@ -265,6 +270,9 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->game, _kletsen_game_free);
   _kletsen_relay_stop (self);
   g_clear_pointer (&self->transfers, g_hash_table_unref);
+  g_clear_pointer (&self->transfers_by_user, g_hash_table_unref);
+  g_clear_pointer (&self->file_peers_by_address, g_hash_table_unref);
+  _kletsen_file_clock_stop (self);
   g_clear_pointer (&self->file_listen_source, g_source_unref);
   g_clear_object (&self->file_listener);
   if (self->tls_listen_source)
@@ -332,6 +340,9 @@ kletsen_server_init (KletsenServer *self)
   /* Keys are the transfers' own ids. */
   self->transfers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify)_kletsen_transfer_free);
+  self->transfers_by_user = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->file_peers_by_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  _kletsen_file_clock_start (self);
 }
 
 /* ---- public API ---- */

@@ -36,6 +36,11 @@ typedef struct
   gint64    max_file_size;    /* bytes; larger offers get 10000 */
   int       max_offers;       /* offers one user may have waiting at once */
   int       relay_window;     /* bytes of one transfer the relay holds at most */
+  int       max_transfers;    /* accepted, unfinished transfers per user (either side) */
+  int       max_relays;       /* accepted, unfinished transfers in all */
+  int       relay_idle_timeout_ms; /* a relay that moves no byte for this long ends */
+  int       max_side_channels; /* side-channel connections still owing their header */
+  int       max_file_connections_per_address; /* on the file ports, from one address */
 
   /* TLS */
   char     *tls_cert;         /* PEM files; NULL: no TLS */

@@ -13,7 +13,6 @@
 
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,7 +21,7 @@
 #include <gnutls/x509.h>
 #include <gio/gio.h>
 
-#include "kletsen-tls.h"
+#include "kletsen-server-private.h"
 
 /* One record per flush: the lines of a fan-out burst are small, and each
  * record costs a seal and a header. */
@@ -167,31 +166,13 @@ _kletsen_tls_limits_clear (KletsenTlsLimits *limits)
   g_clear_pointer (&limits->per_address, g_hash_table_unref);
 }
 
-/* The peer's address without its port: what one source is. */
-static char *
-peer_address (int fd)
-{
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  char text[INET6_ADDRSTRLEN] = "?";
-
-  if (getpeername (fd, (struct sockaddr *)&ss, &len) == 0)
-    {
-      if (ss.ss_family == AF_INET)
-        inet_ntop (AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof text);
-      else if (ss.ss_family == AF_INET6)
-        inet_ntop (AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof text);
-    }
-  return g_strdup (text);
-}
-
 /* Counts the handshake that starts now; FALSE when a cap is reached. */
 static gboolean
 limits_enter (KletsenTls  *self,
               char       **why)
 {
   KletsenTlsLimits *limits = self->limits;
-  g_autofree char *address = peer_address (self->fd);
+  g_autofree char *address = _kletsen_describe_address (self->fd);
   guint here = GPOINTER_TO_UINT (g_hash_table_lookup (limits->per_address, address));
 
   if (limits->max > 0 && limits->active >= limits->max)

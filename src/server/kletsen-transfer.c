@@ -14,14 +14,47 @@
 
 #include "kletsen-server-private.h"
 
+/* Accepted and unfinished transfers are counted per user (by name, so a
+ * reconnect does not reset it) and in all: each may hold four descriptors. */
+static void
+count_user (KletsenServer *server,
+            const char    *name,
+            int            delta)
+{
+  g_autofree char *key = kletsen_user_name_key (name);
+  int n = GPOINTER_TO_INT (g_hash_table_lookup (server->transfers_by_user, key)) + delta;
+
+  if (n > 0)
+    g_hash_table_insert (server->transfers_by_user, g_steal_pointer (&key), GINT_TO_POINTER (n));
+  else
+    g_hash_table_remove (server->transfers_by_user, key);
+}
+
+static int
+user_transfers (KletsenServer *server,
+                const char    *name)
+{
+  g_autofree char *key = kletsen_user_name_key (name);
+
+  return GPOINTER_TO_INT (g_hash_table_lookup (server->transfers_by_user, key));
+}
+
+static void
+count_transfer (KletsenTransfer *transfer,
+                int              delta)
+{
+  count_user (transfer->server, transfer->uploader_name, delta);
+  count_user (transfer->server, transfer->downloader_name, delta);
+  transfer->server->n_relays += delta;
+  transfer->counted = delta > 0;
+}
+
 void
 _kletsen_transfer_free (KletsenTransfer *transfer)
 {
-  if (transfer->expiry != NULL)
-    {
-      g_source_destroy (transfer->expiry);
-      g_source_unref (transfer->expiry);
-    }
+  _kletsen_file_clock_cancel (transfer->server, KLETSEN_FILE_DUE_TRANSFER, &transfer->expiry);
+  if (transfer->counted)
+    count_transfer (transfer, -1);
   g_clear_pointer (&transfer->relay, _kletsen_relay_free);
   g_free (transfer->id);
   g_free (transfer->uploader_name);
@@ -93,35 +126,23 @@ _kletsen_server_end_transfer (KletsenServer   *self,
   g_hash_table_remove (self->transfers, transfer->id);
 }
 
-static gboolean
-expiry_cb (gpointer user_data)
+/* The file clock: unanswered, or accepted and not connected, in time. */
+void
+_kletsen_transfer_expired (KletsenTransfer *transfer)
 {
-  KletsenTransfer *transfer = user_data;
-  KletsenServer *server = transfer->uploader ? transfer->uploader->server
-                                             : transfer->downloader->server;
-
   g_info ("transfer %s from %s to %s expired %s", transfer->id, transfer->uploader_name,
           transfer->downloader_name,
           transfer->state == TRANSFER_OFFERED ? "unanswered" : "before both sides connected");
   tell_uploader (transfer, KLETSEN_CODE_UNKNOWN_TRANSFER);
   tell_downloader (transfer, KLETSEN_CODE_UNKNOWN_TRANSFER);
-  _kletsen_server_end_transfer (server, transfer);
-  return G_SOURCE_REMOVE;
+  _kletsen_server_end_transfer (transfer->server, transfer);
 }
 
 static void
 arm_expiry (KletsenServer   *self,
             KletsenTransfer *transfer)
 {
-  if (transfer->expiry != NULL)
-    {
-      g_source_destroy (transfer->expiry);
-      g_source_unref (transfer->expiry);
-    }
-  transfer->expiry = g_timeout_source_new (self->options.offer_timeout_ms);
-  g_source_set_callback (transfer->expiry, expiry_cb, transfer, NULL);
-  g_source_set_static_name (transfer->expiry, "kletsen-transfer-expiry");
-  g_source_attach (transfer->expiry, NULL);
+  _kletsen_file_clock_set (self, KLETSEN_FILE_DUE_TRANSFER, &transfer->expiry, self->options.offer_timeout_ms);
 }
 
 /* A filename is one path component that is safe to show: not empty, at most
@@ -192,6 +213,8 @@ handle_offer (KletsenConnection *conn,
     }
 
   transfer = g_new0 (KletsenTransfer, 1);
+  transfer->server = server;
+  transfer->expiry.link.data = transfer;
   transfer->id = g_uuid_string_random ();
   transfer->uploader = conn;
   transfer->downloader = peer;
@@ -247,7 +270,21 @@ handle_answer (KletsenConnection *conn,
       return;
     }
 
+  /* Each accepted transfer may hold four descriptors until it ends. */
+  if (user_transfers (server, transfer->uploader_name) >= server->options.max_transfers ||
+      user_transfers (server, transfer->downloader_name) >= server->options.max_transfers ||
+      server->n_relays >= (guint)server->options.max_relays)
+    {
+      conn_log (conn, G_LOG_LEVEL_INFO, "cannot accept %s: too many transfers under way", transfer->id);
+      transfer->state = TRANSFER_ACCEPTED; /* no longer counted as an offer */
+      _kletsen_connection_send_status (conn, "FILE_TRANSFER_RESPONSE", KLETSEN_CODE_TOO_MANY_OFFERS);
+      tell_uploader (transfer, KLETSEN_CODE_TOO_MANY_OFFERS);
+      _kletsen_server_end_transfer (server, transfer);
+      return;
+    }
+
   conn_log (conn, G_LOG_LEVEL_INFO, "accepted %s", transfer->id);
+  count_transfer (transfer, 1);
   transfer->state = TRANSFER_ACCEPTED;
   arm_expiry (server, transfer); /* now for both halves to connect */
   tell_uploader (transfer, 0);

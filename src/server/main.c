@@ -90,6 +90,10 @@ check_options (const KletsenServerOptions  *o,
     bad = "--rate-limit must be 0 (none) or more";
   else if (o->relay_window < 4096 || o->relay_window > 64 * 1024 * 1024)
     bad = "--relay-window must be 4096 to 67108864 bytes";
+  else if (o->max_transfers <= 0 || o->max_relays <= 0 || o->relay_idle_timeout_ms <= 0 || o->max_side_channels <= 0)
+    bad = "--max-transfers, --max-relays, --relay-idle-timeout-ms and --max-side-channels must be positive";
+  else if (o->max_file_connections_per_address < 0)
+    bad = "--max-file-connections-per-address must be 0 (no cap) or more";
 
   if (bad != NULL)
     g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, bad);
@@ -190,6 +194,16 @@ main (int    argc,
         "File offers one user may have waiting for an answer (default 16)", "N" },
       { "relay-window", 0, 0, G_OPTION_ARG_INT, &options.relay_window,
         "Bytes of one transfer the relay holds at most (default 262144)", "BYTES" },
+      { "max-transfers", 0, 0, G_OPTION_ARG_INT, &options.max_transfers,
+        "Accepted, unfinished transfers per user, either side (default 16; more is 10005)", "N" },
+      { "max-relays", 0, 0, G_OPTION_ARG_INT, &options.max_relays,
+        "Accepted, unfinished transfers in all (default 4096; more is 10005)", "N" },
+      { "relay-idle-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.relay_idle_timeout_ms,
+        "A relay that moves no byte for this long ends (default 60000)", "MS" },
+      { "max-side-channels", 0, 0, G_OPTION_ARG_INT, &options.max_side_channels,
+        "Side-channel connections still owing their header, in all (default 1024)", "N" },
+      { "max-file-connections-per-address", 0, 0, G_OPTION_ARG_INT, &options.max_file_connections_per_address,
+        "Side-channel connections from one address (default 64, 0: no cap)", "N" },
       { "login-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.login_timeout_ms,
         "Time a connection has to log in before it is closed with 7013 (default 30000)", "MS" },
       { "rate-limit", 0, 0, G_OPTION_ARG_INT, &options.rate_limit,
