@@ -205,6 +205,54 @@ test_total_queue_cap (void)
   kt_client_sync (flooder);
 }
 
+/* A sender that never reads, and gets only a helper's tiny line of each
+ * iteration, must not keep every iteration's fan-out block alive: its queue
+ * is charged what it holds. Before, the server grew by the whole 60 KB
+ * block per round (283 MiB past a 256 MiB cap in the review) while the
+ * queue was charged 70 bytes. */
+static void
+helper_broadcast (KtClient   *h,
+                  const char *text)
+{
+  kt_client_send (h, "BROADCAST_REQ {\"message\":\"%s\"}", text);
+  for (;;)
+    {
+      g_autofree char *line = kt_client_read_line (h);
+
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, "BROADCAST_RESP"))
+        break;
+    }
+}
+
+static void
+test_slices_hold_no_blocks (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--max-queue-bytes", "268435456", "--rate-limit", "0", NULL);
+  g_autoptr(KtClient) v = kt_client_login (server, "vee");
+  g_autoptr(KtClient) h = kt_client_login (server, "helper");
+  g_autoptr(GString) text = g_string_new (NULL);
+  gint64 before, after;
+
+  for (guint i = 0; i < 60000; i++)
+    g_string_append_c (text, 'v');
+  /* vee never reads: first its kernel buffers fill, then its queue holds
+   * what comes. */
+  for (guint i = 0; i < 150; i++)
+    helper_broadcast (h, text->str);
+  before = kt_server_rss_kib (server);
+  for (guint round = 0; round < 400; round++)
+    {
+      kt_client_send (v, "BROADCAST_REQ {\"message\":\"%s\"}", text->str);
+      helper_broadcast (h, "h");
+    }
+  after = kt_server_rss_kib (server);
+  g_test_message ("server RSS %" G_GINT64_FORMAT " → %" G_GINT64_FORMAT " KiB over 400 rounds of 60 KB",
+                  before, after);
+  /* 400 blocks of 60 KB kept alive would be 23 MiB. */
+  g_assert_cmpint (after - before, <, 8 * 1024);
+}
+
 /* The global cap counts what readers leave unread, not what one iteration
  * queues for a moment: a burst that fans out more than the cap to readers who
  * keep up costs nobody the connection. */
@@ -440,6 +488,7 @@ main (int    argc,
   g_test_add_func ("/hostile/flood-latency", test_flood_latency);
   g_test_add_func ("/hostile/total-queue-cap", test_total_queue_cap);
   g_test_add_func ("/hostile/total-queue-cap-burst", test_total_queue_cap_burst);
+  g_test_add_func ("/hostile/slices-hold-no-blocks", test_slices_hold_no_blocks);
   g_test_add_func ("/hostile/churn", test_churn);
   g_test_add_func ("/hostile/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func ("/hostile/rate-limit", test_rate_limit);
