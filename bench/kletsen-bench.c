@@ -21,6 +21,8 @@
  *            with --silent K, one after another while K more connections that
  *            never send a byte are open (a slowloris on the TLS handshake)
  *   relay    a file through the side channel vs. one direct loopback connection
+ *   list     N users online; one client asks for the list M times, one at a
+ *            time: round trip and server CPU per request (clear text)
  *   all      each of the above with the defaults of docs/benchmarks.md
  *
  * One JSON line per run on stdout, then a table of every run. */
@@ -813,6 +815,108 @@ run_login (const char *binary,
   server_stop (&b);
 }
 
+static int
+blocking_connect (int port)
+{
+  int fd = connect_one (port);
+  struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+  /* Wait for the non-blocking connect, then block from here on. */
+  poll (&p, 1, 10000);
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+/* Reads one line from a blocking socket through @buf (a queue that keeps
+ * what follows the line); the line is dropped, its first bytes are in @head. */
+static gboolean
+read_line_into (int      fd,
+                GString *buf,
+                char    *head,
+                gsize    head_len)
+{
+  for (;;)
+    {
+      char *nl = memchr (buf->str, '\n', buf->len);
+      char chunk[65536];
+      gssize n;
+
+      if (nl != NULL)
+        {
+          gsize len = nl - buf->str;
+
+          memset (head, 0, head_len);
+          memcpy (head, buf->str, MIN (len, head_len - 1));
+          g_string_erase (buf, 0, len + 1);
+          return TRUE;
+        }
+      n = recv (fd, chunk, sizeof chunk, 0);
+      if (n <= 0)
+        return FALSE;
+      g_string_append_len (buf, chunk, n);
+    }
+}
+
+/* One client asks for the user list K times, one at a time, while N users
+ * are logged in: the round trip, and the server's CPU per request. */
+static void
+run_list (const char *binary,
+          guint       n,
+          guint       k)
+{
+  Bench b = { 0 };
+  g_autofree char *buf = g_malloc (READ_CHUNK + 1);
+  g_autofree char *label = g_strdup_printf ("list %u", n);
+  g_autoptr(GArray) each = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr(GString) in = g_string_new (NULL);
+  const char *login = "LOGIN {\"username\":\"lister\"}\n";
+  char head[64];
+  double cpu_before, cpu_per;
+  int fd;
+
+  if (tls_cert != NULL)
+    g_error ("the list scenario speaks clear text only");
+  server_start (&b, binary, n + 1);
+  connect_all (&b, n, buf, 2048);
+  settle (&b, buf, 300);
+  fd = blocking_connect (b.port);
+  if (!read_line_into (fd, in, head, sizeof head) || !g_str_has_prefix (head, "WELCOME"))
+    g_error ("no WELCOME");
+  if (send (fd, login, strlen (login), MSG_NOSIGNAL) != (gssize)strlen (login) ||
+      !read_line_into (fd, in, head, sizeof head) || !g_str_has_prefix (head, "LOGIN_RESP"))
+    g_error ("no LOGIN_RESP");
+  settle (&b, buf, 200);
+  cpu_before = proc_cpu_s (b.pid);
+  for (guint i = 0; i < k; i++)
+    {
+      gint64 t = now_us ();
+      guint32 us;
+
+      if (send (fd, "LIST_USERS_REQ\n", 15, MSG_NOSIGNAL) != 15)
+        g_error ("send: %s", g_strerror (errno));
+      do
+        if (!read_line_into (fd, in, head, sizeof head))
+          g_error ("the server hung up");
+      while (!g_str_has_prefix (head, "LIST_USERS_RESP"));
+      if (strstr (head, "ERROR") != NULL)
+        g_error ("LIST_USERS_RESP is an error (rate limited? add --server-arg=--rate-limit=0)");
+      us = (guint32)(now_us () - t);
+      g_array_append_val (each, us);
+    }
+  cpu_per = (proc_cpu_s (b.pid) - cpu_before) * 1e6 / k;
+  close (fd);
+  g_array_sort (each, compare_u32);
+  printf ("{\"bench\":\"%s\",\"clients\":%u,\"requests\":%u,\"rtt_p50_ms\":%.3f,\"rtt_p99_ms\":%.3f,"
+          "\"server_cpu_us_per_request\":%.0f,\"status\":\"ok\"}\n", label, n, k,
+          percentile (each, 0.5), percentile (each, 0.99), cpu_per);
+  fflush (stdout);
+  add_row (label, g_strdup_printf ("%.0f µs CPU/request", cpu_per),
+           g_strdup_printf ("%u LIST_USERS_REQ one at a time with %u users online: round trip p50 %.2f ms, p99 %.2f ms",
+                            k, n + 1, percentile (each, 0.5), percentile (each, 0.99)));
+  disconnect_all (&b);
+  server_stop (&b);
+}
+
 /* ---- the file relay ---- */
 
 typedef struct
@@ -899,17 +1003,6 @@ receive_all (int               fd,
   return (now_us () - s->started) / 1e6;
 }
 
-static int
-blocking_connect (int port)
-{
-  int fd = connect_one (port);
-  struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-  /* Wait for the non-blocking connect, then block from here on. */
-  poll (&p, 1, 10000);
-  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
-  return fd;
-}
 
 static char *
 read_line_blocking (int              fd,
@@ -1172,6 +1265,8 @@ main (int    argc,
     run_login (binary, n ? n : 10000);
   else if (g_str_equal (scenario, "relay"))
     run_relay (binary, size_mib, runs);
+  else if (g_str_equal (scenario, "list"))
+    run_list (binary, n ? n : 9000, messages == 200 ? 200 : messages);
   else if (g_str_equal (scenario, "all"))
     {
       run_fanout (binary, "fanout 1000", 1000, 10, 200, 200, 16);

@@ -477,6 +477,38 @@ test_rate_limit (void)
   kt_client_sync (flooder);
 }
 
+/* The rate limit weighs a request by the reply it makes: with 300 users
+ * of 14 characters the list is over 4 KiB and costs two tokens, so of a
+ * burst of four (the LOGIN took one) two lists are answered, not three. */
+static void
+test_list_cost (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--rate-limit", "2", NULL);
+  g_autoptr(GPtrArray) crowd = g_ptr_array_new_with_free_func ((GDestroyNotify)kt_client_free);
+  g_autoptr(KtClient) asker = NULL;
+  g_autoptr(JsonObject) first = NULL;
+  g_autoptr(JsonObject) second = NULL;
+  g_autoptr(JsonObject) third = NULL;
+
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("crowd_%08u", i);
+
+      g_ptr_array_add (crowd, kt_client_login (server, name));
+    }
+  asker = kt_client_login (server, "asker");
+  kt_client_send (asker, "LIST_USERS_REQ");
+  kt_client_send (asker, "LIST_USERS_REQ");
+  kt_client_send (asker, "LIST_USERS_REQ");
+  first = kt_client_expect (asker, "LIST_USERS_RESP");
+  second = kt_client_expect (asker, "LIST_USERS_RESP");
+  third = kt_client_expect (asker, "LIST_USERS_RESP");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (first, "users")), ==, 301);
+  g_assert_cmpstr (json_object_get_string_member (second, "status"), ==, "OK");
+  g_assert_cmpstr (json_object_get_string_member (third, "status"), ==, "ERROR");
+  g_assert_cmpint (json_object_get_int_member (third, "code"), ==, 7014);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -492,6 +524,7 @@ main (int    argc,
   g_test_add_func ("/hostile/churn", test_churn);
   g_test_add_func ("/hostile/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func ("/hostile/rate-limit", test_rate_limit);
+  g_test_add_func ("/hostile/list-cost", test_list_cost);
 
   return g_test_run ();
 }

@@ -167,6 +167,7 @@ struct _KletsenServer
   GSource              *heartbeat_source;
   GHashTable           *users_by_key; /* folded name → KletsenConnection */
   GPtrArray            *users;        /* logged-in connections, for fan-out */
+  GBytes               *user_list_line; /* LIST_USERS_RESP until membership changes; NULL: to make */
   KletsenGame          *game;
   GHashTable           *transfers;    /* transferId → KletsenTransfer */
   guint64               transfer_serial;
@@ -273,6 +274,9 @@ void               _kletsen_server_remove_user    (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_got_pong       (KletsenServer     *self,
                                                    KletsenConnection *conn);
+void               _kletsen_server_charge_bytes   (KletsenServer     *self,
+                                                   KletsenConnection *conn,
+                                                   gsize              bytes);
 gboolean           _kletsen_server_take_token     (KletsenServer     *self,
                                                    KletsenConnection *conn);
 

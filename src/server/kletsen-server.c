@@ -142,9 +142,34 @@ _kletsen_server_take_token (KletsenServer     *self,
   refill = (now - conn->rate_stamp) * rate / G_USEC_PER_SEC;
   if (refill <= 0)
     return FALSE;
-  conn->tokens = (int)MIN (refill, (gint64)rate * 2) - 1;
+  /* A debt from costly requests (below zero) is paid back first. */
+  conn->tokens = (int)MIN (conn->tokens + refill, (gint64)rate * 2);
   conn->rate_stamp = now;
+  if (conn->tokens <= 0)
+    return FALSE;
+  conn->tokens--;
   return TRUE;
+}
+
+/**
+ * _kletsen_server_charge_bytes:
+ * @bytes: the size of the reply a request made
+ *
+ * Requests cost by what they make, not one each: one more token per 4 KiB
+ * of reply, so a large user list counts as what it costs to send (at 9,000
+ * users, 29 tokens). The debt is bounded by one burst.
+ */
+void
+_kletsen_server_charge_bytes (KletsenServer     *self,
+                              KletsenConnection *conn,
+                              gsize              bytes)
+{
+  int rate = self->options.rate_limit;
+  gsize extra = bytes / 4096;
+
+  if (rate <= 0 || extra == 0)
+    return;
+  conn->tokens = (int)MAX ((gint64)conn->tokens - (gint64)MIN (extra, (gsize)G_MAXINT), -(gint64)rate * 2);
 }
 
 /* ---- users ---- */
@@ -183,6 +208,7 @@ _kletsen_server_add_user (KletsenServer     *self,
   _kletsen_output_skip_batch (self, conn);
   conn->users_index = self->users->len;
   g_ptr_array_add (self->users, conn);
+  g_clear_pointer (&self->user_list_line, g_bytes_unref);
   g_hash_table_insert (self->users_by_key, kletsen_user_name_key (name), conn);
 
   _kletsen_server_schedule_ping (self, conn, g_get_monotonic_time () + (gint64)self->options.ping_interval_ms * 1000);
@@ -221,6 +247,7 @@ _kletsen_server_remove_user (KletsenServer     *self,
   self->users->pdata[conn->users_index] = last;
   last->users_index = conn->users_index;
   g_ptr_array_set_size (self->users, self->users->len - 1);
+  g_clear_pointer (&self->user_list_line, g_bytes_unref);
 
   if (_kletsen_queue_has (&self->ping_queue, &conn->ping_link))
     g_queue_unlink (&self->ping_queue, &conn->ping_link);
@@ -299,6 +326,7 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->shutdown_timeout, g_source_unref);
   g_clear_object (&self->listener);
   g_clear_pointer (&self->users_by_key, g_hash_table_unref);
+  g_clear_pointer (&self->user_list_line, g_bytes_unref);
   g_clear_pointer (&self->users, g_ptr_array_unref);
   _kletsen_output_fini (self);
   g_clear_pointer (&self->ping_line, g_bytes_unref);
