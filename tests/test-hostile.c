@@ -509,6 +509,87 @@ test_list_cost (void)
   g_assert_cmpint (json_object_get_int_member (third, "code"), ==, 7014);
 }
 
+/* ---- a fast sender and a slow receiver ---- */
+
+typedef struct
+{
+  KtClient *client;
+  guint     messages;  /* PRIVATE_MESSAGE lines seen */
+  gboolean  dscn;      /* a DSCN line */
+  guint     want;
+} SlowReader;
+
+/* Reads about 4 MB/s (64 KiB every 15 ms) and counts the lines it gets. */
+static gpointer
+slow_reader_thread (gpointer data)
+{
+  SlowReader *r = data;
+  char chunk[65536];
+  char start[17] = { 0 };
+  gsize at = 0;        /* bytes of the current line seen, up to 16 */
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (r->messages < r->want && !r->dscn && g_get_monotonic_time () < deadline)
+    {
+      gssize n = g_socket_receive (r->client->socket, chunk, sizeof chunk, NULL, NULL);
+
+      if (n <= 0)
+        break;
+      for (gssize i = 0; i < n; i++)
+        {
+          if (chunk[i] == '\n')
+            {
+              at = 0;
+              continue;
+            }
+          if (at < 16)
+            {
+              start[at++] = chunk[i];
+              if (at == 16)
+                {
+                  if (g_str_has_prefix (start, "PRIVATE_MESSAGE "))
+                    r->messages++;
+                }
+              else if (at == 5 && g_str_has_prefix (start, "DSCN "))
+                r->dscn = TRUE;
+            }
+        }
+      g_usleep (15 * 1000);
+    }
+  return NULL;
+}
+
+/* A sender well within its rate writes faster than a receiver reads: the
+ * server stops reading the sender while the receiver is behind, and the
+ * receiver gets everything instead of DSCN 7010 (which it got within 2.3 s
+ * in the review). */
+static void
+test_private_backpressure (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autoptr(KtClient) receiver = kt_client_login (server, "slowpoke");
+  g_autoptr(KtClient) sender = kt_client_login (server, "fast");
+  g_autoptr(GString) text = g_string_new (NULL);
+  SlowReader reader = { receiver, 0, FALSE, 300 };
+  GThread *thread;
+  int small = 65536;
+
+  setsockopt (g_socket_get_fd (receiver->socket), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  for (guint i = 0; i < 60000; i++)
+    g_string_append_c (text, 'p');
+  thread = g_thread_new ("slow-reader", slow_reader_thread, &reader);
+  /* 300 × 60 KB: 18 MB, past the 8 MiB cap of the receiver queue and what the kernel holds. */
+  for (guint i = 0; i < reader.want; i++)
+    kt_client_send (sender, "PRIVATE_MESSAGE_REQ {\"receiver\":\"slowpoke\",\"message\":\"%s\"}", text->str);
+  for (guint i = 0; i < reader.want; i++)
+    kt_client_expect_status (sender, "PRIVATE_MESSAGE_RESP", 0);
+  g_thread_join (thread);
+  g_test_message ("the slow receiver got %u of %u messages%s", reader.messages, reader.want,
+                  reader.dscn ? ", and a DSCN" : "");
+  g_assert_false (reader.dscn);
+  g_assert_cmpuint (reader.messages, ==, reader.want);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -525,6 +606,7 @@ main (int    argc,
   g_test_add_func ("/hostile/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func ("/hostile/rate-limit", test_rate_limit);
   g_test_add_func ("/hostile/list-cost", test_list_cost);
+  g_test_add_func ("/hostile/private-backpressure", test_private_backpressure);
 
   return g_test_run ();
 }

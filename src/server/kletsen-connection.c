@@ -156,6 +156,8 @@ _kletsen_connection_new (KletsenServer *server,
 void
 _kletsen_connection_free (KletsenConnection *conn)
 {
+  _kletsen_backpressure_forget (conn);
+  _kletsen_backpressure_release (conn, TRUE);
   if (conn->handshake_timeout != NULL)
     {
       g_source_destroy (conn->handshake_timeout);
@@ -383,6 +385,9 @@ _kletsen_connection_dispatch (KletsenConnection *conn,
 
   if (events & G_IO_OUT)
     _kletsen_connection_flush (conn);
+  /* Paused for a receiver that is behind: its bytes wait in its socket. */
+  if (conn->read_paused)
+    return;
   if (conn->state != CONN_DEAD && (events & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
     connection_read (conn);
 }

@@ -100,7 +100,7 @@ epoll_update (KletsenConnection *conn,
               int                op)
 {
   struct epoll_event ev = {
-    .events = EPOLLIN | (conn->want_out ? EPOLLOUT : 0),
+    .events = (conn->read_paused ? 0 : EPOLLIN) | (conn->want_out ? EPOLLOUT : 0),
     .data.ptr = conn,
   };
 

@@ -64,7 +64,7 @@ glib_watch (KletsenConnection *conn)
    * a read() and an extra poll() over every socket. Nothing here runs a
    * nested loop, so the guard buys nothing. */
   g_source_set_can_recurse ((GSource *)source, TRUE);
-  conn->fd_tag = g_source_add_unix_fd ((GSource *)source, conn->fd, READ_EVENTS | (conn->want_out ? G_IO_OUT : 0));
+  conn->fd_tag = g_source_add_unix_fd ((GSource *)source, conn->fd, (conn->read_paused ? (G_IO_HUP | G_IO_ERR) : READ_EVENTS) | (conn->want_out ? G_IO_OUT : 0));
   conn->source = (GSource *)source;
   g_source_attach (conn->source, NULL);
 }
@@ -73,7 +73,7 @@ static void
 glib_set_output (KletsenConnection *conn)
 {
   if (conn->source != NULL)
-    g_source_modify_unix_fd (conn->source, conn->fd_tag, READ_EVENTS | (conn->want_out ? G_IO_OUT : 0));
+    g_source_modify_unix_fd (conn->source, conn->fd_tag, (conn->read_paused ? (G_IO_HUP | G_IO_ERR) : READ_EVENTS) | (conn->want_out ? G_IO_OUT : 0));
 }
 
 static void

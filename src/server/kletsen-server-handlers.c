@@ -156,7 +156,7 @@ handle_private_message (KletsenConnection *conn,
   json_object_set_string_member (out, "sender", conn->name);
   json_object_set_string_member (out, "message", text);
   line = kletsen_message_serialize ("PRIVATE_MESSAGE", out);
-  _kletsen_connection_send (peer, line);
+  _kletsen_connection_send_to_peer (conn, peer, line);
 }
 
 /* Routes one step of the secure-message handshake (protocol.md §5). The name
@@ -202,7 +202,7 @@ handle_secure (KletsenConnection        *conn,
   if (kletsen_body_get_int (body, "counter", &counter))
     json_object_set_int_member (out, "counter", counter);
   line = kletsen_message_serialize (info->header, out);
-  _kletsen_connection_send (peer, line);
+  _kletsen_connection_send_to_peer (conn, peer, line);
 }
 
 static gboolean

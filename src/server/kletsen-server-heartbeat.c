@@ -85,6 +85,15 @@ heartbeat_dispatch (GSource     *source,
       KletsenConnection *conn = link->data;
 
       g_queue_unlink (&self->pong_queue, link);
+      /* Not read while a receiver catches up: its PONG may be waiting in
+       * its socket. It is given the time again (the receiver, if it does
+       * not read at all, meets its own PONG timeout). */
+      if (conn->read_paused)
+        {
+          conn->pong_deadline = now + (gint64)self->options.pong_timeout_ms * 1000;
+          g_queue_push_tail_link (&self->pong_queue, &conn->pong_link);
+          continue;
+        }
       conn->ping_outstanding = FALSE;
       _kletsen_connection_close (conn, KLETSEN_CODE_PONG_TIMEOUT);
     }

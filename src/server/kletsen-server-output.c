@@ -379,6 +379,7 @@ _kletsen_connection_flush (KletsenConnection *conn)
       conn->q_bytes -= sent;
       conn->server->queued_total -= sent;
       dequeue (conn, sent);
+      _kletsen_backpressure_release (conn, FALSE);
 
       /* A short write means the socket is full: wait for room rather than
        * ask again only to hear EAGAIN. TLS may have taken less by design. */
@@ -392,6 +393,7 @@ _kletsen_connection_flush (KletsenConnection *conn)
   /* An idle connection keeps no queue memory. */
   ring_free (conn);
   watch_output (conn, FALSE);
+  _kletsen_backpressure_release (conn, FALSE);
 
   if (conn->state == CONN_DRAINING)
     _kletsen_connection_drained (conn);

@@ -131,6 +131,10 @@ struct _KletsenConnection
   gboolean                read_filled; /* the last read returned data: read on */
   gboolean                tls_more;   /* the TLS connection may hold decrypted bytes */
   gboolean                handshaking; /* TLS, before the WELCOME */
+  gboolean                read_paused; /* not read until paused_on catches up (kletsen-backpressure.c) */
+  KletsenConnection      *paused_on;
+  GList                   pause_link; /* in paused_on->paused_senders */
+  GQueue                  paused_senders; /* not read until this one's queue shrinks */
   gboolean                ping_outstanding;
   gint64                  ping_deadline;
   gint64                  pong_deadline;
@@ -294,6 +298,14 @@ void               _kletsen_server_drop_transfers (KletsenServer     *self,
 void               _kletsen_server_end_transfer   (KletsenServer     *self,
                                                    KletsenTransfer   *transfer);
 void               _kletsen_transfer_free         (KletsenTransfer   *transfer);
+
+/* kletsen-backpressure.c */
+void               _kletsen_connection_send_to_peer (KletsenConnection *sender,
+                                                     KletsenConnection *receiver,
+                                                     GBytes            *line);
+void               _kletsen_backpressure_release  (KletsenConnection *receiver,
+                                                   gboolean           gone);
+void               _kletsen_backpressure_forget   (KletsenConnection *sender);
 
 /* kletsen-file-clock.c */
 void               _kletsen_file_clock_start      (KletsenServer     *server);
