@@ -442,6 +442,52 @@ test_receipt_forged (void)
   kletsen_identity_free (actors.forger);
 }
 
+/* A flood of key requests from one peer is answered once, not once each:
+ * every answer costs the client two requests of its own rate. */
+static void
+key_flood_script (KtFake     *fake,
+                  KtFakeConn *conn,
+                  guint       index,
+                  gpointer    data)
+{
+  guint *answers = data;
+
+  g_free (kt_fake_login (conn));
+  for (guint i = 0; i < 50; i++)
+    kt_fake_send (conn, "SECURE_MESSAGE_REQ {\"sender\":\"zed\"}");
+  kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"marker\"}");
+  for (;;)
+    {
+      g_autofree char *line = kt_fake_read_line (conn, 5000);
+
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, "SECURE_MESSAGE_RES "))
+        g_atomic_int_inc (answers);
+      else if (g_str_has_prefix (line, "LIST_USERS_REQ"))
+        kt_fake_send (conn, "LIST_USERS_RESP {\"status\":\"OK\",\"users\":[\"zed\"]}");
+      else if (g_str_has_prefix (line, "BROADCAST_REQ"))
+        break;
+    }
+  kt_fake_send (conn, "BROADCAST {\"username\":\"zoe\",\"message\":\"the end\"}");
+  kt_fake_serve (fake, conn);
+}
+
+static void
+test_key_request_flood (void)
+{
+  guint answers = 0;
+  g_autoptr(KtFake) fake = kt_fake_start (key_flood_script, &answers);
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-e2e-XXXXXX", NULL);
+  g_autoptr(KletsenSession) session = login_to (fake, dir);
+
+  RUN_UNTIL (room_has (session, "marker"));
+  kletsen_session_broadcast_async (session, "done", NULL, NULL);
+  RUN_UNTIL (room_has (session, "the end"));
+  g_assert_cmpuint (g_atomic_int_get (&answers), ==, 1);
+  kletsen_session_disconnect (session);
+  kt_remove_tree (dir);
+}
+
 /* Counters and pins survive a restart: a message replayed to a new session
  * on the same data directory is still a replay. */
 static void
@@ -783,6 +829,7 @@ main (int    argc,
   g_test_add_func ("/e2e/vector", test_vector);
   g_test_add_func ("/e2e/server-as-adversary", test_server_as_adversary);
   g_test_add_func ("/e2e/receipt-forged", test_receipt_forged);
+  g_test_add_func ("/e2e/key-request-flood", test_key_request_flood);
   g_test_add_func ("/e2e/replay-after-restart", test_replay_after_restart);
   g_test_add_func ("/e2e/reply-stays-encrypted", test_reply_stays_encrypted);
   g_test_add_func ("/e2e/cli-prefix-only-when-verified", test_cli_prefix_only_when_verified);

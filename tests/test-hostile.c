@@ -478,12 +478,13 @@ test_rate_limit (void)
 }
 
 /* The rate limit weighs a request by the reply it makes: with 300 users
- * of 14 characters the list is over 4 KiB and costs two tokens, so of a
- * burst of four (the LOGIN took one) two lists are answered, not three. */
+ * of 14 characters the list is over 4 KiB and, at one token per 4 KiB,
+ * costs two, so of a burst of four (the LOGIN took one) two lists are
+ * answered, not three. */
 static void
 test_list_cost (void)
 {
-  g_autoptr(KtServer) server = kt_server_start ("--rate-limit", "2", NULL);
+  g_autoptr(KtServer) server = kt_server_start ("--rate-limit", "2", "--rate-bytes-per-token", "4096", NULL);
   g_autoptr(GPtrArray) crowd = g_ptr_array_new_with_free_func ((GDestroyNotify)kt_client_free);
   g_autoptr(KtClient) asker = NULL;
   g_autoptr(JsonObject) first = NULL;

@@ -111,6 +111,43 @@ test_routing_errors (void)
   kt_client_expect_status (a, "SECURE_MESSAGE_RES", 6001);
 }
 
+/* Key requests do not spend the rate of the one asked: its answers to
+ * requests the server routed to it are free (the asker pays), so its own
+ * messages still go through. Before, 30 requests left it 9 tokens of 40. */
+static void
+test_key_requests_cost_the_asker (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--rate-limit", "20", NULL);
+  g_autoptr(KtClient) asker = kt_client_login (server, "asker");
+  g_autoptr(KtClient) victim = kt_client_login (server, "victim");
+  guint ok = 0;
+
+  drain (asker, "JOINED", 1);
+  for (guint i = 0; i < 30; i++)
+    kt_client_send (asker, "SECURE_MESSAGE_REQ {\"receiver\":\"victim\"}");
+  for (guint i = 0; i < 30; i++)
+    {
+      g_autoptr(JsonObject) req = kt_client_expect (victim, "SECURE_MESSAGE_REQ");
+
+      g_assert_cmpstr (json_object_get_string_member (req, "sender"), ==, "asker");
+      kt_client_send (victim, "SECURE_MESSAGE_RES {\"sender\":\"asker\",\"publicKey\":\"AAAA\"}");
+    }
+  for (guint i = 0; i < 30; i++)
+    json_object_unref (kt_client_expect (asker, "SECURE_MESSAGE_RES"));
+  /* An answer nobody asked for is paid for as usual. */
+  for (guint i = 0; i < 20; i++)
+    kt_client_send (victim, "BROADCAST_REQ {\"message\":\"mine %u\"}", i);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(JsonObject) reply = kt_client_expect (victim, "BROADCAST_RESP");
+
+      if (g_strcmp0 (json_object_get_string_member (reply, "status"), "OK") == 0)
+        ok++;
+    }
+  g_test_message ("%u of the victim's 20 broadcasts went out", ok);
+  g_assert_cmpuint (ok, ==, 20);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -119,6 +156,7 @@ main (int    argc,
 
   g_test_add_func ("/secure/routing-stamps-names", test_routing_stamps_names);
   g_test_add_func ("/secure/routing-errors", test_routing_errors);
+  g_test_add_func ("/secure/key-requests-cost-the-asker", test_key_requests_cost_the_asker);
 
   return g_test_run ();
 }

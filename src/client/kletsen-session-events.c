@@ -65,7 +65,10 @@ on_joined (KletsenSession *self,
 {
   const char *name = json_object_get_string_member (body, "username");
   g_autofree char *line = g_strdup_printf (_("%s joined"), name);
+  g_autofree char *key = fold (name);
 
+  /* Someone new under that name: its key request is answered at once. */
+  g_hash_table_remove (self->key_answers, key);
   _kletsen_session_user_joined (self, name);
   _kletsen_session_add_system_line (self, line);
 }
@@ -154,14 +157,31 @@ on_game_results (KletsenSession *self,
   _kletsen_game_state_results (self->game, body);
 }
 
-/* A peer asks for our key: it goes out, answered by the server only on failure. */
+/* A peer asks for our key: it goes out, answered by the server only on
+ * failure. At most once a second per peer: each answer costs two of our own
+ * requests (the answer and its barrier), and a flood of questions made our
+ * own messages fail with 7014. A real peer asks once per session. */
 static void
 on_secure_message_req (KletsenSession *self,
                        JsonObject     *body)
 {
   g_autoptr(JsonObject) out = json_object_new ();
+  const char *sender = json_object_get_string_member (body, "sender");
+  g_autofree char *key = fold (sender);
+  gint64 now = g_get_monotonic_time ();
+  gpointer last = g_hash_table_lookup (self->key_answers, key);
 
-  json_object_set_string_member (out, "sender", json_object_get_string_member (body, "sender"));
+  if (last != NULL && now - *(gint64 *)last < G_USEC_PER_SEC)
+    {
+      g_debug ("not answering %s's key request again so soon", sender);
+      return;
+    }
+  /* Bounded: a server that invents names forgets nothing that matters. */
+  if (g_hash_table_size (self->key_answers) >= 1024)
+    g_hash_table_remove_all (self->key_answers);
+  g_hash_table_insert (self->key_answers, g_steal_pointer (&key), g_memdup2 (&now, sizeof now));
+
+  json_object_set_string_member (out, "sender", sender);
   json_object_set_string_member (out, "publicKey", kletsen_identity_get_public_key (self->identity));
   _kletsen_session_send_request (self, "SECURE_MESSAGE_RES", out, PENDING_SILENT, NULL);
 }

@@ -177,6 +177,7 @@ struct _KletsenSession
   GHashTable          *changed_keys; /* folded name → the new key, not yet trusted */
   GHashTable          *secure_queue; /* folded name → GPtrArray of SecureSend */
   GHashTable          *key_timeouts; /* folded name → source id */
+  GHashTable          *key_answers;  /* folded name → gint64 when we last sent it our key */
   GKeyFile            *pins;         /* "peers HOST:PORT": folded name → fingerprint;
                                       * "verified HOST:PORT": the fingerprint the user compared */
   char                *pins_path;

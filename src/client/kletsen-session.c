@@ -347,6 +347,7 @@ kletsen_session_finalize (GObject *object)
   _kletsen_session_clear_receipts (self);
   g_clear_pointer (&self->secure_queue, g_hash_table_unref);
   g_clear_pointer (&self->key_timeouts, g_hash_table_unref);
+  g_clear_pointer (&self->key_answers, g_hash_table_unref);
   g_clear_pointer (&self->pins, g_key_file_unref);
   g_free (self->pins_path);
   g_clear_pointer (&self->counters, g_key_file_unref);
@@ -453,6 +454,7 @@ kletsen_session_init (KletsenSession *self)
   self->transfers = g_list_store_new (KLETSEN_TYPE_FILE_TRANSFER);
   self->peer_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->changed_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->key_answers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->secure_queue = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   self->key_timeouts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->pins = g_key_file_new ();

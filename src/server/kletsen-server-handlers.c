@@ -114,7 +114,7 @@ handle_list_users (KletsenConnection *conn)
   GBytes *line = user_list_line (conn->server);
 
   _kletsen_connection_send (conn, line);
-  /* Weighed by what it makes: one more token per 4 KiB of reply. */
+  /* Weighed by what it makes: one more token per --rate-bytes-per-token of reply. */
   _kletsen_server_charge_bytes (conn->server, conn, g_bytes_get_size (line));
 }
 
@@ -162,6 +162,9 @@ handle_private_message (KletsenConnection *conn,
 /* Routes one step of the secure-message handshake (protocol.md §5). The name
  * field of what is forwarded is always the sender's own login; the server
  * copies the opaque fields unread. */
+/* Answers to key requests a connection may give without paying for them. */
+#define MAX_OWED_KEY_ANSWERS 64
+
 static void
 handle_secure (KletsenConnection        *conn,
                const KletsenMessageInfo *info,
@@ -203,6 +206,8 @@ handle_secure (KletsenConnection        *conn,
     json_object_set_int_member (out, "counter", counter);
   line = kletsen_message_serialize (info->header, out);
   _kletsen_connection_send_to_peer (conn, peer, line);
+  if (info->type == KLETSEN_MSG_SECURE_MESSAGE_REQ && peer->owed_key_answers < MAX_OWED_KEY_ANSWERS)
+    peer->owed_key_answers++;
 }
 
 static gboolean
@@ -243,8 +248,13 @@ _kletsen_server_handle_line (KletsenConnection *conn,
     }
 
   /* A flood is answered, not followed: over the rate, a request gets its
-   * reply header with 7014 and is not carried out. PONGs always count. */
-  if (info->type != KLETSEN_MSG_PONG && !_kletsen_server_take_token (conn->server, conn))
+   * reply header with 7014 and is not carried out. PONGs always count, and
+   * so does the answer to a key request the server routed here: otherwise
+   * others' SECURE_MESSAGE_REQs spend the victim's rate (its own messages
+   * got 7014). The asker pays for its request. */
+  if (info->type == KLETSEN_MSG_SECURE_MESSAGE_RES && conn->owed_key_answers > 0)
+    conn->owed_key_answers--;
+  else if (info->type != KLETSEN_MSG_PONG && !_kletsen_server_take_token (conn->server, conn))
     {
       if (info->response != NULL)
         _kletsen_connection_send_status (conn, info->response, KLETSEN_CODE_TOO_MANY_REQUESTS);

@@ -148,6 +148,7 @@ struct _KletsenConnection
   gint64                  rate_stamp; /* monotonic µs of the last token refill */
   int                     tokens;     /* requests it may still make at once */
   guint                   n_offers;   /* its offers waiting for an answer */
+  guint                   owed_key_answers; /* key requests routed to it, not answered yet */
   guint                   batch_cursor; /* the first fan-out line of this iteration not yet queued for it */
 };
 

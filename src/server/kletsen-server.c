@@ -55,6 +55,7 @@ kletsen_server_options_init (KletsenServerOptions *options)
     .linger_ms = 2000,
     .login_timeout_ms = 30000,
     .rate_limit = 1000,
+    .rate_bytes_per_token = 16384,
     .file_port = KLETSEN_DEFAULT_FILE_PORT,
     .offer_timeout_ms = 60000,
     .header_timeout_ms = 10000,
@@ -155,9 +156,10 @@ _kletsen_server_take_token (KletsenServer     *self,
  * _kletsen_server_charge_bytes:
  * @bytes: the size of the reply a request made
  *
- * Requests cost by what they make, not one each: one more token per 4 KiB
- * of reply, so a large user list counts as what it costs to send (at 9,000
- * users, 29 tokens). The debt is bounded by one burst.
+ * Requests cost by what they make, not one each: one more token per
+ * --rate-bytes-per-token (16 KiB) of reply, so a large user list counts as
+ * what it costs to send (at 9,000 users, 7 more). The debt is bounded by
+ * one burst.
  */
 void
 _kletsen_server_charge_bytes (KletsenServer     *self,
@@ -165,7 +167,7 @@ _kletsen_server_charge_bytes (KletsenServer     *self,
                               gsize              bytes)
 {
   int rate = self->options.rate_limit;
-  gsize extra = bytes / 4096;
+  gsize extra = bytes / (gsize)MAX (self->options.rate_bytes_per_token, 1);
 
   if (rate <= 0 || extra == 0)
     return;

@@ -28,6 +28,7 @@ typedef struct
   int       linger_ms;        /* how long a closing connection may take to drain */
   int       login_timeout_ms; /* a connection that has not logged in by then is closed (7013) */
   int       rate_limit;       /* requests per second per connection, bursts of twice that; 0: none */
+  int       rate_bytes_per_token; /* a request costs one token more per this many bytes of reply */
 
   /* Level 3: file transfer */
   int       file_port;        /* the side channel; 0 picks a free port */

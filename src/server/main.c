@@ -84,6 +84,8 @@ check_options (const KletsenServerOptions  *o,
     bad = "--tls-port and --tls-file-port must be 0 to 65535";
   else if (o->handshake_timeout_ms <= 0)
     bad = "--handshake-timeout-ms must be positive";
+  else if (o->rate_bytes_per_token < 1024)
+    bad = "--rate-bytes-per-token must be 1024 or more";
   else if (o->max_handshakes < 0 || o->max_handshakes_per_address < 0)
     bad = "--max-handshakes and --max-handshakes-per-address must be 0 (no cap) or more";
   else if (o->rate_limit < 0)
@@ -194,6 +196,8 @@ main (int    argc,
         "File offers one user may have waiting for an answer (default 16)", "N" },
       { "relay-window", 0, 0, G_OPTION_ARG_INT, &options.relay_window,
         "Bytes of one transfer the relay holds at most (default 262144)", "BYTES" },
+      { "rate-bytes-per-token", 0, 0, G_OPTION_ARG_INT, &options.rate_bytes_per_token,
+        "A request costs one token more per this many bytes of its reply (default 16384)", "BYTES" },
       { "max-transfers", 0, 0, G_OPTION_ARG_INT, &options.max_transfers,
         "Accepted, unfinished transfers per user, either side (default 16; more is 10005)", "N" },
       { "max-relays", 0, 0, G_OPTION_ARG_INT, &options.max_relays,
