@@ -23,6 +23,7 @@ static const KletsenCodeInfo codes[] = {
   { 6005,  N_("There is no game"), FALSE, FALSE },
   { 6007,  N_("You cannot send a message to yourself"), FALSE, FALSE },
   { 6008,  N_("The message is empty"), FALSE, FALSE },
+  { 6009,  N_("You played the last game; let someone else start the next one"), TRUE, FALSE },
   { 7000,  N_("The connection timed out (no reply to a heartbeat)"), FALSE, TRUE },
   { 7001,  N_("A message was longer than the server accepts"), FALSE, TRUE },
   { 7003,  N_("The game has not started yet"), FALSE, FALSE },

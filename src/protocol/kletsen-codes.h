@@ -31,6 +31,7 @@ typedef enum
   KLETSEN_CODE_NO_GAME               = 6005,
   KLETSEN_CODE_MESSAGE_TO_SELF       = 6007,
   KLETSEN_CODE_EMPTY_MESSAGE         = 6008,
+  KLETSEN_CODE_GAME_COOLDOWN         = 6009, /* extension */
 
   KLETSEN_CODE_PONG_TIMEOUT          = 7000,
   KLETSEN_CODE_LINE_TOO_LONG         = 7001,

@@ -46,6 +46,8 @@ struct _KletsenGame
   gint64         started_at;   /* monotonic, µs */
   guint          finished;
   guint          timer_id;     /* the join window, then the game timeout */
+  GHashTable    *last_players; /* folded names of the last game's players */
+  gint64         cooldown_end; /* monotonic µs: until then they may not start one */
 };
 
 KletsenGame *
@@ -55,6 +57,7 @@ _kletsen_game_new (KletsenServer *server)
 
   game->server = server;
   game->players = g_array_new (FALSE, FALSE, sizeof (Player));
+  game->last_players = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return game;
 }
 
@@ -63,6 +66,7 @@ _kletsen_game_free (KletsenGame *game)
 {
   g_clear_handle_id (&game->timer_id, g_source_remove);
   g_array_unref (game->players);
+  g_hash_table_unref (game->last_players);
   g_free (game);
 }
 
@@ -103,9 +107,36 @@ player_names (KletsenGame *game)
   return names;
 }
 
+/* A game ended: its players wait --game-cooldown-ms before they may start
+ * the next one (anybody else may at once). Two users could otherwise hold
+ * the one game for ever: start, join, never guess, start again. */
+static void
+start_cooldown (KletsenGame *game)
+{
+  g_hash_table_remove_all (game->last_players);
+  for (guint i = 0; i < game->players->len; i++)
+    g_hash_table_add (game->last_players,
+                      kletsen_user_name_key (g_array_index (game->players, Player, i).conn->name));
+  game->cooldown_end = g_get_monotonic_time () + (gint64)game->server->options.game_cooldown_ms * 1000;
+}
+
+static gboolean
+in_cooldown (KletsenGame       *game,
+             KletsenConnection *conn)
+{
+  g_autofree char *key = NULL;
+
+  if (g_get_monotonic_time () >= game->cooldown_end)
+    return FALSE;
+  key = kletsen_user_name_key (conn->name);
+  return g_hash_table_contains (game->last_players, key);
+}
+
 static void
 reset (KletsenGame *game)
 {
+  if (game->state != GAME_IDLE)
+    start_cooldown (game);
   g_clear_handle_id (&game->timer_id, g_source_remove);
   g_array_set_size (game->players, 0);
   game->state = GAME_IDLE;
@@ -233,6 +264,11 @@ _kletsen_game_start (KletsenGame       *game,
   if (game->state != GAME_IDLE)
     {
       _kletsen_connection_send_status (conn, "START_GAME_RESP", KLETSEN_CODE_GAME_IN_PROGRESS);
+      return;
+    }
+  if (in_cooldown (game, conn))
+    {
+      _kletsen_connection_send_status (conn, "START_GAME_RESP", KLETSEN_CODE_GAME_COOLDOWN);
       return;
     }
 

@@ -52,6 +52,7 @@ kletsen_server_options_init (KletsenServerOptions *options)
     .max_clients = 10000,
     .max_queue_bytes = 8 * 1024 * 1024,
     .max_total_queue_bytes = 256 * 1024 * 1024,
+    .game_cooldown_ms = 10000,
     .linger_ms = 2000,
     .login_timeout_ms = 30000,
     .rate_limit = 1000,

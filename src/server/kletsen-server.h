@@ -21,6 +21,7 @@ typedef struct
   int       pong_timeout_ms;
   int       join_window_ms;
   int       game_timeout_ms;
+  int       game_cooldown_ms; /* after a game, its players may not start the next one for this long */
   int       max_line;         /* bytes before the \n */
   int       max_clients;
   gint64    max_queue_bytes;  /* per client, unsent output */

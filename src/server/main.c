@@ -84,6 +84,8 @@ check_options (const KletsenServerOptions  *o,
     bad = "--tls-port and --tls-file-port must be 0 to 65535";
   else if (o->handshake_timeout_ms <= 0)
     bad = "--handshake-timeout-ms must be positive";
+  else if (o->game_cooldown_ms < 0)
+    bad = "--game-cooldown-ms must be 0 or more";
   else if (o->rate_bytes_per_token < 1024)
     bad = "--rate-bytes-per-token must be 1024 or more";
   else if (o->max_handshakes < 0 || o->max_handshakes_per_address < 0)
@@ -170,6 +172,8 @@ main (int    argc,
         "Time from login to the first PING, and between PINGs (default 10000)", "MS" },
       { "pong-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.pong_timeout_ms,
         "Time a client has to answer a PING (default 3000)", "MS" },
+      { "game-cooldown-ms", 0, 0, G_OPTION_ARG_INT, &options.game_cooldown_ms,
+        "After a game, its players may not start the next one for this long (default 10000, 0: no wait)", "MS" },
       { "join-window-ms", 0, 0, G_OPTION_ARG_INT, &options.join_window_ms,
         "Time players have to join a guessing game (default 10000)", "MS" },
       { "game-timeout-ms", 0, 0, G_OPTION_ARG_INT, &options.game_timeout_ms,
