@@ -79,6 +79,8 @@ static const char *tls_key;
 static gnutls_certificate_credentials_t tls_creds;
 /* login: connections opened first that never send a byte */
 static int silent;
+/* list: side-channel connections opened first that never send their header */
+static int silent_file;
 /* --server-arg: more options for every server the bench starts */
 static char **server_args;
 
@@ -869,6 +871,7 @@ run_list (const char *binary,
   g_autofree char *label = g_strdup_printf ("list %u", n);
   g_autoptr(GArray) each = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr(GString) in = g_string_new (NULL);
+  g_autoptr(GArray) quiet = g_array_new (FALSE, FALSE, sizeof (int));
   const char *login = "LOGIN {\"username\":\"lister\"}\n";
   char head[64];
   double cpu_before, cpu_per;
@@ -885,7 +888,13 @@ run_list (const char *binary,
   if (send (fd, login, strlen (login), MSG_NOSIGNAL) != (gssize)strlen (login) ||
       !read_line_into (fd, in, head, sizeof head) || !g_str_has_prefix (head, "LOGIN_RESP"))
     g_error ("no LOGIN_RESP");
-  settle (&b, buf, 200);
+  for (int i = 0; i < silent_file; i++)
+    {
+      int quiet_fd = connect_one (b.file_port);
+
+      g_array_append_val (quiet, quiet_fd);
+    }
+  settle (&b, buf, silent_file > 0 ? 1000 : 200);
   cpu_before = proc_cpu_s (b.pid);
   for (guint i = 0; i < k; i++)
     {
@@ -905,6 +914,13 @@ run_list (const char *binary,
     }
   cpu_per = (proc_cpu_s (b.pid) - cpu_before) * 1e6 / k;
   close (fd);
+  for (guint i = 0; i < quiet->len; i++)
+    close (g_array_index (quiet, int, i));
+  if (silent_file > 0)
+    {
+      g_free (label);
+      label = g_strdup_printf ("list %u, %d silent side", n, silent_file);
+    }
   g_array_sort (each, compare_u32);
   printf ("{\"bench\":\"%s\",\"clients\":%u,\"requests\":%u,\"rtt_p50_ms\":%.3f,\"rtt_p99_ms\":%.3f,"
           "\"server_cpu_us_per_request\":%.0f,\"status\":\"ok\"}\n", label, n, k,
@@ -1221,6 +1237,7 @@ main (int    argc,
     { "size-mib", 0, 0, G_OPTION_ARG_INT, &size_mib, "File size (relay)", "MIB" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs, median reported (relay)", "N" },
     { "server-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &server_args, "One more option for the server (repeatable)", "ARG" },
+    { "silent-file", 0, 0, G_OPTION_ARG_INT, &silent_file, "Side-channel connections that never send their header, open during the requests (list)", "K" },
     { "silent", 0, 0, G_OPTION_ARG_INT, &silent, "Connections that never send a byte, open during the logins (login)", "K" },
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "Run the server with TLS and speak TLS to it", "FILE" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The key of --tls-cert", "FILE" },
