@@ -249,8 +249,13 @@ test_slices_hold_no_blocks (void)
   after = kt_server_rss_kib (server);
   g_test_message ("server RSS %" G_GINT64_FORMAT " → %" G_GINT64_FORMAT " KiB over 400 rounds of 60 KB",
                   before, after);
-  /* 400 blocks of 60 KB kept alive would be 23 MiB. */
-  g_assert_cmpint (after - before, <, 8 * 1024);
+  /* 400 blocks of 60 KB kept alive would be 23 MiB. A sanitizer's
+   * quarantine keeps freed memory on purpose: there the plain build's run
+   * is the one that counts. */
+  if (g_getenv ("KLETSEN_UNDER_TOOL") == NULL)
+    g_assert_cmpint (after - before, <, 8 * 1024);
+  /* The helper, who reads, is served all along. */
+  helper_broadcast (h, "still here");
 }
 
 /* The global cap counts what readers leave unread, not what one iteration
