@@ -372,7 +372,6 @@ receipt_script (KtFake     *fake,
   char *line;
 
   g_free (kt_fake_login (conn));
-  g_clear_pointer (&sent, json_object_unref);
   json_object_unref (kt_fake_expect (conn, "SECURE_MESSAGE_REQ"));
   kt_fake_send (conn, "SECURE_MESSAGE_RES {\"receiver\":\"alice\",\"publicKey\":\"%s\"}", alice);
   sent = kt_fake_expect (conn, "SECURE_MESSAGE");
