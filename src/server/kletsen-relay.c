@@ -15,7 +15,8 @@
  * reads from the uploader while the pipe has room and only writes while it
  * holds data, so a slow downloader slows the uploader down through TCP flow
  * control, and memory does not grow with the file. Elsewhere (or if splice is
- * refused) a buffer of the window's size does the same job with read/write. */
+ * refused) a buffer of the window's size does the same job with read/write.
+ * The connections before their header are kletsen-side-peer.c's. */
 
 #include "config.h"
 
@@ -28,26 +29,9 @@
 
 #include "kletsen-server-private.h"
 
-#define HEADER_LEN KLETSEN_SIDE_HEADER_LEN
 /* Rounds of read-and-write per wake-up, so that one fast transfer cannot keep
  * the loop from the chat connections. */
 #define PUMP_ROUNDS 16
-
-typedef struct
-{
-  GSource        base;
-  KletsenServer *server;
-  int            fd;
-  gpointer       tag;
-  GList          link;     /* in server->side_peers */
-  KletsenDeadline header_due;
-  char          *address;  /* counted in server->file_peers_by_address */
-  char          *peer;
-  KletsenTls    *tls;      /* on the TLS file port */
-  gboolean       ready;    /* clear text, or the handshake is done */
-  guint          got;
-  char           header[HEADER_LEN + 1];
-} SidePeer;
 
 struct _KletsenRelay
 {
@@ -87,40 +71,6 @@ close_fd (int *fd)
   *fd = -1;
 }
 
-/* ---- side-channel sockets per source address ---- */
-
-/* Counts a new side-channel socket of its address; NULL (and nothing
- * counted) when that address has its share already. */
-static char *
-file_peer_enter (KletsenServer *server,
-                 int            fd)
-{
-  g_autofree char *address = _kletsen_describe_address (fd);
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->file_peers_by_address, address));
-
-  if (server->options.max_file_connections_per_address > 0 &&
-      n >= (guint)server->options.max_file_connections_per_address)
-    return NULL;
-  g_hash_table_insert (server->file_peers_by_address, g_strdup (address), GUINT_TO_POINTER (n + 1));
-  return g_steal_pointer (&address);
-}
-
-static void
-file_peer_leave (KletsenServer  *server,
-                 char          **address)
-{
-  guint n;
-
-  if (*address == NULL)
-    return;
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->file_peers_by_address, *address));
-  if (n <= 1)
-    g_hash_table_remove (server->file_peers_by_address, *address);
-  else
-    g_hash_table_insert (server->file_peers_by_address, g_strdup (*address), GUINT_TO_POINTER (n - 1));
-  g_clear_pointer (address, g_free);
-}
-
 /* ---- the relay ---- */
 
 void
@@ -137,8 +87,8 @@ _kletsen_relay_free (KletsenRelay *relay)
   g_clear_pointer (&relay->buffer, g_free);
   g_clear_pointer (&relay->up_peer, g_free);
   g_clear_pointer (&relay->down_peer, g_free);
-  file_peer_leave (relay->server, &relay->up_address);
-  file_peer_leave (relay->server, &relay->down_address);
+  _kletsen_file_peer_leave (relay->server, &relay->up_address);
+  _kletsen_file_peer_leave (relay->server, &relay->down_address);
   _kletsen_file_clock_cancel (relay->server, KLETSEN_FILE_DUE_IDLE_RELAY, &relay->idle_due);
   g_source_destroy (source);
   g_source_unref (source);
@@ -459,266 +409,68 @@ relay_start (KletsenRelay *relay)
           relay->up_peer, relay->down_peer);
 }
 
-/* ---- side-channel peers sending their header ---- */
+/* ---- taking a side-channel connection ---- */
 
-static void
-side_peer_free (SidePeer *peer,
-                gboolean  close_socket)
+/**
+ * _kletsen_relay_take_half:
+ * @fd: the socket, which the relay owns from now on if this succeeds
+ * @tls: (transfer full) (nullable): its TLS session
+ * @peer: for logs
+ * @address: (transfer full): its counted address (kletsen-side-peer.c)
+ * @why: (out): when it fails, why
+ *
+ * Gives @transfer's relay its uploader or downloader half; the relay starts
+ * once both are there.
+ *
+ * Returns: %FALSE when that role is taken already (nothing is taken then)
+ */
+gboolean
+_kletsen_relay_take_half (KletsenServer    *server,
+                          KletsenTransfer  *transfer,
+                          KletsenSideRole   role,
+                          int               fd,
+                          KletsenTls       *tls,
+                          const char       *peer,
+                          char             *address,
+                          const char      **why)
 {
-  KletsenServer *server = peer->server;
-
-  g_queue_unlink (&server->side_peers, &peer->link);
-  _kletsen_file_clock_cancel (server, KLETSEN_FILE_DUE_HEADER, &peer->header_due);
-  g_clear_pointer (&peer->tls, _kletsen_tls_free);
-  if (close_socket)
-    {
-      close (peer->fd);
-      file_peer_leave (server, &peer->address);
-    }
-  g_free (peer->address);
-  g_free (peer->peer);
-  g_source_destroy ((GSource *)peer);
-  g_source_unref ((GSource *)peer);
-}
-
-static void
-side_peer_reject (SidePeer   *peer,
-                  const char *why)
-{
-  g_info ("%s: side channel closed: %s", peer->peer, why);
-  side_peer_free (peer, TRUE);
-}
-
-/* The 37 bytes are in: hand the socket to its transfer's relay. */
-static void
-side_peer_place (SidePeer *peer)
-{
-  KletsenServer *server = peer->server;
-  char id[KLETSEN_TRANSFER_ID_LEN + 1];
-  KletsenSideRole role;
-  KletsenTransfer *transfer;
+  gboolean up = role == KLETSEN_SIDE_UPLOADER;
   KletsenRelay *relay;
-  int *fd_slot;
-  gpointer *tag_slot;
-  char **peer_slot;
-
-  if (!kletsen_side_header_parse (peer->header, peer->got, id, &role))
-    {
-      side_peer_reject (peer, "malformed header");
-      return;
-    }
-  transfer = g_hash_table_lookup (server->transfers, id);
-  if (transfer == NULL)
-    {
-      side_peer_reject (peer, "unknown transfer");
-      return;
-    }
-  if (transfer->state == TRANSFER_OFFERED)
-    {
-      side_peer_reject (peer, "transfer not accepted");
-      return;
-    }
 
   if (transfer->relay == NULL)
     transfer->relay = relay_new (server, transfer);
   relay = transfer->relay;
-  fd_slot = role == KLETSEN_SIDE_UPLOADER ? &relay->up_fd : &relay->down_fd;
-  tag_slot = role == KLETSEN_SIDE_UPLOADER ? &relay->up_tag : &relay->down_tag;
-  peer_slot = role == KLETSEN_SIDE_UPLOADER ? &relay->up_peer : &relay->down_peer;
-  if (*fd_slot >= 0)
+  if ((up ? relay->up_fd : relay->down_fd) >= 0)
     {
-      side_peer_reject (peer, role == KLETSEN_SIDE_UPLOADER ? "uploader already connected" : "downloader already connected");
-      return;
+      *why = up ? "uploader already connected" : "downloader already connected";
+      return FALSE;
     }
-
-  *fd_slot = peer->fd;
-  if (role == KLETSEN_SIDE_UPLOADER)
+  if (up)
     {
-      relay->up_tls = g_steal_pointer (&peer->tls);
-      relay->up_address = g_steal_pointer (&peer->address);
+      relay->up_fd = fd;
+      relay->up_tls = tls;
+      relay->up_address = address;
+      relay->up_peer = g_strdup (peer);
+      relay->up_tag = g_source_add_unix_fd ((GSource *)relay, fd, G_IO_HUP | G_IO_ERR);
     }
   else
     {
-      relay->down_tls = g_steal_pointer (&peer->tls);
-      relay->down_address = g_steal_pointer (&peer->address);
+      relay->down_fd = fd;
+      relay->down_tls = tls;
+      relay->down_address = address;
+      relay->down_peer = g_strdup (peer);
+      relay->down_tag = g_source_add_unix_fd ((GSource *)relay, fd, G_IO_HUP | G_IO_ERR);
     }
-  *peer_slot = g_strdup (peer->peer);
-  *tag_slot = g_source_add_unix_fd ((GSource *)relay, peer->fd, G_IO_HUP | G_IO_ERR);
   if (!relay->attached)
     {
       g_source_attach ((GSource *)relay, NULL);
       relay->attached = TRUE;
     }
-  g_info ("%s: side channel for %s as %s", peer->peer, transfer->id, role == KLETSEN_SIDE_UPLOADER ? "uploader" : "downloader");
-  side_peer_free (peer, FALSE);
-
+  g_info ("%s: side channel for %s as %s", peer, transfer->id, up ? "uploader" : "downloader");
   if (relay->up_fd >= 0 && relay->down_fd >= 0)
     relay_start (relay);
   relay_watch (relay);
-}
-
-/* One step of a TLS side channel's handshake; TRUE once it is done. */
-static gboolean
-side_peer_handshake (SidePeer *peer)
-{
-  g_autofree char *why = NULL;
-
-  switch (_kletsen_tls_handshake (peer->tls, &why))
-    {
-    case KLETSEN_TLS_AGAIN:
-      g_source_modify_unix_fd ((GSource *)peer, peer->tag,
-                               G_IO_IN | G_IO_HUP | G_IO_ERR | (_kletsen_tls_wants_write (peer->tls) ? G_IO_OUT : 0));
-      return FALSE;
-    case KLETSEN_TLS_FAILED:
-      {
-        g_autofree char *message = g_strdup_printf ("TLS handshake failed: %s", why);
-
-        side_peer_reject (peer, message);
-        return FALSE;
-      }
-    case KLETSEN_TLS_DONE:
-    default:
-      g_source_modify_unix_fd ((GSource *)peer, peer->tag, G_IO_IN | G_IO_HUP | G_IO_ERR);
-      peer->ready = TRUE;
-      return TRUE;
-    }
-}
-
-static gboolean
-side_peer_dispatch (GSource     *source,
-                    GSourceFunc  callback,
-                    gpointer     user_data)
-{
-  SidePeer *peer = (SidePeer *)source;
-
-  if (!peer->ready && !side_peer_handshake (peer))
-    return G_SOURCE_CONTINUE;
-
-  /* Exactly the header: what follows is file data and stays in the socket
-   * (or in the TLS connection, which the relay reads next). TLS may return
-   * the header in pieces without the socket becoming readable again. */
-  while (peer->got < HEADER_LEN)
-    {
-      gssize n;
-
-      if (peer->tls != NULL)
-        {
-          int error_number = 0;
-
-          n = _kletsen_tls_read (peer->tls, peer->header + peer->got, HEADER_LEN - peer->got, &error_number);
-          errno = error_number;
-        }
-      else
-        n = recv (peer->fd, peer->header + peer->got, HEADER_LEN - peer->got, MSG_DONTWAIT);
-
-      switch (io_result (n))
-        {
-        case IO_PROGRESS:
-          peer->got += n;
-          break;
-        case IO_EOF:
-          side_peer_reject (peer, "incomplete header");
-          return G_SOURCE_CONTINUE;
-        case IO_ERROR:
-          side_peer_reject (peer, g_strerror (errno));
-          return G_SOURCE_CONTINUE;
-        case IO_AGAIN:
-        default:
-          return G_SOURCE_CONTINUE;
-        }
-    }
-  side_peer_place (peer);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-side_peer_dispatch_kick (GSource     *source,
-                         GSourceFunc  callback,
-                         gpointer     user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return side_peer_dispatch (source, callback, user_data);
-}
-
-static GSourceFuncs side_peer_funcs = {
-  .dispatch = side_peer_dispatch_kick,
-};
-
-/* The file clock: no complete header in time. */
-void
-_kletsen_side_peer_expired (gpointer peer)
-{
-  side_peer_reject (peer, "no complete header in time");
-}
-
-static void
-accept_side_peers (KletsenServer *server,
-                   GSocket       *listener,
-                   gboolean       tls)
-{
-  for (guint i = 0; i < 64; i++)
-    {
-      int fd = _kletsen_server_accept (server, g_socket_get_fd (listener), FALSE);
-      char *address = NULL;
-      SidePeer *peer;
-
-      if (fd == -1)
-        break;
-      if (fd < 0)
-        continue;
-
-      /* Caps: connections still owing their header, in all, and every
-       * side-channel socket from one address (headers and relays). */
-      if (server->side_peers.length >= (guint)server->options.max_side_channels ||
-          (address = file_peer_enter (server, fd)) == NULL)
-        {
-          g_autofree char *who = _kletsen_describe_peer (fd, tls ? "tls-file:" : "file:");
-
-          g_info ("%s: side channel refused: %s", who,
-                  server->side_peers.length >= (guint)server->options.max_side_channels
-                    ? "too many waiting for their header" : "too many from this address");
-          close (fd);
-          continue;
-        }
-
-      peer = (SidePeer *)g_source_new (&side_peer_funcs, sizeof (SidePeer));
-      g_source_set_static_name ((GSource *)peer, "kletsen-side-peer");
-      peer->server = server;
-      peer->fd = fd;
-      peer->address = address;
-      peer->peer = _kletsen_describe_peer (fd, tls ? "tls-file:" : "file:");
-      peer->tag = g_source_add_unix_fd ((GSource *)peer, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-      /* The header timeout covers the TLS handshake too. */
-      peer->header_due.link.data = peer;
-      _kletsen_file_clock_set (server, KLETSEN_FILE_DUE_HEADER, &peer->header_due, server->options.header_timeout_ms);
-      peer->link.data = peer;
-      g_queue_push_tail_link (&server->side_peers, &peer->link);
-
-      /* The handshake runs in steps on this loop (kletsen-tls.h). */
-      if (tls)
-        peer->tls = _kletsen_tls_new (server->tls_context, &server->tls_limits, fd);
-      else
-        peer->ready = TRUE;
-      g_source_attach ((GSource *)peer, NULL);
-    }
-}
-
-static gboolean
-file_listen_cb (GSocket      *socket,
-                GIOCondition  condition,
-                gpointer      user_data)
-{
-  accept_side_peers (user_data, socket, FALSE);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-tls_file_listen_cb (GSocket      *socket,
-                    GIOCondition  condition,
-                    gpointer      user_data)
-{
-  accept_side_peers (user_data, socket, TRUE);
-  return G_SOURCE_CONTINUE;
+  return TRUE;
 }
 
 /**
@@ -756,7 +508,7 @@ _kletsen_relay_listen (KletsenServer  *self,
   g_socket_set_blocking (*listener, FALSE);
 
   *source = g_socket_create_source (*listener, G_IO_IN, NULL);
-  g_source_set_callback (*source, tls ? G_SOURCE_FUNC (tls_file_listen_cb) : G_SOURCE_FUNC (file_listen_cb), self, NULL);
+  g_source_set_callback (*source, tls ? G_SOURCE_FUNC (_kletsen_side_peers_accept_tls_cb) : G_SOURCE_FUNC (_kletsen_side_peers_accept_cb), self, NULL);
   g_source_set_static_name (*source, tls ? "kletsen-tls-file-listen" : "kletsen-file-listen");
   g_source_attach (*source, NULL);
   return TRUE;
@@ -784,7 +536,6 @@ _kletsen_relay_stop (KletsenServer *self)
     g_socket_close (self->file_listener, NULL);
   if (self->tls_file_listener != NULL)
     g_socket_close (self->tls_file_listener, NULL);
-  while (self->side_peers.head != NULL)
-    side_peer_free (self->side_peers.head->data, TRUE);
+  _kletsen_side_peers_stop (self);
   g_hash_table_remove_all (self->transfers);
 }

@@ -189,6 +189,7 @@ struct _KletsenServer
   GHashTable           *transfers_by_user; /* folded name → its accepted, unfinished transfers */
   guint                 n_relays;     /* accepted, unfinished transfers */
   GSource              *file_clock;
+  GSource              *side_watch;   /* the side_peers' sockets (kletsen-side-peer.c) */
   GQueue                file_due[KLETSEN_FILE_DUE_KINDS];
   GBytes               *ping_line;
   char                 *read_buffer;
@@ -323,7 +324,26 @@ void               _kletsen_side_peer_expired     (gpointer           peer);
 void               _kletsen_transfer_expired      (KletsenTransfer   *transfer);
 void               _kletsen_relay_idle            (KletsenRelay      *relay);
 
+/* kletsen-side-peer.c */
+void               _kletsen_file_peer_leave       (KletsenServer     *server,
+                                                   char             **address);
+gboolean           _kletsen_side_peers_accept_cb  (GSocket           *socket,
+                                                   GIOCondition       condition,
+                                                   gpointer           user_data);
+gboolean           _kletsen_side_peers_accept_tls_cb (GSocket        *socket,
+                                                      GIOCondition    condition,
+                                                      gpointer        user_data);
+void               _kletsen_side_peers_stop       (KletsenServer     *server);
+
 /* kletsen-relay.c */
+gboolean           _kletsen_relay_take_half       (KletsenServer     *server,
+                                                   KletsenTransfer   *transfer,
+                                                   KletsenSideRole    role,
+                                                   int                fd,
+                                                   KletsenTls        *tls,
+                                                   const char        *peer,
+                                                   char              *address,
+                                                   const char       **why);
 gboolean           _kletsen_relay_listen          (KletsenServer     *self,
                                                    GSocket          **listener,
                                                    GSource          **source,
