@@ -596,6 +596,75 @@ test_private_backpressure (void)
   g_assert_cmpuint (reader.messages, ==, reader.want);
 }
 
+typedef struct
+{
+  KtClient   *client;
+  const char *to;
+  const char *text;
+  guint       sent;
+  gboolean    timed_out; /* the server stopped taking them, but kept the connection */
+} Writer;
+
+/* Writes private messages until the server stops taking them for good. */
+static gpointer
+writer_thread (gpointer data)
+{
+  Writer *w = data;
+  g_autofree char *line = g_strdup_printf ("PRIVATE_MESSAGE_REQ {\"receiver\":\"%s\",\"message\":\"%s\"}\n",
+                                           w->to, w->text);
+
+  gsize len = strlen (line);
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      for (gsize off = 0; off < len;)
+        {
+          g_autoptr(GError) error = NULL;
+          gssize n = g_socket_send (w->client->socket, line + off, len - off, NULL, &error);
+
+          if (n < 0)
+            {
+              w->timed_out = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+              return NULL;
+            }
+          off += n;
+        }
+      w->sent++;
+    }
+  return NULL;
+}
+
+/* Two clients that write to each other and read nothing hold each other
+ * paused; that lasts some heartbeats, not for ever: both are dropped, and
+ * others are served meanwhile. */
+static void
+test_mutual_pause_ends (void)
+{
+  g_autoptr(KtServer) server = kt_server_start ("--ping-interval-ms", "200", "--pong-timeout-ms", "200", NULL);
+  g_autoptr(KtClient) a = kt_client_login (server, "ann");
+  g_autoptr(KtClient) b = kt_client_login (server, "ben");
+  g_autoptr(KtClient) witness = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  Writer wa = { a, "ben", NULL, 0, FALSE }, wb = { b, "ann", NULL, 0, FALSE };
+  GThread *ta, *tb;
+
+  for (guint i = 0; i < 60000; i++)
+    g_string_append_c (text, 'm');
+  wa.text = wb.text = text->str;
+  ta = g_thread_new ("ann", writer_thread, &wa);
+  tb = g_thread_new ("ben", writer_thread, &wb);
+  g_thread_join (ta);
+  g_thread_join (tb);
+  g_test_message ("ann wrote %u, ben %u before the server dropped them", wa.sent, wb.sent);
+  g_assert_false (wa.timed_out);
+  g_assert_false (wb.timed_out);
+  g_assert_cmpuint (wa.sent, <, 1000);
+  g_assert_cmpuint (wb.sent, <, 1000);
+  /* And the server serves others. */
+  witness = kt_client_login (server, "witness");
+  round_trip_us (witness);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -613,6 +682,7 @@ main (int    argc,
   g_test_add_func ("/hostile/rate-limit", test_rate_limit);
   g_test_add_func ("/hostile/list-cost", test_list_cost);
   g_test_add_func ("/hostile/private-backpressure", test_private_backpressure);
+  g_test_add_func ("/hostile/mutual-pause-ends", test_mutual_pause_ends);
 
   return g_test_run ();
 }

@@ -30,6 +30,7 @@ pause_reading (KletsenConnection *sender,
                KletsenConnection *receiver)
 {
   sender->read_paused = TRUE;
+  sender->paused_since = g_get_monotonic_time ();
   sender->paused_on = receiver;
   sender->pause_link.data = sender;
   g_queue_push_tail_link (&receiver->paused_senders, &sender->pause_link);

@@ -13,6 +13,10 @@
 
 #include "kletsen-server-private.h"
 
+/* How many heartbeats a sender paused for a slow receiver may go without
+ * its PONG: 130 s at the defaults. */
+#define PAUSE_GRACE_BEATS 10
+
 /* ---- the heartbeat ---- */
 
 void
@@ -87,8 +91,11 @@ heartbeat_dispatch (GSource     *source,
       g_queue_unlink (&self->pong_queue, link);
       /* Not read while a receiver catches up: its PONG may be waiting in
        * its socket. It is given the time again (the receiver, if it does
-       * not read at all, meets its own PONG timeout). */
-      if (conn->read_paused)
+       * not read at all, meets its own PONG timeout), but not for ever:
+       * two clients that write to each other and read nothing would hold
+       * each other paused. */
+      if (conn->read_paused &&
+          now - conn->paused_since < PAUSE_GRACE_BEATS * (interval + (gint64)self->options.pong_timeout_ms * 1000))
         {
           conn->pong_deadline = now + (gint64)self->options.pong_timeout_ms * 1000;
           g_queue_push_tail_link (&self->pong_queue, &conn->pong_link);

@@ -133,6 +133,7 @@ struct _KletsenConnection
   gboolean                handshaking; /* TLS, before the WELCOME */
   gboolean                read_paused; /* not read until paused_on catches up (kletsen-backpressure.c) */
   KletsenConnection      *paused_on;
+  gint64                  paused_since; /* monotonic µs */
   GList                   pause_link; /* in paused_on->paused_senders */
   GQueue                  paused_senders; /* not read until this one's queue shrinks */
   gboolean                ping_outstanding;
