@@ -111,7 +111,7 @@ handshake_step (KletsenConnection *conn)
 /* A TLS connection speaks only once its handshake is done; a handshake that
  * stalls or fails costs its own slot and nothing else. The handshake runs
  * in steps on this loop as the socket allows (kletsen-tls.h). */
-gboolean
+void
 _kletsen_connection_start_tls (KletsenConnection *conn)
 {
   conn->tls = _kletsen_tls_new (conn->server->tls_context, &conn->server->tls_limits, conn->fd);
@@ -122,7 +122,6 @@ _kletsen_connection_start_tls (KletsenConnection *conn)
   g_source_set_static_name (conn->handshake_timeout, "kletsen-handshake-timeout");
   g_source_attach (conn->handshake_timeout, NULL);
   watch_start (conn);
-  return TRUE;
 }
 
 KletsenConnection *

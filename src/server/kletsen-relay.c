@@ -178,12 +178,7 @@ fill (KletsenRelay *relay)
       if (room == 0)
         return IO_AGAIN;
       if (relay->up_tls != NULL)
-        {
-          int error_number = 0;
-
-          n = _kletsen_tls_read (relay->up_tls, relay->buffer + relay->buffer_off + relay->held, room, &error_number);
-          errno = error_number;
-        }
+        n = _kletsen_tls_read (relay->up_tls, relay->buffer + relay->buffer_off + relay->held, room);
       else
         n = recv (relay->up_fd, relay->buffer + relay->buffer_off + relay->held, room, MSG_DONTWAIT);
     }
@@ -206,10 +201,8 @@ drain (KletsenRelay *relay)
     if (relay->down_tls != NULL)
       {
         struct iovec iov = { relay->buffer + relay->buffer_off, relay->held };
-        int error_number = 0;
 
-        n = _kletsen_tls_writev (relay->down_tls, &iov, 1, &error_number);
-        errno = error_number;
+        n = _kletsen_tls_writev (relay->down_tls, &iov, 1);
       }
     else
       n = send (relay->down_fd, relay->buffer + relay->buffer_off, relay->held, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -231,12 +224,7 @@ check_downloader (KletsenRelay *relay)
   gssize n;
 
   if (relay->down_tls != NULL)
-    {
-      int error_number = 0;
-
-      n = _kletsen_tls_read (relay->down_tls, scratch, sizeof scratch, &error_number);
-      errno = error_number;
-    }
+    n = _kletsen_tls_read (relay->down_tls, scratch, sizeof scratch);
   else
     n = recv (relay->down_fd, scratch, sizeof scratch, MSG_DONTWAIT);
 

@@ -142,8 +142,8 @@ accept_one (KletsenServer *self,
 
   if (!tls)
     _kletsen_server_send_welcome (self, conn);
-  else if (!_kletsen_connection_start_tls (conn))
-    _kletsen_connection_abort (conn, NULL);
+  else
+    _kletsen_connection_start_tls (conn);
 }
 
 /**

@@ -220,7 +220,7 @@ KletsenConnection *_kletsen_connection_new        (KletsenServer     *server,
                                                    const char        *peer,
                                                    gboolean           tls);
 void               _kletsen_connection_free       (KletsenConnection *conn);
-gboolean           _kletsen_connection_start_tls  (KletsenConnection *conn);
+void               _kletsen_connection_start_tls  (KletsenConnection *conn);
 void               _kletsen_connection_send       (KletsenConnection *conn,
                                                    GBytes            *line);
 void               _kletsen_connection_send_line  (KletsenConnection *conn,

@@ -371,15 +371,11 @@ side_peer_ready (SidePeer *peer)
   while (peer->got < HEADER_LEN)
     {
       gssize n;
-      int error_number = 0;
 
       if (peer->tls != NULL)
-        n = _kletsen_tls_read (peer->tls, peer->header + peer->got, HEADER_LEN - peer->got, &error_number);
+        n = _kletsen_tls_read (peer->tls, peer->header + peer->got, HEADER_LEN - peer->got);
       else
-        {
-          n = recv (peer->fd, peer->header + peer->got, HEADER_LEN - peer->got, MSG_DONTWAIT);
-          error_number = n < 0 ? errno : 0;
-        }
+        n = recv (peer->fd, peer->header + peer->got, HEADER_LEN - peer->got, MSG_DONTWAIT);
       if (n > 0)
         {
           peer->got += n;
@@ -387,8 +383,8 @@ side_peer_ready (SidePeer *peer)
         }
       if (n == 0)
         side_peer_reject (peer, "incomplete header");
-      else if (error_number != EAGAIN && error_number != EWOULDBLOCK && error_number != EINTR)
-        side_peer_reject (peer, g_strerror (error_number));
+      else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        side_peer_reject (peer, g_strerror (errno));
       return;
     }
   side_peer_place (peer);

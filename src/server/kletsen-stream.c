@@ -65,11 +65,7 @@ tls_read (KletsenConnection *conn,
           char              *buffer,
           gsize              size)
 {
-  int error_number = 0;
-  gssize n = _kletsen_tls_read (conn->tls, buffer, size, &error_number);
-
-  errno = error_number;
-  return n;
+  return _kletsen_tls_read (conn->tls, buffer, size);
 }
 
 static gssize
@@ -77,11 +73,7 @@ tls_writev (KletsenConnection *conn,
             struct iovec      *iov,
             guint              n)
 {
-  int error_number = 0;
-  gssize sent = _kletsen_tls_writev (conn->tls, iov, n, &error_number);
-
-  errno = error_number;
-  return sent;
+  return _kletsen_tls_writev (conn->tls, iov, n);
 }
 
 static void

@@ -309,14 +309,6 @@ _kletsen_tls_wants_write (KletsenTls *self)
   return self->session != NULL && gnutls_record_get_direction (self->session) == 1;
 }
 
-/* GnuTLS decrypts whole records: bytes may wait that no socket event will
- * announce. */
-gboolean
-_kletsen_tls_has_pending (KletsenTls *self)
-{
-  return self->session != NULL && (self->ahead_len > 0 || gnutls_record_check_pending (self->session) > 0);
-}
-
 static ssize_t
 read_ahead_pull (gnutls_transport_ptr_t  ptr,
                  void                   *data,
@@ -352,7 +344,8 @@ read_ahead_pull (gnutls_transport_ptr_t  ptr,
  * @size: bytes to read from the socket at once
  *
  * For a bulk stream that is handshaken and read from the front: bytes may
- * then wait in the read-ahead, which _kletsen_tls_has_pending() counts.
+ * then wait in the read-ahead, where no socket event announces them (the
+ * relay comes back on its own while it has room).
  */
 void
 _kletsen_tls_set_read_ahead (KletsenTls *self,
@@ -376,30 +369,28 @@ _kletsen_tls_close_notify (KletsenTls *self)
     gnutls_bye (self->session, GNUTLS_SHUT_WR);
 }
 
+/* A GnuTLS error as recv(2) and sendmsg(2) would report it. */
 static gssize
-failure (gssize  ret,
-         int    *error_number)
+failure (gssize ret)
 {
   if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal ((int)ret))
-    *error_number = EAGAIN;
+    errno = EAGAIN;
   else if (ret == GNUTLS_E_PUSH_ERROR)
-    *error_number = EPIPE;
+    errno = EPIPE;
   else
-    *error_number = ECONNRESET;
+    errno = ECONNRESET;
   return -1;
 }
 
 /**
  * _kletsen_tls_read:
- * @error_number: (out): errno-style, when -1 is returned (EAGAIN: no data now)
- *
- * Returns: bytes read, 0 at the end, or -1
+ * Returns: bytes read, 0 at the end, or -1 with errno set (EAGAIN: no
+ *   data now), as recv(2)
  */
 gssize
 _kletsen_tls_read (KletsenTls *self,
                    void       *buffer,
-                   gsize       size,
-                   int        *error_number)
+                   gsize       size)
 {
   gssize n = gnutls_record_recv (self->session, buffer, size);
 
@@ -408,7 +399,7 @@ _kletsen_tls_read (KletsenTls *self,
   /* A peer that closes without close_notify has ended all the same. */
   if (n == GNUTLS_E_PREMATURE_TERMINATION)
     return 0;
-  return failure (n, error_number);
+  return failure (n);
 }
 
 /**
@@ -420,13 +411,13 @@ _kletsen_tls_read (KletsenTls *self,
  * is given then (the caller offers the same front again, maybe with more
  * behind it).
  *
- * Returns: bytes written, or -1 with @error_number set (EAGAIN: try later)
+ * Returns: bytes written, or -1 with errno set (EAGAIN: try later), as
+ *   sendmsg(2)
  */
 gssize
 _kletsen_tls_writev (KletsenTls   *self,
                      struct iovec *iov,
-                     guint         n,
-                     int          *error_number)
+                     guint         n)
 {
   static char record[RECORD_MAX];
   gssize sent;
@@ -436,7 +427,7 @@ _kletsen_tls_writev (KletsenTls   *self,
     {
       sent = gnutls_record_send (self->session, NULL, 0);
       if (sent < 0)
-        return failure (sent, error_number);
+        return failure (sent);
       len = self->in_flight;
       self->in_flight = 0;
       return len;
@@ -459,5 +450,5 @@ _kletsen_tls_writev (KletsenTls   *self,
     }
   if (sent == GNUTLS_E_AGAIN || sent == GNUTLS_E_INTERRUPTED)
     self->in_flight = len;
-  return sent >= 0 ? sent : failure (sent, error_number);
+  return sent >= 0 ? sent : failure (sent);
 }

@@ -62,17 +62,15 @@ void               _kletsen_tls_free          (KletsenTls        *tls);
 KletsenTlsStep     _kletsen_tls_handshake     (KletsenTls        *tls,
                                                char             **why);
 gboolean           _kletsen_tls_wants_write   (KletsenTls        *tls);
-gboolean           _kletsen_tls_has_pending   (KletsenTls        *tls);
 void               _kletsen_tls_close_notify  (KletsenTls        *tls);
 void               _kletsen_tls_set_read_ahead (KletsenTls       *tls,
                                                 gsize             size);
+/* As recv(2) and sendmsg(2): -1 with errno set (EAGAIN: not now). */
 gssize             _kletsen_tls_read          (KletsenTls        *tls,
                                                void              *buffer,
-                                               gsize              size,
-                                               int               *error_number);
+                                               gsize              size);
 gssize             _kletsen_tls_writev        (KletsenTls        *tls,
                                                struct iovec      *iov,
-                                               guint              n,
-                                               int               *error_number);
+                                               guint              n);
 
 G_END_DECLS
