@@ -77,6 +77,46 @@ _kletsen_describe_address (int fd)
   return g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
 }
 
+/**
+ * _kletsen_address_take:
+ * @counts: address → how many it holds (entries only while above zero)
+ * @max: what one address may hold; 0 for no cap
+ * @held: (out) (optional): what @address held before
+ *
+ * Counts one more of something @address holds (a handshake, a side-channel
+ * socket), unless it holds @max already.
+ *
+ * Returns: %TRUE when counted
+ */
+gboolean
+_kletsen_address_take (GHashTable *counts,
+                       const char *address,
+                       guint       max,
+                       guint      *held)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (counts, address));
+
+  if (held != NULL)
+    *held = n;
+  if (max > 0 && n >= max)
+    return FALSE;
+  g_hash_table_insert (counts, g_strdup (address), GUINT_TO_POINTER (n + 1));
+  return TRUE;
+}
+
+/* Gives back one of what _kletsen_address_take() counted. */
+void
+_kletsen_address_give_back (GHashTable *counts,
+                            const char *address)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (counts, address));
+
+  if (n <= 1)
+    g_hash_table_remove (counts, address);
+  else
+    g_hash_table_insert (counts, g_strdup (address), GUINT_TO_POINTER (n - 1));
+}
+
 static GBytes *
 welcome_line (void)
 {

@@ -255,6 +255,12 @@ _kletsen_queue_has (GQueue *queue,
 char              *_kletsen_describe_peer         (int                fd,
                                                    const char        *prefix);
 char              *_kletsen_describe_address      (int                fd);
+gboolean           _kletsen_address_take          (GHashTable        *counts,
+                                                   const char        *address,
+                                                   guint              max,
+                                                   guint             *held);
+void               _kletsen_address_give_back     (GHashTable        *counts,
+                                                   const char        *address);
 void               _kletsen_server_connection_gone (KletsenServer     *self,
                                                    KletsenConnection *conn);
 void               _kletsen_server_send_welcome   (KletsenServer     *self,

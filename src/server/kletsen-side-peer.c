@@ -66,12 +66,10 @@ file_peer_enter (KletsenServer *server,
                  int            fd)
 {
   g_autofree char *address = _kletsen_describe_address (fd);
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->file_peers_by_address, address));
 
-  if (server->options.max_file_connections_per_address > 0 &&
-      n >= (guint)server->options.max_file_connections_per_address)
+  if (!_kletsen_address_take (server->file_peers_by_address, address,
+                              (guint)server->options.max_file_connections_per_address, NULL))
     return NULL;
-  g_hash_table_insert (server->file_peers_by_address, g_strdup (address), GUINT_TO_POINTER (n + 1));
   return g_steal_pointer (&address);
 }
 
@@ -80,15 +78,9 @@ void
 _kletsen_file_peer_leave (KletsenServer  *server,
                           char          **address)
 {
-  guint n;
-
   if (*address == NULL)
     return;
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->file_peers_by_address, *address));
-  if (n <= 1)
-    g_hash_table_remove (server->file_peers_by_address, *address);
-  else
-    g_hash_table_insert (server->file_peers_by_address, g_strdup (*address), GUINT_TO_POINTER (n - 1));
+  _kletsen_address_give_back (server->file_peers_by_address, *address);
   g_clear_pointer (address, g_free);
 }
 

@@ -173,20 +173,19 @@ limits_enter (KletsenTls  *self,
 {
   KletsenTlsLimits *limits = self->limits;
   g_autofree char *address = _kletsen_describe_address (self->fd);
-  guint here = GPOINTER_TO_UINT (g_hash_table_lookup (limits->per_address, address));
+  guint here = 0;
 
   if (limits->max > 0 && limits->active >= limits->max)
     {
       *why = g_strdup_printf ("too many TLS handshakes at once (%u)", limits->active);
       return FALSE;
     }
-  if (limits->max_per_address > 0 && here >= limits->max_per_address)
+  if (!_kletsen_address_take (limits->per_address, address, limits->max_per_address, &here))
     {
       *why = g_strdup_printf ("too many TLS handshakes at once from %s (%u)", address, here);
       return FALSE;
     }
   limits->active++;
-  g_hash_table_insert (limits->per_address, g_strdup (address), GUINT_TO_POINTER (here + 1));
   self->address = g_steal_pointer (&address);
   return TRUE;
 }
@@ -194,17 +193,10 @@ limits_enter (KletsenTls  *self,
 static void
 limits_leave (KletsenTls *self)
 {
-  KletsenTlsLimits *limits = self->limits;
-  guint here;
-
   if (self->address == NULL)
     return;
-  here = GPOINTER_TO_UINT (g_hash_table_lookup (limits->per_address, self->address));
-  if (here <= 1)
-    g_hash_table_remove (limits->per_address, self->address);
-  else
-    g_hash_table_insert (limits->per_address, g_strdup (self->address), GUINT_TO_POINTER (here - 1));
-  limits->active--;
+  _kletsen_address_give_back (self->limits->per_address, self->address);
+  self->limits->active--;
   g_clear_pointer (&self->address, g_free);
 }
 
