@@ -179,6 +179,10 @@ kletsen_chat_message_set_state (KletsenChatMessage  *self,
                                 KletsenMessageState  state,
                                 int                  error_code)
 {
+  /* A signed receipt from the peer is final: no later reply of the
+   * server's makes the message "sent" or "failed" again. */
+  if (self->state == KLETSEN_MESSAGE_STATE_DELIVERED)
+    return;
   if (self->state != state)
     {
       self->state = state;

@@ -113,8 +113,7 @@ complete (KletsenSession *self,
           int             code,
           JsonObject     *body)
 {
-  /* A signed receipt from the peer is final: the server cannot undo it. */
-  if (p->message != NULL && kletsen_chat_message_get_state (p->message) != KLETSEN_MESSAGE_STATE_DELIVERED)
+  if (p->message != NULL)
     kletsen_chat_message_set_state (p->message, code == 0 ? KLETSEN_MESSAGE_STATE_SENT : KLETSEN_MESSAGE_STATE_FAILED,
                                     MAX (code, 0));
 
