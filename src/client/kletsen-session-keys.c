@@ -87,9 +87,9 @@ scoped_get (KletsenSession *self,
   return g_key_file_get_string (file, group, key, NULL);
 }
 
-/* Sets it (or, for %NULL, removes it) and saves @file. */
-static void
-scoped_set (KletsenSession *self,
+/* Sets it (or, for %NULL, removes it); FALSE when there was nothing to remove. */
+static gboolean
+scoped_put (KletsenSession *self,
             GKeyFile       *file,
             const char     *what,
             const char     *peer,
@@ -101,8 +101,32 @@ scoped_set (KletsenSession *self,
   if (value != NULL)
     g_key_file_set_string (file, group, key, value);
   else if (!g_key_file_remove_key (file, group, key, NULL))
+    return FALSE;
+  return TRUE;
+}
+
+/* The same, and saves @file. */
+static void
+scoped_set (KletsenSession *self,
+            GKeyFile       *file,
+            const char     *what,
+            const char     *peer,
+            const char     *value)
+{
+  if (scoped_put (self, file, what, peer, value))
+    save_key_file (self, file);
+}
+
+/* Counters changed since they were last written go out in one write: a
+ * message received and the receipt that answers it cost one, not two. A
+ * counter used to send is always written before the message goes. */
+static void
+save_counters (KletsenSession *self)
+{
+  if (!self->counters_dirty)
     return;
-  save_key_file (self, file);
+  self->counters_dirty = FALSE;
+  save_key_file (self, self->counters);
 }
 
 static char *
@@ -145,7 +169,8 @@ set_counter (KletsenSession *self,
 {
   g_autofree char *value = g_strdup_printf ("%s|%" G_GINT64_FORMAT, fingerprint, counter);
 
-  scoped_set (self, self->counters, direction, peer, value);
+  scoped_put (self, self->counters, direction, peer, value);
+  self->counters_dirty = TRUE;
 }
 
 void
@@ -209,6 +234,7 @@ _kletsen_session_seal_and_send (KletsenSession  *self,
   if (!kletsen_identity_seal (self->identity, &header, text, &session_key, &message, signature, error))
     return NULL;
   set_counter (self, direction, peer, theirs, header.counter);
+  save_counters (self);
   body = json_object_new ();
   json_object_set_string_member (body, "receiver", peer);
   json_object_set_string_member (body, "sessionKey", session_key);
@@ -438,14 +464,17 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
     }
   if (is_receipt)
     {
+      save_counters (self);
       _kletsen_session_receipt_arrived (self, sender, text);
       return;
     }
-  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
-  kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
   /* They write encrypted: so does the reply. */
   kletsen_session_set_secure (self, sender, TRUE);
+  /* The receipt's counter and this message's are written together. */
   _kletsen_session_send_receipt (self, sender, sender_key, header.counter, signature);
+  save_counters (self);
+  message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+  kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
 }
 
 void
@@ -704,6 +733,7 @@ kletsen_session_set_secure (KletsenSession *self,
   if (kletsen_session_get_secure (self, peer) == !!secure)
     return;
   g_key_file_set_boolean (self->counters, group, key, secure);
-  save_key_file (self, self->counters);
+  self->counters_dirty = TRUE;
+  save_counters (self);
   g_signal_emit (self, _kletsen_session_signals[SECURE_CHANGED], 0, peer);
 }

@@ -183,6 +183,7 @@ struct _KletsenSession
   char                *pins_path;
   GKeyFile            *counters;     /* §5.1 counters, "[receipts ]sent/received HOST:PORT": name → "FINGERPRINT|N" */
   char                *counters_path;
+  gboolean             counters_dirty; /* changed since last written (kletsen-session-keys.c) */
   GQueue               awaiting_receipts; /* AwaitingReceipt, oldest first */
 };
 
