@@ -270,6 +270,22 @@ kt_fake_read_bytes (KtFakeConn *conn,
   return n;
 }
 
+/* Reads exactly @len bytes, and fails the test when they do not come. */
+void
+kt_fake_read_exactly (KtFakeConn *conn,
+                      char       *buffer,
+                      gsize       len,
+                      guint       timeout_ms)
+{
+  for (gsize got = 0; got < len;)
+    {
+      gssize n = kt_fake_read_bytes (conn, buffer + got, len - got, timeout_ms);
+
+      g_assert_cmpint (n, >, 0);
+      got += n;
+    }
+}
+
 /**
  * kt_fake_expect:
  *

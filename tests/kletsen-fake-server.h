@@ -47,6 +47,10 @@ gssize      kt_fake_read_bytes       (KtFakeConn   *conn,
                                       char         *buffer,
                                       gsize         len,
                                       guint         timeout_ms);
+void        kt_fake_read_exactly     (KtFakeConn   *conn,
+                                      char         *buffer,
+                                      gsize         len,
+                                      guint         timeout_ms);
 JsonObject *kt_fake_expect           (KtFakeConn   *conn,
                                       const char   *header);
 char       *kt_fake_login            (KtFakeConn   *conn);

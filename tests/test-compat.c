@@ -319,7 +319,6 @@ seed_peer_script (KtFake     *fake,
   g_autoptr(JsonObject) answer = NULL;
   KtFakeConn *side;
   char header[KLETSEN_SIDE_HEADER_LEN];
-  gsize got = 0;
 
   g_free (kt_fake_login (conn));
   kt_fake_send (conn, "SECURE_MESSAGE {\"sender\":\"alice\",\"sessionKey\":\"ftHwz6Ce\",\"encryptedMessage\":\"mPWBdMBX\"}");
@@ -330,13 +329,7 @@ seed_peer_script (KtFake     *fake,
   kt_fake_send (conn, "LIST_USERS_RESP {\"status\":\"OK\",\"users\":[\"dave\",\"alice\"]}");
   side = kt_fake_accept_file (fake, 20000);
   g_assert_nonnull (side);
-  while (got < sizeof header)
-    {
-      gssize n = kt_fake_read_bytes (side, header + got, sizeof header - got, 20000);
-
-      g_assert_cmpint (n, >, 0);
-      got += n;
-    }
+  kt_fake_read_exactly (side, header, sizeof header, 20000);
   kt_fake_send_raw (side, "no size, no checksum", 20);
   kt_fake_conn_free (side);
   kt_fake_serve (fake, conn);

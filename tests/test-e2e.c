@@ -264,16 +264,25 @@ state_of (KletsenConversation *conversation,
 }
 
 static KletsenSession *
-login_to (KtFake     *fake,
-          const char *dir)
+login_real (guint16     port,
+            const char *name,
+            const char *dir)
 {
   KletsenSession *session = kletsen_session_new (dir);
   g_autoptr(GAsyncResult) result = NULL;
 
-  kletsen_session_connect_async (session, "127.0.0.1", kt_fake_port (fake), "mee", NULL, kt_store_result_cb, &result);
+  kletsen_session_connect_async (session, "127.0.0.1", port, name, NULL, kt_store_result_cb, &result);
   RUN_UNTIL (result != NULL);
   g_assert_true (kletsen_session_connect_finish (session, result, NULL));
   return session;
+}
+
+/* Logs in to a scripted server as "mee". */
+static KletsenSession *
+login_to (KtFake     *fake,
+          const char *dir)
+{
+  return login_real (kt_fake_port (fake), "mee", dir);
 }
 
 static void
@@ -704,20 +713,6 @@ meddle (GSocket    *to,
     default:
       kt_proxy_send_line (to, line);
     }
-}
-
-static KletsenSession *
-login_real (guint16     port,
-            const char *name,
-            const char *dir)
-{
-  KletsenSession *session = kletsen_session_new (dir);
-  g_autoptr(GAsyncResult) result = NULL;
-
-  kletsen_session_connect_async (session, "127.0.0.1", port, name, NULL, kt_store_result_cb, &result);
-  RUN_UNTIL (result != NULL);
-  g_assert_true (kletsen_session_connect_finish (session, result, NULL));
-  return session;
 }
 
 static void

@@ -465,7 +465,6 @@ overrun_script (KtFake     *fake,
   g_autoptr(JsonObject) barrier = NULL;
   KtFakeConn *side;
   char header[KLETSEN_SIDE_HEADER_LEN];
-  gsize got = 0;
   g_autofree char *flood = g_strnfill (64 * 1024, 'a');
 
   kt_fake_send (conn, "FILE_TRANSFER_REQUEST {\"sender\":\"zoe\",\"filename\":\"f.txt\",\"size\":10,"
@@ -477,13 +476,7 @@ overrun_script (KtFake     *fake,
 
   side = kt_fake_accept_file (fake, 20000);
   g_assert_nonnull (side);
-  while (got < sizeof header)
-    {
-      gssize n = kt_fake_read_bytes (side, header + got, sizeof header - got, 20000);
-
-      g_assert_cmpint (n, >, 0);
-      got += n;
-    }
+  kt_fake_read_exactly (side, header, sizeof header, 20000);
   g_assert_cmpmem (header, KLETSEN_TRANSFER_ID_LEN, UUID, KLETSEN_TRANSFER_ID_LEN);
   g_assert_cmpint (header[KLETSEN_TRANSFER_ID_LEN], ==, 'R');
   for (guint i = 0; i < 16; i++) /* 1 MiB for 10 bytes */
