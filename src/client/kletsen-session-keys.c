@@ -488,11 +488,8 @@ _kletsen_session_send_secure (KletsenSession     *self,
   GPtrArray *queue;
   const char *public_key;
 
-  if (!_kletsen_session_check_online (self, task))
-    {
-      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
-      return;
-    }
+  if (!_kletsen_session_check_online_to_send (self, message, task))
+    return;
   if (g_hash_table_contains (self->changed_keys, key))
     {
       kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);

@@ -251,6 +251,11 @@ gboolean
 _kletsen_session_check_online (KletsenSession *self,
                                GTask          *task);
 
+gboolean
+_kletsen_session_check_online_to_send (KletsenSession     *self,
+                                       KletsenChatMessage *message,
+                                       GTask              *task);
+
 int
 _kletsen_session_reply_code (JsonObject *body);
 

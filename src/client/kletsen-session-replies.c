@@ -89,6 +89,18 @@ _kletsen_session_check_online (KletsenSession *self,
   return FALSE;
 }
 
+/* The same for a message of mine: offline, its row says it failed too. */
+gboolean
+_kletsen_session_check_online_to_send (KletsenSession     *self,
+                                       KletsenChatMessage *message,
+                                       GTask              *task)
+{
+  if (_kletsen_session_check_online (self, task))
+    return TRUE;
+  kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+  return FALSE;
+}
+
 /* ---- completing requests ---- */
 
 /* The error for a failed reply: its protocol code, -1 for a reply that did

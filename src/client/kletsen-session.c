@@ -632,12 +632,6 @@ kletsen_session_request_finish (KletsenSession  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/**
- * kletsen_session_broadcast_async:
- *
- * Sends @text to everyone. The message shows in "Everyone" at once as
- * sending, then as sent or failed when the server answers.
- */
 /* Sends my @message (already in its conversation) to everyone. */
 static void
 send_broadcast (KletsenSession     *self,
@@ -646,11 +640,8 @@ send_broadcast (KletsenSession     *self,
 {
   g_autoptr(JsonObject) body = json_object_new ();
 
-  if (!_kletsen_session_check_online (self, task))
-    {
-      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
-      return;
-    }
+  if (!_kletsen_session_check_online_to_send (self, message, task))
+    return;
   json_object_set_string_member (body, "message", kletsen_chat_message_get_text (message));
   _kletsen_session_send_request (self, "BROADCAST_REQ", body, PENDING_PLAIN, task)->message = g_object_ref (message);
 }
@@ -663,11 +654,8 @@ send_private (KletsenSession     *self,
 {
   g_autoptr(JsonObject) body = json_object_new ();
 
-  if (!_kletsen_session_check_online (self, task))
-    {
-      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
-      return;
-    }
+  if (!_kletsen_session_check_online_to_send (self, message, task))
+    return;
   json_object_set_string_member (body, "receiver", peer);
   json_object_set_string_member (body, "message", kletsen_chat_message_get_text (message));
   _kletsen_session_send_request (self, "PRIVATE_MESSAGE_REQ", body, PENDING_PLAIN, task)->message = g_object_ref (message);
@@ -686,6 +674,12 @@ _kletsen_session_append_mine (KletsenSession      *self,
   return message;
 }
 
+/**
+ * kletsen_session_broadcast_async:
+ *
+ * Sends @text to everyone. The message shows in "Everyone" at once as
+ * sending, then as sent or failed when the server answers.
+ */
 void
 kletsen_session_broadcast_async (KletsenSession      *self,
                                  const char          *text,
