@@ -495,6 +495,7 @@ _kletsen_relay_listen (KletsenServer  *self,
     return FALSE;
   g_socket_set_blocking (*listener, FALSE);
 
+  _kletsen_side_peers_start (self);
   *source = g_socket_create_source (*listener, G_IO_IN, NULL);
   g_source_set_callback (*source, tls ? G_SOURCE_FUNC (_kletsen_side_peers_accept_tls_cb) : G_SOURCE_FUNC (_kletsen_side_peers_accept_cb), self, NULL);
   g_source_set_static_name (*source, tls ? "kletsen-tls-file-listen" : "kletsen-file-listen");

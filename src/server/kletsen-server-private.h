@@ -340,6 +340,7 @@ gboolean           _kletsen_side_peers_accept_cb  (GSocket           *socket,
 gboolean           _kletsen_side_peers_accept_tls_cb (GSocket        *socket,
                                                       GIOCondition    condition,
                                                       gpointer        user_data);
+void               _kletsen_side_peers_start      (KletsenServer     *server);
 void               _kletsen_side_peers_stop       (KletsenServer     *server);
 
 /* kletsen-relay.c */

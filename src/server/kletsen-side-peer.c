@@ -221,8 +221,9 @@ static GSourceFuncs watch_funcs = {
   .finalize = watch_finalize,
 };
 
-static void
-watch_start (KletsenServer *server)
+/* Sets up the watch, when the first file port opens. */
+void
+_kletsen_side_peers_start (KletsenServer *server)
 {
   SideWatch *watch;
 
@@ -389,7 +390,6 @@ accept_side_peers (KletsenServer *server,
                    GSocket       *listener,
                    gboolean       tls)
 {
-  watch_start (server);
   for (guint i = 0; i < 64; i++)
     {
       int fd = _kletsen_server_accept (server, g_socket_get_fd (listener), FALSE);
