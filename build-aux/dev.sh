@@ -26,6 +26,8 @@ PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 # The unit-filter tests: libseccomp installs the service unit's system call
 # filter, systemd-analyze resolves its groups.
 PACKAGES="$PACKAGES libseccomp-dev systemd"
+# The client's history store.
+PACKAGES="$PACKAGES libsqlite3-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -20,6 +20,8 @@ struct _KletsenChatMessage
   KletsenMessageState  state;
   int                  error_code;
   gboolean             encrypted;
+  gboolean             verified;   /* the sender's key was one the user had verified */
+  gint64               history_id; /* its row in the history store, 0 if none */
 };
 
 G_DEFINE_FINAL_TYPE (KletsenChatMessage, kletsen_chat_message, G_TYPE_OBJECT)
@@ -131,6 +133,35 @@ kletsen_chat_message_new (KletsenMessageKind   kind,
   return self;
 }
 
+/**
+ * kletsen_chat_message_new_at:
+ * @unix_us: when it was shown first, in µs since the epoch
+ *
+ * A message as the history store gives it back.
+ *
+ * Returns: (transfer full): the message
+ */
+KletsenChatMessage *
+kletsen_chat_message_new_at (KletsenMessageKind   kind,
+                             const char          *sender,
+                             const char          *text,
+                             KletsenMessageState  state,
+                             gboolean             encrypted,
+                             gint64               unix_us)
+{
+  KletsenChatMessage *self = kletsen_chat_message_new (kind, sender, text, state, encrypted);
+  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (unix_us / G_USEC_PER_SEC);
+
+  if (utc != NULL)
+    {
+      g_autoptr(GDateTime) precise = g_date_time_add (utc, unix_us % G_USEC_PER_SEC);
+
+      g_date_time_unref (self->time);
+      self->time = g_date_time_to_local (precise);
+    }
+  return self;
+}
+
 KletsenMessageKind
 kletsen_chat_message_get_kind (KletsenChatMessage *self)
 {
@@ -193,4 +224,31 @@ kletsen_chat_message_set_state (KletsenChatMessage  *self,
       self->error_code = error_code;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR_CODE]);
     }
+}
+
+gboolean
+kletsen_chat_message_get_verified (KletsenChatMessage *self)
+{
+  return self->verified;
+}
+
+void
+kletsen_chat_message_set_verified (KletsenChatMessage *self,
+                                   gboolean            verified)
+{
+  self->verified = verified;
+}
+
+/* Its row in the history store, or 0 when it is kept in memory only. */
+gint64
+kletsen_chat_message_get_history_id (KletsenChatMessage *self)
+{
+  return self->history_id;
+}
+
+void
+kletsen_chat_message_set_history_id (KletsenChatMessage *self,
+                                     gint64              id)
+{
+  self->history_id = id;
 }

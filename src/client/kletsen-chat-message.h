@@ -41,6 +41,12 @@ KletsenChatMessage  *kletsen_chat_message_new            (KletsenMessageKind   k
                                                           const char          *text,
                                                           KletsenMessageState  state,
                                                           gboolean             encrypted);
+KletsenChatMessage  *kletsen_chat_message_new_at         (KletsenMessageKind   kind,
+                                                          const char          *sender,
+                                                          const char          *text,
+                                                          KletsenMessageState  state,
+                                                          gboolean             encrypted,
+                                                          gint64               unix_us);
 KletsenMessageKind   kletsen_chat_message_get_kind       (KletsenChatMessage  *self);
 const char          *kletsen_chat_message_get_sender     (KletsenChatMessage  *self);
 const char          *kletsen_chat_message_get_text       (KletsenChatMessage  *self);
@@ -51,5 +57,12 @@ int                  kletsen_chat_message_get_error_code (KletsenChatMessage  *s
 void                 kletsen_chat_message_set_state      (KletsenChatMessage  *self,
                                                           KletsenMessageState  state,
                                                           int                  error_code);
+
+gboolean             kletsen_chat_message_get_verified   (KletsenChatMessage  *self);
+void                 kletsen_chat_message_set_verified   (KletsenChatMessage  *self,
+                                                          gboolean             verified);
+gint64               kletsen_chat_message_get_history_id (KletsenChatMessage  *self);
+void                 kletsen_chat_message_set_history_id (KletsenChatMessage  *self,
+                                                          gint64               id);
 
 G_END_DECLS

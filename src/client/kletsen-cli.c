@@ -13,6 +13,11 @@
  *   kletsen-cli [OPTION…] tell PEER TEXT        (private; --secure to encrypt)
  *   kletsen-cli [OPTION…] send-file PEER FILE
  *   kletsen-cli [OPTION…] listen [FOLDER]       (print what arrives; accept files into FOLDER)
+ *   kletsen-cli [OPTION…] history [PEER]        (what the history holds: Everyone, or with PEER)
+ *   kletsen-cli [OPTION…] search WORDS…         (messages of any conversation with every word)
+ *
+ * What is shown or sent is kept in the history unless --no-history is
+ * given; history and search read it without connecting.
  */
 
 #include "config.h"
@@ -61,6 +66,82 @@ escaped (const char *text)
       p = g_utf8_next_char (p);
     }
   return g_string_free (out, FALSE);
+}
+
+static void
+print_stored (const char         *peer,
+              KletsenChatMessage *m)
+{
+  g_autofree char *when = g_date_time_format (kletsen_chat_message_get_time (m), "%Y-%m-%d %H:%M:%S");
+  g_autofree char *sender = escaped (kletsen_chat_message_get_sender (m) ? kletsen_chat_message_get_sender (m) : "*");
+  g_autofree char *text = escaped (kletsen_chat_message_get_text (m));
+  g_autofree char *where = peer ? escaped (peer) : NULL;
+  const char *state = "";
+
+  switch (kletsen_chat_message_get_state (m))
+    {
+    case KLETSEN_MESSAGE_STATE_SENT: state = " (sent)"; break;
+    case KLETSEN_MESSAGE_STATE_DELIVERED: state = " (delivered)"; break;
+    case KLETSEN_MESSAGE_STATE_FAILED: state = " (not sent)"; break;
+    case KLETSEN_MESSAGE_STATE_RECEIVED:
+    case KLETSEN_MESSAGE_STATE_SENDING:
+    default: break;
+    }
+  printf ("%s %s%s%s%s%s%s: %s%s\n", when,
+          where ? "[" : "", where ? where : "", where ? "] " : "",
+          kletsen_chat_message_get_encrypted (m)
+            ? (kletsen_chat_message_get_verified (m) ? "[encrypted, verified] " : "[encrypted] ")
+            : "",
+          sender,
+          kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_ERROR ? " (error)" : "",
+          text, state);
+}
+
+/* history [PEER] and search WORDS: read the store, never the network. */
+static int
+read_history (const char  *data_dir,
+              const char  *host,
+              guint16      port,
+              const char  *name,
+              const char  *command,
+              const char  *argument)
+{
+  g_autofree char *dir = data_dir ? g_strdup (data_dir) : g_build_filename (g_get_user_data_dir (), "kletsen", NULL);
+  g_autofree char *path = kletsen_history_path_for (dir, host, port, name);
+  g_autoptr(KletsenHistory) history = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return EXIT_SUCCESS; /* nothing was kept yet: an empty history */
+  history = kletsen_history_open (path, &error);
+  if (history == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (g_str_equal (command, "search"))
+    {
+      g_autoptr(GPtrArray) hits = kletsen_history_search (history, argument, 1000);
+
+      for (guint i = hits->len; i > 0; i--)
+        {
+          KletsenHistoryHit *hit = hits->pdata[i - 1];
+
+          print_stored (hit->peer ? hit->peer : _("Everyone"), hit->message);
+        }
+      return EXIT_SUCCESS;
+    }
+  for (gint64 after = 0;;)
+    {
+      g_autoptr(GPtrArray) page = kletsen_history_load_after (history, argument, after, 500);
+
+      for (guint i = 0; i < page->len; i++)
+        print_stored (NULL, page->pdata[i]);
+      if (page->len < 500)
+        break;
+      after = kletsen_chat_message_get_history_id (page->pdata[page->len - 1]);
+    }
+  return EXIT_SUCCESS;
 }
 
 typedef struct
@@ -174,7 +255,11 @@ message_added_cb (GListModel *model,
                   gpointer    user_data)
 {
   KletsenConversation *conversation = KLETSEN_CONVERSATION (model);
+  Cli *cli = user_data;
 
+  /* What the history brings back at login is not news. */
+  if (kletsen_session_get_state (cli->session) != KLETSEN_SESSION_ONLINE)
+    return;
   for (guint i = position; i < position + added; i++)
     {
       g_autoptr(KletsenChatMessage) m = g_list_model_get_item (model, i);
@@ -239,6 +324,7 @@ main (int    argc,
   int port = KLETSEN_DEFAULT_PORT;
   int file_port = KLETSEN_DEFAULT_FILE_PORT;
   gboolean secure = FALSE;
+  gboolean no_history = FALSE;
   GOptionEntry entries[] = {
     { "host", 'H', 0, G_OPTION_ARG_STRING, &host, "Server host (default 127.0.0.1)", "HOST" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Chat port (default 1337)", "PORT" },
@@ -246,9 +332,10 @@ main (int    argc,
     { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "User name to log in with", "NAME" },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "Where the key pair and pinned keys live", "DIR" },
     { "secure", 's', 0, G_OPTION_ARG_NONE, &secure, "Encrypt private messages end to end", NULL },
+    { "no-history", 0, 0, G_OPTION_ARG_NONE, &no_history, "Do not keep what is shown or sent in the history", NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("list | say TEXT | tell PEER TEXT | send-file PEER FILE | listen [FOLDER]");
+  g_autoptr(GOptionContext) context = g_option_context_new ("list | say TEXT | tell PEER TEXT | send-file PEER FILE | listen [FOLDER] | history [PEER] | search WORDS…");
   g_autoptr(GError) error = NULL;
   g_autoptr(KletsenSession) session = NULL;
   g_autoptr(GMainLoop) loop = NULL;
@@ -275,9 +362,36 @@ main (int    argc,
       return 2;
     }
 
+  if (port <= 0 || port > G_MAXUINT16 || file_port <= 0 || file_port > G_MAXUINT16)
+    {
+      g_printerr ("A port is a number from 1 to 65535\n");
+      return 2;
+    }
+  if (g_str_equal (command, "history") && argc <= 3)
+    return read_history (data_dir, host, port, name, command, argc == 3 ? argv[2] : NULL);
+  if (g_str_equal (command, "search") && argc >= 3)
+    {
+      g_autofree char *words = g_strjoinv (" ", argv + 2);
+
+      return read_history (data_dir, host, port, name, command, words);
+    }
+
   cli.loop = loop = g_main_loop_new (NULL, FALSE);
   cli.session = session = kletsen_session_new (data_dir);
+  kletsen_session_set_keep_history (session, !no_history);
   kletsen_session_set_file_port (session, file_port);
+  if (g_str_equal (command, "listen") && argc <= 3)
+    {
+      /* Before logging in: what comes in the same read as the login's
+       * answer is handled before connect_async's callback runs. */
+      if (argc == 3)
+        cli.folder = folder = g_file_new_for_commandline_arg (argv[2]);
+      g_signal_connect (session, "file-offered", G_CALLBACK (file_offered_cb), &cli);
+      g_signal_connect (kletsen_session_get_conversations (session), "items-changed",
+                        G_CALLBACK (conversation_added_cb), &cli);
+      conversation_added_cb (kletsen_session_get_conversations (session), 0, 0,
+                             g_list_model_get_n_items (kletsen_session_get_conversations (session)), &cli);
+    }
   kletsen_session_connect_async (session, host, port, name, NULL, connected_cb, &cli);
   g_main_loop_run (cli.loop);
   if (cli.status != 0)
@@ -299,15 +413,7 @@ main (int    argc,
       g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), &cli);
     }
   else if (g_str_equal (command, "listen") && argc <= 3)
-    {
-      if (argc == 3)
-        cli.folder = folder = g_file_new_for_commandline_arg (argv[2]);
-      g_signal_connect (session, "file-offered", G_CALLBACK (file_offered_cb), &cli);
-      g_signal_connect (kletsen_session_get_conversations (session), "items-changed",
-                        G_CALLBACK (conversation_added_cb), &cli);
-      conversation_added_cb (kletsen_session_get_conversations (session), 0, 0,
-                             g_list_model_get_n_items (kletsen_session_get_conversations (session)), &cli);
-    }
+    ; /* set up before the login */
   else
     {
       g_printerr ("usage: kletsen-cli --name NAME COMMAND … (see --help)\n");

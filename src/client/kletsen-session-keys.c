@@ -474,6 +474,7 @@ _kletsen_session_handle_secure_message (KletsenSession *self,
   _kletsen_session_send_receipt (self, sender, sender_key, header.counter, signature);
   save_counters (self);
   message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, sender, text, KLETSEN_MESSAGE_STATE_RECEIVED, TRUE);
+  kletsen_chat_message_set_verified (message, kletsen_session_is_peer_verified (self, sender));
   kletsen_conversation_append (kletsen_session_get_conversation (self, sender), message, TRUE);
 }
 

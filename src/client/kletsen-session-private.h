@@ -169,6 +169,8 @@ struct _KletsenSession
   KletsenConversation *everyone;
   KletsenGameState    *game;
   GListStore          *transfers;
+  KletsenHistory      *history;      /* NULL while not kept (kletsen-session-history.c) */
+  gboolean             keep_history;
 
   /* end-to-end keys */
   KletsenIdentity     *identity;
@@ -230,6 +232,10 @@ _kletsen_session_set_state (KletsenSession      *self,
 void
 _kletsen_session_set_last_error (KletsenSession *self,
                                  const char     *error);
+
+/* kletsen-session-history.c */
+void
+_kletsen_session_open_history (KletsenSession *self);
 
 void
 _kletsen_session_add_system_line (KletsenSession *self,

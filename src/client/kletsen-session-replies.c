@@ -282,6 +282,7 @@ handle_login_reply (KletsenSession *self,
       self->disconnect_reason = 0;
       g_object_notify_by_pspec (G_OBJECT (self), _kletsen_session_properties[PROP_DISCONNECT_REASON]);
     }
+  _kletsen_session_open_history (self);
   _kletsen_session_set_state (self, KLETSEN_SESSION_ONLINE);
   _kletsen_session_send_request (self, "LIST_USERS_REQ", NULL, PENDING_PLAIN, NULL);
   if (task != NULL)

@@ -294,6 +294,8 @@ kletsen_session_get_conversation (KletsenSession *self,
       conversation = kletsen_conversation_new (peer);
       g_signal_connect (conversation, "items-changed", G_CALLBACK (conversation_items_cb), self);
       g_hash_table_insert (self->conversation_by_key, g_steal_pointer (&key), conversation);
+      /* Its past first: whoever watches the list sees only what is new. */
+      kletsen_conversation_set_history (conversation, self->history, self->username);
       g_list_store_append (self->conversations, conversation);
     }
   return conversation;
@@ -340,6 +342,7 @@ kletsen_session_finalize (GObject *object)
   g_clear_object (&self->everyone);
   g_clear_object (&self->game);
   g_clear_object (&self->transfers);
+  g_clear_object (&self->history);
   g_clear_pointer (&self->identity, kletsen_identity_free);
   g_free (self->fingerprint);
   g_clear_pointer (&self->peer_keys, g_hash_table_unref);
@@ -670,6 +673,9 @@ _kletsen_session_append_mine (KletsenSession      *self,
   KletsenChatMessage *message = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, self->username, text,
                                                           KLETSEN_MESSAGE_STATE_SENDING, encrypted);
 
+  if (encrypted)
+    kletsen_chat_message_set_verified (message,
+                                       kletsen_session_is_peer_verified (self, kletsen_conversation_get_peer (conversation)));
   kletsen_conversation_append (conversation, message, FALSE);
   return message;
 }

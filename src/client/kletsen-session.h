@@ -149,6 +149,14 @@ void                 kletsen_session_accept_file          (KletsenSession       
 void                 kletsen_session_reject_file          (KletsenSession       *self,
                                                            KletsenFileTransfer  *transfer);
 
+/* history */
+void                 kletsen_session_set_keep_history     (KletsenSession       *self,
+                                                           gboolean              keep);
+gboolean             kletsen_session_get_keep_history     (KletsenSession       *self);
+KletsenHistory      *kletsen_session_get_history          (KletsenSession       *self);
+gboolean             kletsen_session_clear_history        (KletsenSession       *self,
+                                                           GError              **error);
+
 /* keys */
 const char          *kletsen_session_get_fingerprint      (KletsenSession       *self);
 char                *kletsen_session_get_peer_fingerprint (KletsenSession       *self,
