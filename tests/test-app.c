@@ -576,6 +576,124 @@ test_app_stays_right (void)
   kt_remove_tree (dave_dir);
 }
 
+/* A long history comes back: the newest page with the line where alice
+ * left off, older pages as she scrolls up, the jump back down, search
+ * (Ctrl+F) that opens the conversation at the message, and Clear History. */
+static void
+test_app_history (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autofree char *alice_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", server->port);
+  g_autoptr(KletsenSession) session = kletsen_session_new (alice_dir);
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  KletsenConversation *with_bob;
+  GtkAdjustment *adj;
+  KletsenWindow *window;
+  guint before;
+
+  /* 10,000 messages from bob, read up to the last nine. */
+  {
+    g_autofree char *path = kletsen_history_path_for (alice_dir, "127.0.0.1", server->port, "alice");
+    g_autoptr(KletsenHistory) history = kletsen_history_open (path, NULL);
+
+    g_assert_nonnull (history);
+    for (guint i = 0; i < 10000; i++)
+      {
+        g_autofree char *text = i == 42 ? g_strdup ("Zullen we met de zeppelin gaan?") : g_strdup_printf ("Bericht %u", i);
+        g_autoptr(KletsenChatMessage) m = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_TEXT, "bob", text,
+                                                                   KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+
+        g_assert_true (kletsen_history_add (history, "bob", m, NULL));
+        if (i == 9990)
+          kletsen_history_set_last_read (history, "bob", kletsen_chat_message_get_history_id (m));
+      }
+  }
+
+  g_settings_set_uint (settings, "file-port", server->file_port);
+  g_settings_set_boolean (settings, "keep-history", TRUE);
+  window = kletsen_window_new (NULL, session);
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_editable_set_text (GTK_EDITABLE (window->host_row), "127.0.0.1");
+  gtk_switch_set_active (window->secure_switch, FALSE);
+  gtk_editable_set_text (GTK_EDITABLE (window->port_row), port);
+  gtk_editable_set_text (GTK_EDITABLE (window->username_row), "alice");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+
+  /* bob is listed although he is not online, with what is unread. */
+  RUN_UNTIL (sidebar_index (window, "bob") >= 0);
+  g_assert_true (row_says (window->sidebar_list, sidebar_index (window, "bob"), "Offline"));
+  g_assert_true (row_says (window->sidebar_list, sidebar_index (window, "bob"), "9"));
+  g_signal_emit_by_name (gtk_list_box_get_row_at_index (window->sidebar_list, sidebar_index (window, "bob")), "activate");
+  with_bob = kletsen_session_lookup_conversation (session, "bob");
+  g_assert_true (window->conversation == with_bob);
+  /* The newest page, not 10,000 rows; the line above the first unread. */
+  g_assert_cmpuint (shown_count (window), <=, 100);
+  {
+    g_autoptr(KletsenChatMessage) last = shown_message (window, shown_count (window) - 1);
+
+    g_assert_cmpstr (kletsen_chat_message_get_text (last), ==, "Bericht 9999");
+  }
+  g_assert_cmpstr (kletsen_chat_message_get_text (kletsen_conversation_get_first_unread (with_bob)), ==, "Bericht 9991");
+  RUN_UNTIL (shows_text (GTK_WIDGET (window->message_list), "New messages"));
+  save_shot (GTK_WIDGET (window), "history.png");
+
+  /* Scrolled to the top, older pages come; the jump button shows. */
+  adj = gtk_scrolled_window_get_vadjustment (window->message_scroller);
+  before = shown_count (window);
+  RUN_UNTIL (gtk_adjustment_get_upper (adj) > gtk_adjustment_get_page_size (adj));
+  /* As a user holds the scroll bar at the top, until the page comes. */
+  RUN_UNTIL ((gtk_adjustment_set_value (adj, 0), shown_count (window) > before));
+  RUN_UNTIL (gtk_widget_get_visible (GTK_WIDGET (window->jump_button)));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.jump-to-latest", NULL);
+  g_assert_true (kletsen_conversation_get_at_latest (with_bob));
+  RUN_UNTIL (!gtk_widget_get_visible (GTK_WIDGET (window->jump_button)));
+
+  /* Ctrl+F: a result in any conversation opens it at the message. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.search", NULL);
+  g_assert_true (gtk_search_bar_get_search_mode (window->search_bar));
+  gtk_editable_set_text (GTK_EDITABLE (window->search_entry), "zeppelin");
+  RUN_UNTIL (gtk_list_box_get_row_at_index (window->search_results, 0) != NULL);
+  g_assert_null (gtk_list_box_get_row_at_index (window->search_results, 1));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (window->sidebar_stack), ==, "results");
+  save_shot (GTK_WIDGET (window), "search.png");
+  _kletsen_window_show_conversation (window, NULL);
+  g_signal_emit_by_name (gtk_list_box_get_row_at_index (window->search_results, 0), "activate");
+  g_assert_true (window->conversation == with_bob);
+  g_assert_false (kletsen_conversation_get_at_latest (with_bob));
+  {
+    gboolean found = FALSE;
+
+    for (guint i = 0; i < shown_count (window); i++)
+      {
+        g_autoptr(KletsenChatMessage) m = shown_message (window, i);
+
+        found |= strstr (kletsen_chat_message_get_text (m), "zeppelin") != NULL;
+      }
+    g_assert_true (found);
+  }
+  /* The end of the search gives the sidebar back. */
+  gtk_editable_set_text (GTK_EDITABLE (window->search_entry), "");
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->sidebar_stack), "conversations"));
+
+  /* Clear History: nothing left to show or find. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-history", NULL);
+  g_assert_cmpuint (shown_count (window), ==, 0);
+  gtk_editable_set_text (GTK_EDITABLE (window->search_entry), "zeppelin");
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->sidebar_stack), "results"));
+  g_assert_null (gtk_list_box_get_row_at_index (window->search_results, 0));
+
+  /* Keep History off, in Preferences: the store is closed. */
+  g_settings_set_boolean (settings, "keep-history", FALSE);
+  g_assert_null (kletsen_session_get_history (session));
+
+  kletsen_session_disconnect (session);
+  gtk_window_destroy (GTK_WINDOW (window));
+  kt_remove_tree (alice_dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -586,6 +704,7 @@ main (int    argc,
   g_test_add_func ("/app/whole-journey", test_app);
   g_test_add_func ("/app/tls-trust", test_app_tls_trust);
   g_test_add_func ("/app/stays-right", test_app_stays_right);
+  g_test_add_func ("/app/history", test_app_history);
 
   return g_test_run ();
 }

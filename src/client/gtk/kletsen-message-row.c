@@ -18,6 +18,7 @@ struct _KletsenMessageRow
   GtkBox              parent_instance;
 
   /* template widgets */
+  GtkBox             *new_line;
   GtkBox             *header;
   GtkLabel           *sender_label;
   GtkImage           *lock_icon;
@@ -211,6 +212,7 @@ kletsen_message_row_class_init (KletsenMessageRowClass *klass)
                                  G_TYPE_NONE, 1, KLETSEN_TYPE_CHAT_MESSAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/nl/kletsen/Kletsen/kletsen-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, new_line);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, header);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, sender_label);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, lock_icon);
@@ -240,12 +242,26 @@ kletsen_message_row_new (void)
  *
  * Shows @message, and follows its state until kletsen_message_row_unbind().
  */
+/* The time of day; with the date too for a message of another day, as
+ * history brings back. */
+static char *
+format_time (GDateTime *time)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+
+  if (g_date_time_get_year (now) == g_date_time_get_year (time) &&
+      g_date_time_get_day_of_year (now) == g_date_time_get_day_of_year (time))
+    return g_date_time_format (time, "%H:%M");
+  /* TRANSLATORS: a message's date and time, in g_date_time_format()'s notation */
+  return g_date_time_format (time, _("%e %b %Y %H:%M"));
+}
+
 void
 kletsen_message_row_bind (KletsenMessageRow  *self,
                           KletsenChatMessage *message)
 {
   KletsenMessageKind kind = kletsen_chat_message_get_kind (message);
-  g_autofree char *time = g_date_time_format (kletsen_chat_message_get_time (message), "%H:%M");
+  g_autofree char *time = format_time (kletsen_chat_message_get_time (message));
   g_autofree char *preview = NULL;
   gboolean truncated, long_words;
 
@@ -287,6 +303,14 @@ kletsen_message_row_bind (KletsenMessageRow  *self,
   update_state (self);
   self->state_id = g_signal_connect_object (message, "notify::state", G_CALLBACK (update_state), self,
                                             G_CONNECT_SWAPPED);
+}
+
+/* The "new messages" line above this one: where the user left off. */
+void
+kletsen_message_row_set_new_line (KletsenMessageRow *self,
+                                  gboolean           shown)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->new_line), shown);
 }
 
 void

@@ -33,6 +33,8 @@ GtkWidget          *kletsen_message_row_new         (void);
 void                kletsen_message_row_bind        (KletsenMessageRow  *self,
                                                      KletsenChatMessage *message);
 void                kletsen_message_row_unbind      (KletsenMessageRow  *self);
+void                kletsen_message_row_set_new_line (KletsenMessageRow *self,
+                                                      gboolean           shown);
 KletsenChatMessage *kletsen_message_row_get_message (KletsenMessageRow  *self);
 
 char               *kletsen_message_preview         (const char         *text,

@@ -16,6 +16,7 @@ struct _KletsenPreferencesWindow
   AdwPreferencesWindow  parent_instance;
 
   /* template widgets */
+  GtkSwitch            *history_switch;
   GtkSwitch            *notifications_switch;
   GtkSwitch            *remember_switch;
   AdwActionRow         *folder_row;
@@ -63,6 +64,38 @@ choose_folder_cb (KletsenPreferencesWindow *self)
 }
 
 static void
+clear_response_cb (AdwMessageDialog         *dialog,
+                   const char               *response,
+                   KletsenPreferencesWindow *self)
+{
+  GtkWindow *parent = gtk_window_get_transient_for (GTK_WINDOW (self));
+
+  if (g_strcmp0 (response, "clear") != 0 || parent == NULL)
+    return;
+  /* The window that shows the session clears it, and says so. */
+  gtk_widget_activate_action (GTK_WIDGET (parent), "win.clear-history", NULL);
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (_("History cleared")));
+}
+
+static void
+clear_history_cb (KletsenPreferencesWindow *self)
+{
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Clear History?"),
+                                              _("Every message kept on this computer for the account you are "
+                                                "logged in with is deleted, also from the disk. This cannot be undone."));
+
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "clear", _("_Clear History"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "clear", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (clear_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
 kletsen_preferences_window_dispose (GObject *object)
 {
   KletsenPreferencesWindow *self = KLETSEN_PREFERENCES_WINDOW (object);
@@ -85,6 +118,8 @@ kletsen_preferences_window_class_init (KletsenPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, notifications_switch);
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, remember_switch);
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, folder_row);
+  gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, history_switch);
+  gtk_widget_class_bind_template_callback (widget_class, clear_history_cb);
   gtk_widget_class_bind_template_callback (widget_class, choose_folder_cb);
 }
 
@@ -95,6 +130,7 @@ kletsen_preferences_window_init (KletsenPreferencesWindow *self)
   self->settings = g_settings_new (APP_ID);
   g_settings_bind (self->settings, "notifications", self->notifications_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "remember-me", self->remember_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "keep-history", self->history_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_signal_connect_object (self->settings, "changed::download-folder", G_CALLBACK (show_folder), self,
                            G_CONNECT_SWAPPED);
   show_folder (self);

@@ -36,6 +36,11 @@ struct _KletsenWindow
   GtkRevealer          *offline_revealer;
   GtkLabel             *offline_label;
   GtkListBox           *sidebar_list;
+  GtkSearchBar         *search_bar;
+  GtkSearchEntry       *search_entry;
+  GtkStack             *sidebar_stack;
+  GtkListBox           *search_results;
+  AdwStatusPage        *search_status;
   GtkBox               *content;
   AdwWindowTitle       *conversation_title;
   GtkRevealer          *connection_banner;
@@ -49,6 +54,7 @@ struct _KletsenWindow
   KletsenGamePanel     *game_panel;
   GtkScrolledWindow    *message_scroller;
   GtkListView          *message_list;
+  GtkButton            *jump_button;
   GtkButton            *attach_button;
   GtkEntry             *message_entry;
   GtkButton            *send_button;
@@ -69,6 +75,8 @@ struct _KletsenWindow
 
   /* state */
   gulong                conversation_items_id;
+  guint                 load_pages_id;
+  int                   scroll_target; /* the message to scroll to instead of the end, or -1 */
   gboolean              connecting;
   gboolean              showing_secure; /* the toggle follows the session, not the user */
 };
@@ -106,6 +114,25 @@ _kletsen_window_track_dialog (KletsenWindow *self,
 
 void
 _kletsen_window_scroll_to_end (KletsenWindow *self);
+
+/* kletsen-window-history.c */
+void _kletsen_window_history_init              (KletsenWindow  *self);
+void _kletsen_window_update_jump_button        (KletsenWindow  *self);
+void _kletsen_window_search_changed_cb         (KletsenWindow  *self,
+                                                GtkSearchEntry *entry);
+void _kletsen_window_search_activate_cb        (KletsenWindow  *self);
+void _kletsen_window_search_stop_cb            (KletsenWindow  *self);
+void _kletsen_window_search_result_activated_cb (KletsenWindow *self,
+                                                 GtkListBoxRow *row);
+void _kletsen_window_search_action             (GtkWidget      *widget,
+                                                const char     *action_name,
+                                                GVariant       *parameter);
+void _kletsen_window_jump_to_latest_action     (GtkWidget      *widget,
+                                                const char     *action_name,
+                                                GVariant       *parameter);
+void _kletsen_window_clear_history_action      (GtkWidget      *widget,
+                                                const char     *action_name,
+                                                GVariant       *parameter);
 
 void
 _kletsen_window_message_entry_changed_cb (KletsenWindow *self);

@@ -193,6 +193,14 @@ _kletsen_window_scroll_to_end (KletsenWindow *self)
 {
   guint n = self->conversation ? g_list_model_get_n_items (G_LIST_MODEL (self->conversation)) : 0;
 
+  if (self->scroll_target >= 0 && (guint)self->scroll_target < n)
+    {
+      /* A search result, not the end. */
+      gtk_widget_activate_action (GTK_WIDGET (self->message_list), "list.scroll-to-item", "u", self->scroll_target);
+      self->scroll_target = -1;
+      return;
+    }
+  self->scroll_target = -1;
   if (n > 0)
     gtk_widget_activate_action (GTK_WIDGET (self->message_list), "list.scroll-to-item", "u", n - 1);
   gtk_widget_add_tick_callback (GTK_WIDGET (self->message_scroller), scroll_to_end_tick_cb, NULL, NULL);
@@ -214,8 +222,10 @@ conversation_items_changed_cb (KletsenWindow *self,
   GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
   gboolean at_end = gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >= gtk_adjustment_get_upper (adj) - 60;
 
-  /* Follow new messages only when the user is reading the latest ones. */
-  if (at_end && added > 0)
+  /* Follow new messages only when the user is reading the latest ones;
+   * not older pages put in front, nor newer pages on the way down. */
+  if (at_end && added > 0 && position + added == g_list_model_get_n_items (G_LIST_MODEL (self->conversation)) &&
+      kletsen_conversation_get_at_latest (self->conversation))
     g_idle_add_full (G_PRIORITY_LOW, scroll_to_end_idle, g_object_ref (self), g_object_unref);
   if (gtk_window_is_active (GTK_WINDOW (self)))
     kletsen_conversation_mark_read (self->conversation);
@@ -253,7 +263,13 @@ message_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item,
                  gpointer                  user_data)
 {
-  kletsen_message_row_bind (KLETSEN_MESSAGE_ROW (gtk_list_item_get_child (item)), gtk_list_item_get_item (item));
+  KletsenWindow *self = user_data;
+  KletsenMessageRow *row = KLETSEN_MESSAGE_ROW (gtk_list_item_get_child (item));
+  KletsenChatMessage *message = gtk_list_item_get_item (item);
+
+  kletsen_message_row_bind (row, message);
+  kletsen_message_row_set_new_line (row, self->conversation != NULL &&
+                                         kletsen_conversation_get_first_unread (self->conversation) == message);
 }
 
 static void
@@ -343,6 +359,9 @@ _kletsen_window_show_conversation (KletsenWindow *self,
     {
       g_clear_signal_handler (&self->conversation_items_id, self->conversation);
       keep_draft (self);
+      /* Read: its "new messages" line is gone next time. */
+      if (self->conversation != conversation)
+        kletsen_conversation_forget_first_unread (self->conversation);
     }
   g_set_object (&self->conversation, conversation);
   {
@@ -516,6 +535,7 @@ kletsen_window_dispose (GObject *object)
   if (self->conversation != NULL)
     g_clear_signal_handler (&self->conversation_items_id, self->conversation);
   untrack_dialog (self);
+  g_clear_handle_id (&self->load_pages_id, g_source_remove);
   g_clear_object (&self->conversation);
   g_clear_object (&self->sidebar_model);
   g_clear_object (&self->session);
@@ -566,11 +586,21 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   BIND (game_panel);
   BIND (message_scroller);
   BIND (message_list);
+  BIND (jump_button);
+  BIND (search_bar);
+  BIND (search_entry);
+  BIND (sidebar_stack);
+  BIND (search_results);
+  BIND (search_status);
   BIND (attach_button);
   BIND (message_entry);
   BIND (send_button);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, sidebar_row_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, _kletsen_window_search_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, _kletsen_window_search_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, _kletsen_window_search_stop_cb);
+  gtk_widget_class_bind_template_callback (widget_class, _kletsen_window_search_result_activated_cb);
   gtk_widget_class_bind_template_callback_full (widget_class, "message_entry_activate_cb", G_CALLBACK (_kletsen_window_message_entry_activate_cb));
   gtk_widget_class_bind_template_callback_full (widget_class, "message_entry_changed_cb", G_CALLBACK (_kletsen_window_message_entry_changed_cb));
 
@@ -583,11 +613,15 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-fingerprints", NULL, _kletsen_window_show_fingerprints_action);
   gtk_widget_class_install_action (widget_class, "win.back", NULL, _kletsen_window_back_action);
   gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, _kletsen_window_reconnect_action);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, _kletsen_window_search_action);
+  gtk_widget_class_install_action (widget_class, "win.jump-to-latest", NULL, _kletsen_window_jump_to_latest_action);
+  gtk_widget_class_install_action (widget_class, "win.clear-history", NULL, _kletsen_window_clear_history_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.send-files", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_g, GDK_CONTROL_MASK, "win.start-game", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_j, GDK_CONTROL_MASK, "win.join-game", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i, GDK_CONTROL_MASK, "win.show-fingerprints", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
 }
 
 static void
@@ -611,6 +645,7 @@ kletsen_window_init (KletsenWindow *self)
   self->drafts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->key_dialogs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->offers);
+  self->scroll_target = -1;
 
   g_signal_connect (factory, "setup", G_CALLBACK (message_setup_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (message_bind_cb), self);
@@ -678,6 +713,7 @@ kletsen_window_new (GtkApplication *application,
                            G_CALLBACK (conversations_changed_cb), self, G_CONNECT_SWAPPED);
   conversations_changed_cb (self, 0, 0, g_list_model_get_n_items (kletsen_session_get_conversations (session)),
                             kletsen_session_get_conversations (session));
+  _kletsen_window_history_init (self);
   return self;
 }
 
