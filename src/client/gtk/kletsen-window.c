@@ -293,6 +293,7 @@ create_sidebar_row (gpointer item,
     return kletsen_sidebar_row_new_everyone (item);
   peer = kletsen_user_get_name (item);
   return kletsen_sidebar_row_new_person (item, kletsen_session_get_conversation (self->session, peer),
+                                         kletsen_session_get_username (self->session) != NULL &&
                                          g_ascii_strcasecmp (peer, kletsen_session_get_username (self->session)) == 0);
 }
 
