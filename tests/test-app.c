@@ -135,6 +135,71 @@ type_and_send (KletsenWindow *window,
   g_signal_emit_by_name (window->message_entry, "activate");
 }
 
+/* The row the message list shows for @message, if it is on screen. */
+static KletsenMessageRow *
+find_row (GtkWidget          *widget,
+          KletsenChatMessage *message)
+{
+  if (KLETSEN_IS_MESSAGE_ROW (widget) && kletsen_message_row_get_message (KLETSEN_MESSAGE_ROW (widget)) == message)
+    return KLETSEN_MESSAGE_ROW (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      KletsenMessageRow *row = find_row (child, message);
+
+      if (row != NULL)
+        return row;
+    }
+  return NULL;
+}
+
+/* A visible button whose label is @label, inside @widget. */
+static GtkWidget *
+find_button (GtkWidget  *widget,
+             const char *label)
+{
+  if (GTK_IS_BUTTON (widget) && gtk_widget_get_visible (widget) &&
+      g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_button (child, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* The transfer of the last item with @peer, if that is a file. */
+static KletsenFileTransfer *
+last_offer (KletsenSession *session,
+            const char     *peer)
+{
+  KletsenConversation *conversation = kletsen_session_lookup_conversation (session, peer);
+  g_autoptr(KletsenChatMessage) last = NULL;
+
+  if (conversation == NULL || n_items (conversation) == 0)
+    return NULL;
+  last = g_list_model_get_item (G_LIST_MODEL (conversation), n_items (conversation) - 1);
+  if (kletsen_chat_message_get_kind (last) != KLETSEN_MESSAGE_KIND_FILE)
+    return NULL;
+  return g_object_ref (kletsen_chat_message_get_transfer (last));
+}
+
+static int
+sidebar_index (KletsenWindow *window,
+               const char    *peer)
+{
+  for (int i = 0; gtk_list_box_get_row_at_index (window->sidebar_list, i) != NULL; i++)
+    {
+      GtkListBoxRow *row = gtk_list_box_get_row_at_index (window->sidebar_list, i);
+
+      if (g_strcmp0 (kletsen_sidebar_row_get_peer (KLETSEN_SIDEBAR_ROW (row)), peer) == 0)
+        return i;
+    }
+  return -1;
+}
+
 static void
 test_app (void)
 {
@@ -272,16 +337,30 @@ test_app (void)
 
     g_assert_true (g_file_set_contents (path, "Tot morgen!\n", -1, NULL));
     file = g_file_new_for_path (path);
+    _kletsen_window_show_conversation (window, "bob");
     kletsen_session_send_file (bob, "alice", file);
-    RUN_UNTIL (window->open_dialog != NULL);
+    /* The offer is an item in the conversation, not a dialog. */
+    RUN_UNTIL ((message = shown_message (window, shown_count (window) - 1)) &&
+               kletsen_chat_message_get_kind (message) == KLETSEN_MESSAGE_KIND_FILE);
+    g_assert_null (window->open_dialog);
+    incoming = g_object_ref (kletsen_chat_message_get_transfer (message));
+    g_assert_cmpint (kletsen_file_transfer_get_state (incoming), ==, KLETSEN_TRANSFER_OFFERED);
     {
-      GtkWidget *dialog = window->open_dialog;
+      KletsenMessageRow *row;
+      GtkWidget *accept;
 
-      g_assert_nonnull (g_object_get_data (G_OBJECT (dialog), "transfer"));
-      adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "accept");
-      gtk_window_destroy (GTK_WINDOW (dialog));
+      RUN_UNTIL ((row = find_row (GTK_WIDGET (window->message_list), message)) != NULL &&
+                 find_button (GTK_WIDGET (row), "_Accept") != NULL);
+      g_assert_nonnull (find_button (GTK_WIDGET (row), "_Decline"));
+      save_shot (GTK_WIDGET (window), "offer.png");
+      /* Enter in the composer sends the text; it never answers the offer. */
+      type_and_send (window, "Even kijken");
+      g_assert_cmpint (kletsen_file_transfer_get_state (incoming), ==, KLETSEN_TRANSFER_OFFERED);
+      accept = find_button (GTK_WIDGET (row), "_Accept");
+      g_assert_nonnull (accept);
+      g_signal_emit_by_name (accept, "clicked");
     }
-    incoming = g_list_model_get_item (kletsen_session_get_transfers (session), 0);
+    g_clear_object (&message);
     RUN_UNTIL (kletsen_file_transfer_get_state (incoming) >= KLETSEN_TRANSFER_DONE);
     g_assert_cmpstr (kletsen_file_transfer_get_error (incoming), ==, NULL);
     g_assert_cmpint (kletsen_file_transfer_get_state (incoming), ==, KLETSEN_TRANSFER_DONE);
@@ -396,54 +475,6 @@ test_app_tls_trust (void)
   kt_remove_tree (dir);
 }
 
-/* The row the message list shows for @message, if it is on screen. */
-static KletsenMessageRow *
-find_row (GtkWidget          *widget,
-          KletsenChatMessage *message)
-{
-  if (KLETSEN_IS_MESSAGE_ROW (widget) && kletsen_message_row_get_message (KLETSEN_MESSAGE_ROW (widget)) == message)
-    return KLETSEN_MESSAGE_ROW (widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      KletsenMessageRow *row = find_row (child, message);
-
-      if (row != NULL)
-        return row;
-    }
-  return NULL;
-}
-
-/* A visible button whose label is @label, inside @widget. */
-static GtkWidget *
-find_button (GtkWidget  *widget,
-             const char *label)
-{
-  if (GTK_IS_BUTTON (widget) && gtk_widget_get_visible (widget) &&
-      g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0)
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_button (child, label);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static int
-sidebar_index (KletsenWindow *window,
-               const char    *peer)
-{
-  for (int i = 0; gtk_list_box_get_row_at_index (window->sidebar_list, i) != NULL; i++)
-    {
-      GtkListBoxRow *row = gtk_list_box_get_row_at_index (window->sidebar_list, i);
-
-      if (g_strcmp0 (kletsen_sidebar_row_get_peer (KLETSEN_SIDEBAR_ROW (row)), peer) == 0)
-        return i;
-    }
-  return -1;
-}
 
 /* What the client review found wrong when people leave, when the
  * connection drops and when a huge message comes: the unread message of
@@ -538,7 +569,7 @@ test_app_stays_right (void)
   g_assert_nonnull (find_button (GTK_WIDGET (row), "Show _All"));
   g_clear_object (&message);
 
-  /* bob offers a file, then withdraws it: the dialog goes with it. */
+  /* bob offers a file, then withdraws it: the offer ends on alice's side too. */
   {
     g_autofree char *path = g_build_filename (bob_dir, "plan.txt", NULL);
     g_autoptr(GFile) file = NULL;
@@ -548,10 +579,9 @@ test_app_stays_right (void)
     g_assert_true (g_file_set_contents (path, "stap 1\n", -1, NULL));
     file = g_file_new_for_path (path);
     outgoing = kletsen_session_send_file (bob, "alice", file);
-    RUN_UNTIL (window->open_dialog != NULL);
-    incoming = g_object_ref (g_object_get_data (G_OBJECT (window->open_dialog), "transfer"));
+    RUN_UNTIL ((incoming = last_offer (session, "bob")) != NULL);
     kletsen_file_transfer_cancel (outgoing);
-    RUN_UNTIL (window->open_dialog == NULL);
+    RUN_UNTIL (kletsen_file_transfer_get_state (incoming) != KLETSEN_TRANSFER_OFFERED);
     g_assert_cmpint (kletsen_file_transfer_get_state (incoming), ==, KLETSEN_TRANSFER_CANCELLED);
     g_assert_cmpint (kletsen_file_transfer_get_error_code (incoming), ==, KLETSEN_CODE_OFFER_WITHDRAWN);
   }

@@ -359,9 +359,17 @@ test_seed_peer (void)
 
   /* Never garbage under a lock: an error item that says why. */
   RUN_UNTIL ((with_alice = kletsen_session_lookup_conversation (session, "alice")) != NULL &&
-             g_list_model_get_n_items (G_LIST_MODEL (with_alice)) == 1);
+             g_list_model_get_n_items (G_LIST_MODEL (with_alice)) >= 1);
   message = g_list_model_get_item (G_LIST_MODEL (with_alice), 0);
   g_assert_cmpint (kletsen_chat_message_get_kind (message), ==, KLETSEN_MESSAGE_KIND_ERROR);
+  /* Then alice's file offer, as an item of its own. */
+  RUN_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (with_alice)) == 2);
+  {
+    g_autoptr(KletsenChatMessage) offer = g_list_model_get_item (G_LIST_MODEL (with_alice), 1);
+
+    g_assert_cmpint (kletsen_chat_message_get_kind (offer), ==, KLETSEN_MESSAGE_KIND_FILE);
+    g_assert_cmpstr (kletsen_chat_message_get_text (offer), ==, "file.txt");
+  }
   g_assert_cmpstr (kletsen_chat_message_get_text (message), ==,
                    "alice sent a message encrypted in a format Kletsen cannot read");
 

@@ -22,6 +22,7 @@ struct _KletsenChatMessage
   gboolean             encrypted;
   gboolean             verified;   /* the sender's key was one the user had verified */
   gint64               history_id; /* its row in the history store, 0 if none */
+  KletsenFileTransfer *transfer;   /* KIND_FILE in this session; NULL from the history */
 };
 
 G_DEFINE_FINAL_TYPE (KletsenChatMessage, kletsen_chat_message, G_TYPE_OBJECT)
@@ -29,7 +30,8 @@ G_DEFINE_FINAL_TYPE (KletsenChatMessage, kletsen_chat_message, G_TYPE_OBJECT)
 G_DEFINE_ENUM_TYPE (KletsenMessageKind, kletsen_message_kind,
   G_DEFINE_ENUM_VALUE (KLETSEN_MESSAGE_KIND_TEXT, "text"),
   G_DEFINE_ENUM_VALUE (KLETSEN_MESSAGE_KIND_SYSTEM, "system"),
-  G_DEFINE_ENUM_VALUE (KLETSEN_MESSAGE_KIND_ERROR, "error"))
+  G_DEFINE_ENUM_VALUE (KLETSEN_MESSAGE_KIND_ERROR, "error"),
+  G_DEFINE_ENUM_VALUE (KLETSEN_MESSAGE_KIND_FILE, "file"))
 
 G_DEFINE_ENUM_TYPE (KletsenMessageState, kletsen_message_state,
   G_DEFINE_ENUM_VALUE (KLETSEN_MESSAGE_STATE_RECEIVED, "received"),
@@ -60,6 +62,7 @@ kletsen_chat_message_finalize (GObject *object)
   g_clear_pointer (&self->sender, g_free);
   g_clear_pointer (&self->text, g_free);
   g_clear_pointer (&self->time, g_date_time_unref);
+  g_clear_object (&self->transfer);
 
   G_OBJECT_CLASS (kletsen_chat_message_parent_class)->finalize (object);
 }
@@ -160,6 +163,31 @@ kletsen_chat_message_new_at (KletsenMessageKind   kind,
       self->time = g_date_time_to_local (precise);
     }
   return self;
+}
+
+/**
+ * kletsen_chat_message_new_file:
+ * @sender: who offers it (the user, for a file sent)
+ *
+ * Returns: (transfer full): the item a transfer has in its conversation
+ */
+KletsenChatMessage *
+kletsen_chat_message_new_file (const char          *sender,
+                               KletsenFileTransfer *transfer)
+{
+  KletsenChatMessage *self = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_FILE, sender,
+                                                       kletsen_file_transfer_get_filename (transfer),
+                                                       KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
+
+  self->transfer = g_object_ref (transfer);
+  return self;
+}
+
+/* The transfer of a file item, while this session has it. */
+KletsenFileTransfer *
+kletsen_chat_message_get_transfer (KletsenChatMessage *self)
+{
+  return self->transfer;
 }
 
 KletsenMessageKind

@@ -9,6 +9,8 @@
 
 #include <glib-object.h>
 
+#include "kletsen-file-transfer.h"
+
 G_BEGIN_DECLS
 
 typedef enum
@@ -16,6 +18,7 @@ typedef enum
   KLETSEN_MESSAGE_KIND_TEXT,   /* something a person wrote */
   KLETSEN_MESSAGE_KIND_SYSTEM, /* a join, a leave, a game event */
   KLETSEN_MESSAGE_KIND_ERROR,  /* something that went wrong, such as a message that did not decrypt */
+  KLETSEN_MESSAGE_KIND_FILE,   /* a file offered or sent; its text is the file name */
 } KletsenMessageKind;
 
 typedef enum
@@ -47,6 +50,9 @@ KletsenChatMessage  *kletsen_chat_message_new_at         (KletsenMessageKind   k
                                                           KletsenMessageState  state,
                                                           gboolean             encrypted,
                                                           gint64               unix_us);
+KletsenChatMessage  *kletsen_chat_message_new_file       (const char          *sender,
+                                                          KletsenFileTransfer *transfer);
+KletsenFileTransfer *kletsen_chat_message_get_transfer   (KletsenChatMessage  *self);
 KletsenMessageKind   kletsen_chat_message_get_kind       (KletsenChatMessage  *self);
 const char          *kletsen_chat_message_get_sender     (KletsenChatMessage  *self);
 const char          *kletsen_chat_message_get_text       (KletsenChatMessage  *self);

@@ -93,7 +93,8 @@ print_stored (const char         *peer,
             ? (kletsen_chat_message_get_verified (m) ? "[encrypted, verified] " : "[encrypted] ")
             : "",
           sender,
-          kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_ERROR ? " (error)" : "",
+          kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_ERROR ? " (error)" :
+          kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_FILE ? " (file)" : "",
           text, state);
 }
 
@@ -266,7 +267,9 @@ message_added_cb (GListModel *model,
       g_autofree char *sender = NULL;
       g_autofree char *text = NULL;
 
-      if (kletsen_chat_message_get_state (m) != KLETSEN_MESSAGE_STATE_RECEIVED)
+      /* Files have lines of their own (file_offered_cb). */
+      if (kletsen_chat_message_get_state (m) != KLETSEN_MESSAGE_STATE_RECEIVED ||
+          kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_FILE)
         continue;
       sender = escaped (kletsen_chat_message_get_sender (m) ? kletsen_chat_message_get_sender (m) : "*");
       text = escaped (kletsen_chat_message_get_text (m));

@@ -379,7 +379,7 @@ kletsen_history_update_state (KletsenHistory      *self,
 static KletsenChatMessage *
 message_from_row (sqlite3_stmt *s)
 {
-  KletsenMessageKind kind = CLAMP (sqlite3_column_int (s, 1), KLETSEN_MESSAGE_KIND_TEXT, KLETSEN_MESSAGE_KIND_ERROR);
+  KletsenMessageKind kind = CLAMP (sqlite3_column_int (s, 1), KLETSEN_MESSAGE_KIND_TEXT, KLETSEN_MESSAGE_KIND_FILE);
   KletsenMessageState state = CLAMP (sqlite3_column_int (s, 7), KLETSEN_MESSAGE_STATE_RECEIVED,
                                      KLETSEN_MESSAGE_STATE_FAILED);
   const char *body = (const char *)sqlite3_column_text (s, 3);

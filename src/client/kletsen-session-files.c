@@ -211,6 +211,12 @@ _kletsen_session_handle_offer (KletsenSession *self,
       kletsen_session_reject_file (self, t);
       return;
     }
+  /* The offer is an item in the conversation, answered there. */
+  {
+    g_autoptr(KletsenChatMessage) item = kletsen_chat_message_new_file (sender, t);
+
+    kletsen_conversation_append (kletsen_session_get_conversation (self, sender), item, TRUE);
+  }
   g_signal_emit (self, _kletsen_session_signals[FILE_OFFERED], 0, t);
 }
 
@@ -298,7 +304,10 @@ kletsen_session_send_file (KletsenSession *self,
 {
   g_autoptr(KletsenFileTransfer) transfer = _kletsen_file_transfer_new_outgoing (peer, file);
 
+  g_autoptr(KletsenChatMessage) item = kletsen_chat_message_new_file (self->username, transfer);
+
   add_transfer (self, transfer);
+  kletsen_conversation_append (kletsen_session_get_conversation (self, peer), item, FALSE);
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (outgoing_state_cb), self, 0);
   _kletsen_file_transfer_prepare_async (transfer, prepared_cb, g_object_ref (self));
   return transfer;

@@ -12,6 +12,7 @@
 
 #include "kletsen-message-row.h"
 #include "kletsen-protocol.h"
+#include "kletsen-transfer-row.h"
 
 struct _KletsenMessageRow
 {
@@ -27,6 +28,7 @@ struct _KletsenMessageRow
   GtkButton          *retry_button;
   GtkLabel           *text_label;
   GtkButton          *show_all_button;
+  GtkBox             *transfer_slot;
 
   /* the message shown, while bound */
   KletsenChatMessage *message;
@@ -221,6 +223,7 @@ kletsen_message_row_class_init (KletsenMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, retry_button);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, show_all_button);
+  gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, transfer_slot);
   gtk_widget_class_bind_template_callback (widget_class, retry_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, show_all_clicked_cb);
 }
@@ -300,6 +303,27 @@ kletsen_message_row_bind (KletsenMessageRow  *self,
   else if (kind == KLETSEN_MESSAGE_KIND_ERROR)
     gtk_widget_add_css_class (GTK_WIDGET (self->text_label), "error");
 
+  /* A file: its transfer, answered and followed right here. */
+  if (kind == KLETSEN_MESSAGE_KIND_FILE)
+    {
+      KletsenFileTransfer *transfer = kletsen_chat_message_get_transfer (message);
+
+      if (transfer != NULL)
+        {
+          gtk_box_append (self->transfer_slot, kletsen_transfer_row_new (transfer));
+          gtk_widget_set_visible (GTK_WIDGET (self->transfer_slot), TRUE);
+          gtk_widget_set_visible (GTK_WIDGET (self->text_label), FALSE);
+        }
+      else
+        {
+          g_autofree char *line = g_strdup_printf (_("File “%s”, in an earlier session"),
+                                                   kletsen_chat_message_get_text (message));
+
+          gtk_label_set_text (self->text_label, line);
+          gtk_widget_add_css_class (GTK_WIDGET (self->text_label), "dim-label");
+        }
+    }
+
   update_state (self);
   self->state_id = g_signal_connect_object (message, "notify::state", G_CALLBACK (update_state), self,
                                             G_CONNECT_SWAPPED);
@@ -316,10 +340,16 @@ kletsen_message_row_set_new_line (KletsenMessageRow *self,
 void
 kletsen_message_row_unbind (KletsenMessageRow *self)
 {
+  GtkWidget *child;
+
   if (self->message == NULL)
     return;
   g_clear_signal_handler (&self->state_id, self->message);
   g_clear_object (&self->message);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->transfer_slot))) != NULL)
+    gtk_box_remove (self->transfer_slot, child);
+  gtk_widget_set_visible (GTK_WIDGET (self->transfer_slot), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->text_label), TRUE);
 }
 
 /**

@@ -21,11 +21,18 @@ struct _KletsenTransferRow
   GtkButton           *open_button;
   GtkButton           *folder_button;
   GtkButton           *cancel_button;
+  GtkPicture          *thumbnail;
   GtkProgressBar      *progress_bar;
   GtkLabel            *status_label;
+  GtkBox              *offer_box;
+  GtkButton           *decline_button;
+  GtkButton           *save_as_button;
+  GtkButton           *accept_button;
 
   /* owned */
   KletsenFileTransfer *transfer;
+  GCancellable        *thumbnail_cancellable;
+  gboolean             thumbnail_tried;
 };
 
 G_DEFINE_FINAL_TYPE (KletsenTransferRow, kletsen_transfer_row, GTK_TYPE_BOX)
@@ -46,6 +53,10 @@ kletsen_transfer_row_describe (KletsenFileTransfer *transfer)
     case KLETSEN_TRANSFER_PREPARING:
       return g_strdup (_("Checking the file…"));
     case KLETSEN_TRANSFER_OFFERED:
+      if (kletsen_file_transfer_get_direction (transfer) == KLETSEN_TRANSFER_RECEIVE)
+        return kletsen_file_transfer_get_verifiable (transfer)
+          ? g_strdup_printf (_("%s — offered to you"), size)
+          : g_strdup (_("Size not given — it cannot be checked after download"));
       return g_strdup_printf (_("%s — waiting for an answer"), size);
     case KLETSEN_TRANSFER_CONNECTING:
       return g_strdup (_("Connecting…"));
@@ -73,6 +84,58 @@ kletsen_transfer_row_describe (KletsenFileTransfer *transfer)
     }
 }
 
+/* Thumbnails: only small image files, scaled while they are read, off the
+ * main loop; a huge or broken image is simply not previewed. */
+#define MAX_THUMBNAIL_SOURCE (32 * 1024 * 1024)
+
+static void
+thumbnail_loaded_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(KletsenTransferRow) self = user_data;
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new_from_stream_finish (result, NULL);
+
+  if (pixbuf == NULL || g_cancellable_is_cancelled (self->thumbnail_cancellable))
+    return;
+  {
+    g_autoptr(GdkTexture) texture = gdk_texture_new_for_pixbuf (pixbuf);
+
+    gtk_picture_set_paintable (self->thumbnail, GDK_PAINTABLE (texture));
+    gtk_widget_set_visible (GTK_WIDGET (self->thumbnail), TRUE);
+  }
+}
+
+static void
+thumbnail_opened_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(KletsenTransferRow) self = user_data;
+  g_autoptr(GFileInputStream) stream = g_file_read_finish (G_FILE (object), result, NULL);
+
+  if (stream == NULL || g_cancellable_is_cancelled (self->thumbnail_cancellable))
+    return;
+  gdk_pixbuf_new_from_stream_at_scale_async (G_INPUT_STREAM (stream), 320, 160, TRUE, self->thumbnail_cancellable,
+                                             thumbnail_loaded_cb, g_object_ref (self));
+}
+
+static void
+load_thumbnail (KletsenTransferRow *self)
+{
+  GFile *file = kletsen_file_transfer_get_file (self->transfer);
+  g_autofree char *type = NULL;
+
+  if (self->thumbnail_tried || file == NULL || kletsen_file_transfer_get_size (self->transfer) > MAX_THUMBNAIL_SOURCE)
+    return;
+  self->thumbnail_tried = TRUE;
+  type = g_content_type_guess (kletsen_file_transfer_get_filename (self->transfer), NULL, 0, NULL);
+  if (!g_content_type_is_mime_type (type, "image/*") || g_content_type_is_a (type, "image/svg+xml"))
+    return;
+  self->thumbnail_cancellable = g_cancellable_new ();
+  g_file_read_async (file, G_PRIORITY_LOW, self->thumbnail_cancellable, thumbnail_opened_cb, g_object_ref (self));
+}
+
 static void
 update (KletsenTransferRow *self)
 {
@@ -86,9 +149,17 @@ update (KletsenTransferRow *self)
   gtk_label_set_text (self->status_label, status);
   gtk_progress_bar_set_fraction (self->progress_bar,
                                  size ? (double)kletsen_file_transfer_get_bytes_done (transfer) / size : (done ? 1 : 0));
-  gtk_widget_set_visible (GTK_WIDGET (self->cancel_button), state < KLETSEN_TRANSFER_DONE);
   gtk_widget_set_visible (GTK_WIDGET (self->open_button), done && received);
   gtk_widget_set_visible (GTK_WIDGET (self->folder_button), done && received);
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_bar),
+                          state == KLETSEN_TRANSFER_CONNECTING || state == KLETSEN_TRANSFER_TRANSFERRING);
+  /* An offer to us is answered here; nothing is accepted by default. */
+  gtk_widget_set_visible (GTK_WIDGET (self->offer_box), received && state == KLETSEN_TRANSFER_OFFERED);
+  gtk_widget_set_visible (GTK_WIDGET (self->cancel_button), state < KLETSEN_TRANSFER_DONE &&
+                                                            !(received && state == KLETSEN_TRANSFER_OFFERED));
+  /* What we send is our own file; what we receive, once it is checked. */
+  if (done || !received)
+    load_thumbnail (self);
   if (state == KLETSEN_TRANSFER_FAILED)
     gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "error");
 }
@@ -133,6 +204,8 @@ kletsen_transfer_row_dispose (GObject *object)
   if (self->transfer != NULL)
     g_signal_handlers_disconnect_by_data (self->transfer, self);
   g_clear_object (&self->transfer);
+  g_cancellable_cancel (self->thumbnail_cancellable);
+  g_clear_object (&self->thumbnail_cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (object), KLETSEN_TYPE_TRANSFER_ROW);
   G_OBJECT_CLASS (kletsen_transfer_row_parent_class)->dispose (object);
 }
@@ -150,7 +223,12 @@ kletsen_transfer_row_class_init (KletsenTransferRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, open_button);
   gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, folder_button);
   gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, thumbnail);
   gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, offer_box);
+  gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, decline_button);
+  gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, save_as_button);
+  gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, accept_button);
   gtk_widget_class_bind_template_child (widget_class, KletsenTransferRow, status_label);
   gtk_widget_class_bind_template_callback (widget_class, open_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, folder_clicked_cb);
@@ -173,6 +251,14 @@ kletsen_transfer_row_new (KletsenFileTransfer *transfer)
                                             kletsen_file_transfer_get_peer (transfer));
 
   self->transfer = g_object_ref (transfer);
+  if (!sending && kletsen_file_transfer_get_id (transfer) != NULL)
+    {
+      GtkButton *buttons[] = { self->decline_button, self->save_as_button, self->accept_button };
+
+      /* The window's actions, told which offer by its id. */
+      for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
+        gtk_actionable_set_action_target (GTK_ACTIONABLE (buttons[i]), "s", kletsen_file_transfer_get_id (transfer));
+    }
   gtk_image_set_from_icon_name (self->icon, sending ? "document-send-symbolic" : "folder-download-symbolic");
   gtk_label_set_text (self->name_label, title);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->progress_bar), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);

@@ -5,8 +5,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-/* Files in the window: offers to us, one dialog at a time; the transfers
- * popover; and files dropped or chosen to send. */
+/* Files in the window: answering offers (items in their conversation,
+ * never a dialog); the transfers popover; and files dropped or chosen to
+ * send. */
 
 #include "config.h"
 
@@ -25,19 +26,6 @@ static void
 choose_folder_cb (GtkNativeDialog *dialog,
                   int              response,
                   gpointer         user_data);
-
-static void
-offer_response_cb (AdwMessageDialog    *dialog,
-                   const char          *response,
-                   KletsenFileTransfer *transfer);
-
-static void
-shown_offer_state_cb (KletsenWindow       *self,
-                      GParamSpec          *pspec,
-                      KletsenFileTransfer *transfer);
-
-static void
-show_next_offer (KletsenWindow *self);
 
 static void
 send_files (KletsenWindow *self,
@@ -97,112 +85,81 @@ choose_folder_cb (GtkNativeDialog *dialog,
     {
       g_autoptr(GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
 
-      _kletsen_window_accept_offer (self, transfer, folder);
+      if (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED)
+        _kletsen_window_accept_offer (self, transfer, folder);
     }
-  else
-    kletsen_session_reject_file (self->session, transfer);
+  /* Cancelled: the offer stays in the conversation, still to be answered. */
   g_object_unref (transfer);
   g_object_unref (dialog);
 }
 
-static void
-offer_response_cb (AdwMessageDialog    *dialog,
-                   const char          *response,
-                   KletsenFileTransfer *transfer)
+/* The offer with @id that is still open, or NULL. */
+static KletsenFileTransfer *
+find_offer (KletsenWindow *self,
+            GVariant      *id)
 {
-  KletsenWindow *self = KLETSEN_WINDOW (gtk_window_get_transient_for (GTK_WINDOW (dialog)));
+  GListModel *transfers = kletsen_session_get_transfers (self->session);
+  const char *wanted = g_variant_get_string (id, NULL);
 
-  if (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED)
+  for (guint i = 0; i < g_list_model_get_n_items (transfers); i++)
     {
-      if (g_str_equal (response, "accept"))
-        {
-          g_autoptr(GFile) folder = download_folder (self);
+      g_autoptr(KletsenFileTransfer) t = g_list_model_get_item (transfers, i);
 
-          _kletsen_window_accept_offer (self, transfer, folder);
-        }
-      else if (g_str_equal (response, "choose"))
-        {
-          GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Save Into Folder"), GTK_WINDOW (self),
-                                                                       GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
-                                                                       _("_Save Here"), _("_Cancel"));
-
-          g_object_set_data (G_OBJECT (chooser), "window", self);
-          g_signal_connect (chooser, "response", G_CALLBACK (choose_folder_cb), g_object_ref (transfer));
-          gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-        }
-      else
-        kletsen_session_reject_file (self->session, transfer);
+      if (kletsen_file_transfer_get_direction (t) == KLETSEN_TRANSFER_RECEIVE &&
+          kletsen_file_transfer_get_state (t) == KLETSEN_TRANSFER_OFFERED &&
+          g_strcmp0 (kletsen_file_transfer_get_id (t), wanted) == 0)
+        return t; /* the session keeps it */
     }
-  g_signal_handlers_disconnect_by_data (transfer, self);
-  g_clear_object (&self->offer_shown);
-  show_next_offer (self);
+  return NULL;
 }
 
-/* The offer on screen ended without us: withdrawn, expired, or the peer
- * left. Its dialog goes, and a toast says what happened. */
-static void
-shown_offer_state_cb (KletsenWindow       *self,
-                      GParamSpec          *pspec,
-                      KletsenFileTransfer *transfer)
+void
+_kletsen_window_accept_offer_action (GtkWidget  *widget,
+                                     const char *action_name,
+                                     GVariant   *parameter)
 {
-  g_autofree char *text = NULL;
+  KletsenWindow *self = KLETSEN_WINDOW (widget);
+  KletsenFileTransfer *transfer = find_offer (self, parameter);
+  g_autoptr(GFile) folder = NULL;
 
-  if (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED || transfer != self->offer_shown)
-    return;
-  text = g_strdup_printf (_("The offer of “%s” from %s has ended: %s"), kletsen_file_transfer_get_filename (transfer),
-                          kletsen_file_transfer_get_peer (transfer),
-                          kletsen_file_transfer_get_error (transfer) ? kletsen_file_transfer_get_error (transfer)
-                                                                     : _("it is no longer there"));
-  _kletsen_window_toast (self, text);
-  if (self->offer_dialog != NULL)
-    adw_message_dialog_response (ADW_MESSAGE_DIALOG (self->offer_dialog), "gone");
-}
-
-/* One offer dialog at a time: a peer who sends a hundred offers gets them
- * asked one after the other, and the dialog always shows one that is still
- * open. */
-static void
-show_next_offer (KletsenWindow *self)
-{
-  KletsenFileTransfer *transfer;
-  g_autofree char *size = NULL;
-  g_autofree char *body = NULL;
-  GtkWidget *dialog;
-
-  if (self->offer_shown != NULL)
-    return;
-  while ((transfer = g_queue_pop_head (&self->offers)) != NULL &&
-         kletsen_file_transfer_get_state (transfer) != KLETSEN_TRANSFER_OFFERED)
-    g_object_unref (transfer);
   if (transfer == NULL)
     return;
-
-  self->offer_shown = transfer;
-  size = g_format_size (kletsen_file_transfer_get_size (transfer));
-  if (kletsen_file_transfer_get_verifiable (transfer))
-    body = g_strdup_printf (_("%s wants to send you “%s” (%s)."), kletsen_file_transfer_get_peer (transfer),
-                            kletsen_file_transfer_get_filename (transfer), size);
-  else
-    body = g_strdup_printf (_("%s wants to send you “%s”. Their program gives no size or checksum, so the file "
-                              "cannot be checked after download."),
-                            kletsen_file_transfer_get_peer (transfer), kletsen_file_transfer_get_filename (transfer));
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Incoming File"), body);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "reject", _("_Decline"),
-                                    "choose", _("Save _As…"),
-                                    "accept", _("_Accept"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "accept", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "accept");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "reject");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (offer_response_cb), transfer, 0);
-  g_signal_connect_object (transfer, "notify::state", G_CALLBACK (shown_offer_state_cb), self, G_CONNECT_SWAPPED);
-  g_object_set_data_full (G_OBJECT (dialog), "transfer", g_object_ref (transfer), g_object_unref);
-  g_set_weak_pointer (&self->offer_dialog, dialog);
-  _kletsen_window_track_dialog (self, dialog);
-  gtk_window_present (GTK_WINDOW (dialog));
+  folder = download_folder (self);
+  _kletsen_window_accept_offer (self, transfer, folder);
 }
 
+void
+_kletsen_window_save_offer_in_action (GtkWidget  *widget,
+                                      const char *action_name,
+                                      GVariant   *parameter)
+{
+  KletsenWindow *self = KLETSEN_WINDOW (widget);
+  KletsenFileTransfer *transfer = find_offer (self, parameter);
+  GtkFileChooserNative *chooser;
+
+  if (transfer == NULL)
+    return;
+  chooser = gtk_file_chooser_native_new (_("Save Into Folder"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Save Here"), _("_Cancel"));
+  g_object_set_data (G_OBJECT (chooser), "window", self);
+  g_signal_connect (chooser, "response", G_CALLBACK (choose_folder_cb), g_object_ref (transfer));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+void
+_kletsen_window_decline_offer_action (GtkWidget  *widget,
+                                      const char *action_name,
+                                      GVariant   *parameter)
+{
+  KletsenWindow *self = KLETSEN_WINDOW (widget);
+  KletsenFileTransfer *transfer = find_offer (self, parameter);
+
+  if (transfer != NULL)
+    kletsen_session_reject_file (self->session, transfer);
+}
+
+/* The offer is an item in its conversation (the session put it there);
+ * while the window is in the background, a notification says so too. */
 void
 _kletsen_window_file_offered_cb (KletsenWindow       *self,
                                  KletsenFileTransfer *transfer)
@@ -212,8 +169,6 @@ _kletsen_window_file_offered_cb (KletsenWindow       *self,
                                            kletsen_file_transfer_get_peer (transfer),
                                            kletsen_file_transfer_get_filename (transfer), size);
 
-  g_queue_push_tail (&self->offers, g_object_ref (transfer));
-  show_next_offer (self);
   _kletsen_window_notify (self, "file-offer", _("Incoming file"), body);
 }
 
@@ -225,7 +180,7 @@ send_files (KletsenWindow *self,
 
   if (peer == NULL)
     {
-      _kletsen_window_toast (self, _("Choose a person to send files to"));
+      _kletsen_window_toast (self, _("Files go to one person, not to everyone: open a conversation with them first"));
       return;
     }
   for (guint i = 0; i < g_list_model_get_n_items (files); i++)

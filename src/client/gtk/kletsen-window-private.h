@@ -66,9 +66,6 @@ struct _KletsenWindow
   KletsenConversation  *conversation; /* the one shown */
   GtkWidget            *open_dialog;  /* the dialog on screen, if any; weak */
   GHashTable           *drafts;       /* folded peer ("" for everyone) → unsent text */
-  GQueue                offers;       /* KletsenFileTransfer waiting for their dialog */
-  KletsenFileTransfer  *offer_shown;  /* the offer whose dialog is on screen */
-  GtkWidget            *offer_dialog; /* weak */
   GHashTable           *key_dialogs;  /* folded peer → its key-change dialog on screen (borrowed) */
   AdwToast             *invite_toast; /* the game invitation on screen; weak */
   guint                 invite_tick_id;
@@ -114,6 +111,17 @@ _kletsen_window_track_dialog (KletsenWindow *self,
 
 void
 _kletsen_window_scroll_to_end (KletsenWindow *self);
+
+/* kletsen-window-files.c: answering an offer (parameter: its transfer id) */
+void _kletsen_window_accept_offer_action  (GtkWidget  *widget,
+                                           const char *action_name,
+                                           GVariant   *parameter);
+void _kletsen_window_save_offer_in_action (GtkWidget  *widget,
+                                           const char *action_name,
+                                           GVariant   *parameter);
+void _kletsen_window_decline_offer_action (GtkWidget  *widget,
+                                           const char *action_name,
+                                           GVariant   *parameter);
 
 /* kletsen-window-history.c */
 void _kletsen_window_history_init              (KletsenWindow  *self);

@@ -453,6 +453,9 @@ conversation_unread_cb (KletsenWindow       *self,
   if (peer == NULL || n == 0 || kletsen_conversation_get_unread (conversation) == 0)
     return;
   last = g_list_model_get_item (G_LIST_MODEL (conversation), n - 1);
+  /* A file offer notifies on its own (file-offered). */
+  if (kletsen_chat_message_get_kind (last) == KLETSEN_MESSAGE_KIND_FILE)
+    return;
   title = g_strdup_printf (_("Message from %s"), peer);
   _kletsen_window_notify (self, "private-message", title,
           kletsen_chat_message_get_encrypted (last) ? _("An encrypted message") : kletsen_chat_message_get_text (last));
@@ -543,11 +546,8 @@ kletsen_window_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_pointer (&self->drafts, g_hash_table_unref);
   g_clear_pointer (&self->key_dialogs, g_hash_table_unref);
-  g_queue_clear_full (&self->offers, g_object_unref);
-  g_clear_object (&self->offer_shown);
   g_clear_handle_id (&self->invite_tick_id, g_source_remove);
   g_clear_weak_pointer (&self->invite_toast);
-  g_clear_weak_pointer (&self->offer_dialog);
   gtk_widget_dispose_template (GTK_WIDGET (self), KLETSEN_TYPE_WINDOW);
 
   G_OBJECT_CLASS (kletsen_window_parent_class)->dispose (object);
@@ -615,6 +615,9 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.back", NULL, _kletsen_window_back_action);
   gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, _kletsen_window_reconnect_action);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, _kletsen_window_search_action);
+  gtk_widget_class_install_action (widget_class, "win.accept-offer", "s", _kletsen_window_accept_offer_action);
+  gtk_widget_class_install_action (widget_class, "win.save-offer-in", "s", _kletsen_window_save_offer_in_action);
+  gtk_widget_class_install_action (widget_class, "win.decline-offer", "s", _kletsen_window_decline_offer_action);
   gtk_widget_class_install_action (widget_class, "win.jump-to-latest", NULL, _kletsen_window_jump_to_latest_action);
   gtk_widget_class_install_action (widget_class, "win.clear-history", NULL, _kletsen_window_clear_history_action);
 
@@ -645,7 +648,6 @@ kletsen_window_init (KletsenWindow *self)
                                     "/nl/kletsen/Kletsen/icons");
   self->drafts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->key_dialogs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_queue_init (&self->offers);
   self->scroll_target = -1;
 
   g_signal_connect (factory, "setup", G_CALLBACK (message_setup_cb), self);
