@@ -131,8 +131,8 @@ static void
 type_and_send (KletsenWindow *window,
                const char    *text)
 {
-  gtk_editable_set_text (GTK_EDITABLE (window->message_entry), text);
-  g_signal_emit_by_name (window->message_entry, "activate");
+  kletsen_composer_set_text (window->composer, text);
+  g_signal_emit_by_name (window->composer, "send");
 }
 
 /* The row the message list shows for @message, if it is on screen. */
@@ -245,14 +245,24 @@ test_app (void)
   g_assert_true (row_says (window->sidebar_list, 1, "alice (you)"));
 
   /* Everyone: the entry refuses empty text; a message is sent, then marked sent. */
-  gtk_editable_set_text (GTK_EDITABLE (window->message_entry), "   ");
+  kletsen_composer_set_text (window->composer, "  \n ");
   g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (window->send_button)));
   type_and_send (window, "Hallo allemaal!");
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->message_entry)), ==, "");
+  g_assert_true (kletsen_composer_is_blank (window->composer));
   bob_everyone = kletsen_session_get_everyone (bob);
   RUN_UNTIL (n_items (bob_everyone) >= 1);
   RUN_UNTIL ((message = shown_message (window, shown_count (window) - 1)) &&
              kletsen_chat_message_get_state (message) == KLETSEN_MESSAGE_STATE_SENT);
+  g_clear_object (&message);
+
+  /* The composer takes several lines: Enter sends, Shift+Enter does not. */
+  g_assert_true (kletsen_composer_key_sends (GDK_KEY_Return, 0));
+  g_assert_true (kletsen_composer_key_sends (GDK_KEY_KP_Enter, 0));
+  g_assert_false (kletsen_composer_key_sends (GDK_KEY_Return, GDK_SHIFT_MASK));
+  g_assert_false (kletsen_composer_key_sends (GDK_KEY_a, 0));
+  type_and_send (window, "Regel een\nRegel twee");
+  RUN_UNTIL ((message = g_list_model_get_item (G_LIST_MODEL (bob_everyone), n_items (bob_everyone) - 1)) &&
+             g_strcmp0 (kletsen_chat_message_get_text (message), "Regel een\nRegel twee") == 0);
   g_clear_object (&message);
 
   /* And one comes in. */
@@ -540,11 +550,15 @@ test_app_stays_right (void)
   g_assert_cmpstr (adw_window_title_get_subtitle (window->conversation_title), ==, "Offline");
 
   /* A draft for dave stays with dave. */
-  gtk_editable_set_text (GTK_EDITABLE (window->message_entry), "Alleen voor dave");
+  kletsen_composer_set_text (window->composer, "Alleen voor dave");
   _kletsen_window_show_conversation (window, NULL);
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->message_entry)), ==, "");
+  g_assert_true (kletsen_composer_is_blank (window->composer));
   _kletsen_window_show_conversation (window, "dave");
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->message_entry)), ==, "Alleen voor dave");
+  {
+    g_autofree char *draft = kletsen_composer_get_text (window->composer);
+
+    g_assert_cmpstr (draft, ==, "Alleen voor dave");
+  }
 
   /* Sending to him fails clearly (6001); Retry sends that row again, no copy. */
   before = shown_count (window);

@@ -48,10 +48,9 @@ guessed_cb (GObject      *object,
 void
 _kletsen_window_message_entry_changed_cb (KletsenWindow *self)
 {
-  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->message_entry));
   gboolean online = self->session && kletsen_session_get_state (self->session) == KLETSEN_SESSION_ONLINE;
 
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send", online && !kletsen_text_is_blank (text));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send", online && !kletsen_composer_is_blank (self->composer));
 }
 
 void
@@ -61,7 +60,7 @@ _kletsen_window_send_action (GtkWidget  *widget,
 {
   KletsenWindow *self = KLETSEN_WINDOW (widget);
   const char *peer = _kletsen_window_current_peer (self);
-  g_autofree char *text = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->message_entry)));
+  g_autofree char *text = kletsen_composer_get_text (self->composer);
 
   if (kletsen_text_is_blank (text))
     return;
@@ -78,7 +77,7 @@ _kletsen_window_send_action (GtkWidget  *widget,
     }
   else
     kletsen_session_send_private_async (self->session, peer, text, NULL, NULL);
-  gtk_editable_set_text (GTK_EDITABLE (self->message_entry), "");
+  kletsen_composer_set_text (self->composer, "");
   _kletsen_window_scroll_to_end (self);
 }
 
@@ -86,7 +85,7 @@ void
 _kletsen_window_message_entry_activate_cb (KletsenWindow *self)
 {
   if (kletsen_session_get_state (self->session) != KLETSEN_SESSION_ONLINE &&
-      !kletsen_text_is_blank (gtk_editable_get_text (GTK_EDITABLE (self->message_entry))))
+      !kletsen_composer_is_blank (self->composer))
     {
       /* Never a silent Enter: the text stays, and the banner says why. */
       _kletsen_window_toast (self, _("Not connected. Your message is kept; send it once the connection is back."));

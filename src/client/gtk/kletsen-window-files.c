@@ -192,6 +192,14 @@ send_files (KletsenWindow *self,
   gtk_menu_button_popup (self->transfers_button);
 }
 
+/* Pasted into the composer: files and images are sent, to the person shown. */
+void
+_kletsen_window_files_pasted_cb (KletsenWindow *self,
+                                 GListModel    *files)
+{
+  send_files (self, files);
+}
+
 gboolean
 _kletsen_window_drop_cb (GtkDropTarget *target,
                          const GValue  *value,

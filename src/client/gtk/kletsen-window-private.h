@@ -7,6 +7,7 @@
 
 #pragma once
 
+#include "kletsen-composer.h"
 #include "kletsen-connect-page.h"
 #include "kletsen-game-panel.h"
 #include "kletsen-window.h"
@@ -56,7 +57,7 @@ struct _KletsenWindow
   GtkListView          *message_list;
   GtkButton            *jump_button;
   GtkButton            *attach_button;
-  GtkEntry             *message_entry;
+  KletsenComposer      *composer;
   GtkButton            *send_button;
 
   /* owned */
@@ -152,6 +153,10 @@ _kletsen_window_send_action (GtkWidget  *widget,
 
 void
 _kletsen_window_message_entry_activate_cb (KletsenWindow *self);
+
+void
+_kletsen_window_files_pasted_cb (KletsenWindow *self,
+                                 GListModel    *files);
 
 GtkWidget *
 _kletsen_window_create_transfer_row (gpointer item,

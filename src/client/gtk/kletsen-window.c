@@ -332,11 +332,11 @@ draft_key (const char *peer)
 static void
 keep_draft (KletsenWindow *self)
 {
-  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->message_entry));
+  g_autofree char *text = kletsen_composer_get_text (self->composer);
   char *key = draft_key (_kletsen_window_current_peer (self));
 
   if (*text != '\0')
-    g_hash_table_replace (self->drafts, key, g_strdup (text));
+    g_hash_table_replace (self->drafts, key, g_steal_pointer (&text));
   else
     {
       g_hash_table_remove (self->drafts, key);
@@ -369,8 +369,7 @@ _kletsen_window_show_conversation (KletsenWindow *self,
     g_autofree char *key = draft_key (peer);
     const char *draft = g_hash_table_lookup (self->drafts, key);
 
-    gtk_editable_set_text (GTK_EDITABLE (self->message_entry), draft ? draft : "");
-    gtk_editable_set_position (GTK_EDITABLE (self->message_entry), -1);
+    kletsen_composer_set_text (self->composer, draft);
   }
   self->conversation_items_id = g_signal_connect_swapped (conversation, "items-changed",
                                                           G_CALLBACK (conversation_items_changed_cb), self);
@@ -380,7 +379,7 @@ _kletsen_window_show_conversation (KletsenWindow *self,
   update_conversation_header (self);
   adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
   g_idle_add_full (G_PRIORITY_LOW, scroll_to_end_idle, g_object_ref (self), g_object_unref);
-  gtk_widget_grab_focus (GTK_WIDGET (self->message_entry));
+  gtk_widget_grab_focus (GTK_WIDGET (self->composer));
 }
 
 static void
@@ -594,7 +593,7 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   BIND (search_results);
   BIND (search_status);
   BIND (attach_button);
-  BIND (message_entry);
+  BIND (composer);
   BIND (send_button);
 #undef BIND
   gtk_widget_class_bind_template_callback (widget_class, sidebar_row_activated_cb);
@@ -602,8 +601,9 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, _kletsen_window_search_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, _kletsen_window_search_stop_cb);
   gtk_widget_class_bind_template_callback (widget_class, _kletsen_window_search_result_activated_cb);
-  gtk_widget_class_bind_template_callback_full (widget_class, "message_entry_activate_cb", G_CALLBACK (_kletsen_window_message_entry_activate_cb));
-  gtk_widget_class_bind_template_callback_full (widget_class, "message_entry_changed_cb", G_CALLBACK (_kletsen_window_message_entry_changed_cb));
+  gtk_widget_class_bind_template_callback_full (widget_class, "composer_send_cb", G_CALLBACK (_kletsen_window_message_entry_activate_cb));
+  gtk_widget_class_bind_template_callback_full (widget_class, "composer_changed_cb", G_CALLBACK (_kletsen_window_message_entry_changed_cb));
+  gtk_widget_class_bind_template_callback_full (widget_class, "composer_files_pasted_cb", G_CALLBACK (_kletsen_window_files_pasted_cb));
 
   gtk_widget_class_install_action (widget_class, "win.connect", NULL, _kletsen_window_connect_action);
   gtk_widget_class_install_action (widget_class, "win.log-out", NULL, _kletsen_window_log_out_action);
@@ -634,6 +634,7 @@ kletsen_window_init (KletsenWindow *self)
   g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
   GtkDropTarget *drop;
 
+  g_type_ensure (KLETSEN_TYPE_COMPOSER);
   gtk_widget_init_template (GTK_WIDGET (self));
   self->host_row = kletsen_connect_page_get_host_row (self->connect_page);
   self->port_row = kletsen_connect_page_get_port_row (self->connect_page);
