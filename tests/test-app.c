@@ -738,6 +738,140 @@ test_app_history (void)
   kt_remove_tree (alice_dir);
 }
 
+static void
+add_at (KletsenHistory *history,
+        const char     *sender,
+        const char     *text,
+        GDateTime      *when)
+{
+  gint64 us = g_date_time_to_unix (when) * G_USEC_PER_SEC;
+  g_autoptr(KletsenChatMessage) m = kletsen_chat_message_new_at (KLETSEN_MESSAGE_KIND_TEXT, sender, text,
+                                                                 g_str_equal (sender, "alice") ? KLETSEN_MESSAGE_STATE_SENT
+                                                                                                : KLETSEN_MESSAGE_STATE_RECEIVED,
+                                                                 FALSE, us);
+
+  g_assert_true (kletsen_history_add (history, "bob", m, NULL));
+}
+
+static KletsenMessageRow *
+row_with_text (KletsenWindow *window,
+               const char    *text)
+{
+  for (guint i = 0; i < shown_count (window); i++)
+    {
+      g_autoptr(KletsenChatMessage) m = shown_message (window, i);
+
+      if (g_str_equal (kletsen_chat_message_get_text (m), text))
+        return find_row (GTK_WIDGET (window->message_list), m);
+    }
+  return NULL;
+}
+
+/* The timeline reads like a chat: name and time once per run of one
+ * person's messages, day separators, links that open, mentions that
+ * stand out, and markup that stays text. */
+static void
+test_app_timeline (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autofree char *alice_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *bob_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", server->port);
+  g_autoptr(KletsenSession) session = kletsen_session_new (alice_dir);
+  g_autoptr(KletsenSession) bob = NULL;
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) today = g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now),
+                                                      g_date_time_get_day_of_month (now), 0, 0, 1);
+  g_autoptr(GDateTime) yesterday = g_date_time_add_hours (today, -14);
+  g_autoptr(KletsenChatMessage) message = NULL;
+  KletsenMessageRow *row;
+  KletsenWindow *window;
+
+  {
+    g_autofree char *path = kletsen_history_path_for (alice_dir, "127.0.0.1", server->port, "alice");
+    g_autoptr(KletsenHistory) history = kletsen_history_open (path, NULL);
+    g_autoptr(GDateTime) y1 = g_date_time_add_minutes (yesterday, 1);
+    g_autoptr(GDateTime) t0 = g_date_time_add_seconds (today, 1);
+    g_autoptr(GDateTime) t1 = g_date_time_add_minutes (today, 1);
+    g_autoptr(GDateTime) t20 = g_date_time_add_minutes (today, 20);
+
+    add_at (history, "bob", "Gisteren een", yesterday);
+    add_at (history, "bob", "Gisteren twee", y1);
+    add_at (history, "bob", "Vandaag een", t0);
+    add_at (history, "bob", "Vandaag twee", t1);
+    add_at (history, "bob", "Na een pauze: <b>niet vet</b> op https://example.org/a?b=1&c=2.", t20);
+  }
+
+  g_settings_set_uint (settings, "file-port", server->file_port);
+  g_settings_set_boolean (settings, "keep-history", TRUE);
+  window = kletsen_window_new (NULL, session);
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_editable_set_text (GTK_EDITABLE (window->host_row), "127.0.0.1");
+  gtk_switch_set_active (window->secure_switch, FALSE);
+  gtk_editable_set_text (GTK_EDITABLE (window->port_row), port);
+  gtk_editable_set_text (GTK_EDITABLE (window->username_row), "alice");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+  _kletsen_window_show_conversation (window, "bob");
+  RUN_UNTIL ((row = row_with_text (window, "Gisteren een")) != NULL);
+
+  /* Day separators, and the name once per run. */
+  g_assert_true (shows_text (GTK_WIDGET (row), "Yesterday"));
+  g_assert_true (shows_text (GTK_WIDGET (row), "bob"));
+  row = row_with_text (window, "Gisteren twee");
+  g_assert_false (shows_text (GTK_WIDGET (row), "bob"));
+  g_assert_false (shows_text (GTK_WIDGET (row), "Yesterday"));
+  row = row_with_text (window, "Vandaag een");
+  g_assert_true (shows_text (GTK_WIDGET (row), "Today"));
+  g_assert_true (shows_text (GTK_WIDGET (row), "bob"));
+  row = row_with_text (window, "Vandaag twee");
+  g_assert_false (shows_text (GTK_WIDGET (row), "bob"));
+  /* Twenty minutes later: a new run, with its name again. */
+  row = row_with_text (window, "Na een pauze: <b>niet vet</b> op https://example.org/a?b=1&c=2.");
+  g_assert_true (shows_text (GTK_WIDGET (row), "bob"));
+  /* The link is a link; the markup around it is text. */
+  g_assert_true (shows_text (GTK_WIDGET (row), "Na een pauze: <b>niet vet</b> op https://example.org/a?b=1&c=2."));
+  {
+    g_autofree char *markup = kletsen_message_markup ("Na een pauze: <b>niet vet</b> op https://example.org/a?b=1&c=2.");
+    g_autofree char *mail = kletsen_message_markup ("Mail jan.de.vries@example.nl (of niet)");
+    g_autofree char *none = kletsen_message_markup ("geen link, wel <i>tekens</i> & zo");
+    g_autofree char *sneaky = kletsen_message_markup ("javascript://x\" onclick=\"y https://a.example/\"><b>");
+
+    g_assert_cmpstr (markup, ==, "Na een pauze: &lt;b&gt;niet vet&lt;/b&gt; op "
+                                 "<a href=\"https://example.org/a?b=1&amp;c=2\">https://example.org/a?b=1&amp;c=2</a>.");
+    g_assert_cmpstr (mail, ==, "Mail <a href=\"mailto:jan.de.vries@example.nl\">jan.de.vries@example.nl</a> (of niet)");
+    g_assert_null (none);
+    g_assert_nonnull (strstr (sneaky, "<a href=\"https://a.example/\">"));
+    /* Only http, https and e-mail become links; quotes stay text. */
+    g_assert_null (strstr (sneaky, "href=\"javascript"));
+    g_assert_nonnull (strstr (sneaky, "javascript://x&quot; onclick=&quot;y"));
+  }
+  save_shot (GTK_WIDGET (window), "timeline.png");
+
+  /* A room message that names alice stands out; a longer name does not count. */
+  g_assert_true (kletsen_text_mentions ("Hoi ALICE, kom je?", "alice"));
+  g_assert_true (kletsen_text_mentions ("@alice: kijk", "alice"));
+  g_assert_false (kletsen_text_mentions ("alicia en bob", "alice"));
+  g_assert_false (kletsen_text_mentions ("mijn_alice", "alice"));
+  bob = headless_login (server, "bob", bob_dir);
+  _kletsen_window_show_conversation (window, NULL);
+  kletsen_session_broadcast_async (bob, "Hoi Alice, kom je ook?", NULL, NULL);
+  RUN_UNTIL ((message = shown_message (window, shown_count (window) - 1)) &&
+             g_strcmp0 (kletsen_chat_message_get_text (message), "Hoi Alice, kom je ook?") == 0);
+  g_assert_true (kletsen_chat_message_get_mentions_me (message));
+  RUN_UNTIL ((row = find_row (GTK_WIDGET (window->message_list), message)) != NULL);
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (row), "kletsen-mention"));
+  g_clear_object (&message);
+
+  kletsen_session_disconnect (bob);
+  kletsen_session_disconnect (session);
+  gtk_window_destroy (GTK_WINDOW (window));
+  kt_remove_tree (alice_dir);
+  kt_remove_tree (bob_dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -749,6 +883,7 @@ main (int    argc,
   g_test_add_func ("/app/tls-trust", test_app_tls_trust);
   g_test_add_func ("/app/stays-right", test_app_stays_right);
   g_test_add_func ("/app/history", test_app_history);
+  g_test_add_func ("/app/timeline", test_app_timeline);
 
   return g_test_run ();
 }

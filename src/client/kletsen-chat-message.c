@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "kletsen-chat-message.h"
 
 struct _KletsenChatMessage
@@ -21,6 +23,7 @@ struct _KletsenChatMessage
   int                  error_code;
   gboolean             encrypted;
   gboolean             verified;   /* the sender's key was one the user had verified */
+  gboolean             mentions_me; /* a room message that names the user */
   gint64               history_id; /* its row in the history store, 0 if none */
   KletsenFileTransfer *transfer;   /* KIND_FILE in this session; NULL from the history */
 };
@@ -279,4 +282,54 @@ kletsen_chat_message_set_history_id (KletsenChatMessage *self,
                                      gint64              id)
 {
   self->history_id = id;
+}
+
+gboolean
+kletsen_chat_message_get_mentions_me (KletsenChatMessage *self)
+{
+  return self->mentions_me;
+}
+
+void
+kletsen_chat_message_set_mentions_me (KletsenChatMessage *self,
+                                      gboolean            mentions)
+{
+  self->mentions_me = mentions;
+}
+
+static gboolean
+is_name_char (gunichar c)
+{
+  return g_unichar_isalnum (c) || c == '_';
+}
+
+/**
+ * kletsen_text_mentions:
+ *
+ * Returns: whether @text names @name as a word of its own (any case;
+ *   "@name" counts, "names" does not)
+ */
+gboolean
+kletsen_text_mentions (const char *text,
+                       const char *name)
+{
+  g_autofree char *folded_text = NULL;
+  g_autofree char *folded_name = NULL;
+  gsize length;
+
+  if (text == NULL || name == NULL || *name == '\0' || !g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  folded_text = g_utf8_casefold (text, -1);
+  folded_name = g_utf8_casefold (name, -1);
+  length = strlen (folded_name);
+  for (const char *p = strstr (folded_text, folded_name); p != NULL; p = strstr (p + 1, folded_name))
+    {
+      const char *after = p + length;
+      gboolean starts = p == folded_text || !is_name_char (g_utf8_get_char (g_utf8_prev_char (p)));
+      gboolean ends = *after == '\0' || !is_name_char (g_utf8_get_char (after));
+
+      if (starts && ends)
+        return TRUE;
+    }
+  return FALSE;
 }

@@ -71,4 +71,10 @@ gint64               kletsen_chat_message_get_history_id (KletsenChatMessage  *s
 void                 kletsen_chat_message_set_history_id (KletsenChatMessage  *self,
                                                           gint64               id);
 
+gboolean             kletsen_chat_message_get_mentions_me (KletsenChatMessage *self);
+void                 kletsen_chat_message_set_mentions_me (KletsenChatMessage *self,
+                                                           gboolean            mentions);
+gboolean             kletsen_text_mentions               (const char          *text,
+                                                          const char          *name);
+
 G_END_DECLS

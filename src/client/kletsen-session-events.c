@@ -93,6 +93,8 @@ on_broadcast (KletsenSession *self,
                                                               json_object_get_string_member (body, "message"),
                                                               KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
 
+  kletsen_chat_message_set_mentions_me (m, g_strcmp0 (kletsen_chat_message_get_sender (m), self->username) != 0 &&
+                                           kletsen_text_mentions (kletsen_chat_message_get_text (m), self->username));
   kletsen_conversation_append (self->everyone, m, TRUE);
 }
 

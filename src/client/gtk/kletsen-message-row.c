@@ -9,6 +9,7 @@
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "kletsen-message-row.h"
 #include "kletsen-protocol.h"
@@ -19,6 +20,7 @@ struct _KletsenMessageRow
   GtkBox              parent_instance;
 
   /* template widgets */
+  GtkLabel           *day_label;
   GtkBox             *new_line;
   GtkBox             *header;
   GtkLabel           *sender_label;
@@ -36,6 +38,10 @@ struct _KletsenMessageRow
 };
 
 G_DEFINE_FINAL_TYPE (KletsenMessageRow, kletsen_message_row, GTK_TYPE_BOX)
+
+static gboolean
+activate_link_cb (KletsenMessageRow *self,
+                  const char        *uri);
 
 enum {
   RETRY,
@@ -214,7 +220,9 @@ kletsen_message_row_class_init (KletsenMessageRowClass *klass)
                                  G_TYPE_NONE, 1, KLETSEN_TYPE_CHAT_MESSAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/nl/kletsen/Kletsen/kletsen-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, day_label);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, new_line);
+  gtk_widget_class_bind_template_callback (widget_class, activate_link_cb);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, header);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, sender_label);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, lock_icon);
@@ -245,18 +253,81 @@ kletsen_message_row_new (void)
  *
  * Shows @message, and follows its state until kletsen_message_row_unbind().
  */
-/* The time of day; with the date too for a message of another day, as
- * history brings back. */
+/* Links in what people write: http and https addresses and e-mail
+ * addresses, nothing else, and everything around them escaped. */
+static GRegex *
+link_regex (void)
+{
+  static GRegex *regex;
+
+  if (g_once_init_enter (&regex))
+    g_once_init_leave (&regex, g_regex_new ("\\bhttps?://[^\\s<>\"]+|"
+                                            "\\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}\\b",
+                                            G_REGEX_OPTIMIZE | G_REGEX_CASELESS, 0, NULL));
+  return regex;
+}
+
+/**
+ * kletsen_message_markup:
+ *
+ * Returns: (transfer full) (nullable): @text as Pango markup with its links
+ *   made clickable, or %NULL when it has none
+ */
+char *
+kletsen_message_markup (const char *text)
+{
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autoptr(GString) markup = NULL;
+  const char *done = text;
+
+  if (strstr (text, "://") == NULL && strchr (text, '@') == NULL)
+    return NULL;
+  if (!g_regex_match (link_regex (), text, 0, &match))
+    return NULL;
+  markup = g_string_new (NULL);
+  while (g_match_info_matches (match))
+    {
+      int start, end;
+      g_autofree char *before = NULL;
+      g_autofree char *link = NULL;
+      g_autofree char *escaped = NULL;
+      g_autofree char *href = NULL;
+
+      g_match_info_fetch_pos (match, 0, &start, &end);
+      /* A full stop or bracket after a link ends the sentence, not the link. */
+      while (end > start && strchr (".,;:!?)]'", text[end - 1]) != NULL)
+        end--;
+      before = g_markup_escape_text (done, text + start - done);
+      link = g_strndup (text + start, end - start);
+      escaped = g_markup_escape_text (link, -1);
+      href = strstr (link, "://") ? g_strdup (escaped) : g_strconcat ("mailto:", escaped, NULL);
+      g_string_append_printf (markup, "%s<a href=\"%s\">%s</a>", before, href, escaped);
+      done = text + end;
+      g_match_info_next (match, NULL);
+    }
+  {
+    g_autofree char *rest = g_markup_escape_text (done, -1);
+
+    g_string_append (markup, rest);
+  }
+  return g_string_free (g_steal_pointer (&markup), FALSE);
+}
+
+/* Only the links we made: anything else is not opened. */
+static gboolean
+activate_link_cb (KletsenMessageRow *self,
+                  const char        *uri)
+{
+  if (g_str_has_prefix (uri, "https://") || g_str_has_prefix (uri, "http://") || g_str_has_prefix (uri, "mailto:"))
+    return FALSE; /* GTK opens it, through the portal in a sandbox */
+  return TRUE;
+}
+
+/* The time of day; the day is the separator's above, and the tooltip's. */
 static char *
 format_time (GDateTime *time)
 {
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-
-  if (g_date_time_get_year (now) == g_date_time_get_year (time) &&
-      g_date_time_get_day_of_year (now) == g_date_time_get_day_of_year (time))
-    return g_date_time_format (time, "%H:%M");
-  /* TRANSLATORS: a message's date and time, in g_date_time_format()'s notation */
-  return g_date_time_format (time, _("%e %b %Y %H:%M"));
+  return g_date_time_format (time, "%H:%M");
 }
 
 void
@@ -273,6 +344,12 @@ kletsen_message_row_bind (KletsenMessageRow  *self,
 
   gtk_label_set_text (self->sender_label, kletsen_chat_message_get_sender (message) ? kletsen_chat_message_get_sender (message) : "");
   gtk_label_set_text (self->time_label, time);
+  {
+    /* TRANSLATORS: a message's date and time, in g_date_time_format()'s notation */
+    g_autofree char *full = g_date_time_format (kletsen_chat_message_get_time (message), _("%A %e %B %Y, %H:%M"));
+
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full);
+  }
   gtk_widget_set_visible (GTK_WIDGET (self->lock_icon), kletsen_chat_message_get_encrypted (message));
   gtk_widget_set_visible (GTK_WIDGET (self->header), kind != KLETSEN_MESSAGE_KIND_SYSTEM);
 
@@ -291,8 +368,19 @@ kletsen_message_row_bind (KletsenMessageRow  *self,
     }
   else
     gtk_label_set_attributes (self->text_label, NULL);
-  gtk_label_set_text (self->text_label, preview);
+  {
+    g_autofree char *markup = kind == KLETSEN_MESSAGE_KIND_TEXT ? kletsen_message_markup (preview) : NULL;
+
+    if (markup != NULL)
+      gtk_label_set_markup (self->text_label, markup);
+    else
+      gtk_label_set_text (self->text_label, preview);
+  }
   gtk_widget_set_visible (GTK_WIDGET (self->show_all_button), truncated);
+  if (kletsen_chat_message_get_mentions_me (message))
+    gtk_widget_add_css_class (GTK_WIDGET (self), "kletsen-mention");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "kletsen-mention");
 
   /* System lines are quiet and centred; error items stand out. */
   gtk_label_set_xalign (self->text_label, kind == KLETSEN_MESSAGE_KIND_SYSTEM ? 0.5 : 0);
@@ -327,6 +415,46 @@ kletsen_message_row_bind (KletsenMessageRow  *self,
   update_state (self);
   self->state_id = g_signal_connect_object (message, "notify::state", G_CALLBACK (update_state), self,
                                             G_CONNECT_SWAPPED);
+}
+
+/**
+ * kletsen_message_row_set_context:
+ * @show_header: %FALSE when the message above is the same person's, a
+ *   moment before: name and time are shown once per run
+ * @day: (nullable): the day separator above this message, if any
+ */
+void
+kletsen_message_row_set_context (KletsenMessageRow *self,
+                                 gboolean           show_header,
+                                 const char        *day)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->sender_label), show_header);
+  gtk_widget_set_visible (GTK_WIDGET (self->time_label), show_header);
+  gtk_label_set_text (self->day_label, day ? day : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), day != NULL);
+  /* The same person again, a moment later: closer to the message above. */
+  gtk_widget_set_margin_top (GTK_WIDGET (self), show_header ? 4 : 0);
+}
+
+/**
+ * kletsen_message_day_label:
+ *
+ * Returns: (transfer full): "Today", "Yesterday", or the date of @time
+ */
+char *
+kletsen_message_day_label (GDateTime *time)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) today = g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now),
+                                                      g_date_time_get_day_of_month (now), 0, 0, 0);
+  GTimeSpan ago = g_date_time_difference (today, time);
+
+  if (ago <= 0)
+    return g_strdup (_("Today"));
+  if (ago <= G_TIME_SPAN_DAY)
+    return g_strdup (_("Yesterday"));
+  /* TRANSLATORS: a day separator in the timeline, in g_date_time_format()'s notation */
+  return g_date_time_format (time, _("%A %e %B %Y"));
 }
 
 /* The "new messages" line above this one: where the user left off. */

@@ -35,6 +35,11 @@ void                kletsen_message_row_bind        (KletsenMessageRow  *self,
 void                kletsen_message_row_unbind      (KletsenMessageRow  *self);
 void                kletsen_message_row_set_new_line (KletsenMessageRow *self,
                                                       gboolean           shown);
+void                kletsen_message_row_set_context (KletsenMessageRow  *self,
+                                                     gboolean            show_header,
+                                                     const char         *day);
+char               *kletsen_message_day_label       (GDateTime          *time);
+char               *kletsen_message_markup          (const char         *text);
 KletsenChatMessage *kletsen_message_row_get_message (KletsenMessageRow  *self);
 
 char               *kletsen_message_preview         (const char         *text,

@@ -247,6 +247,17 @@ retry_cb (KletsenMessageRow  *row,
 }
 
 static void
+update_row_context (GtkListItem *item);
+
+static void
+item_position_cb (GtkListItem *item,
+                  GParamSpec  *pspec,
+                  gpointer     user_data)
+{
+  update_row_context (item);
+}
+
+static void
 message_setup_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
                   KletsenWindow            *self)
@@ -255,7 +266,48 @@ message_setup_cb (GtkSignalListItemFactory *factory,
 
   g_signal_connect_object (row, "retry", G_CALLBACK (retry_cb), self, 0);
   gtk_list_item_set_child (item, row);
+  /* Older pages put in front change who is above. */
+  g_signal_connect (item, "notify::position", G_CALLBACK (item_position_cb), NULL);
   gtk_list_item_set_activatable (item, FALSE);
+}
+
+/* Name and time once per run of one person's messages, as Fractal and
+ * Telegram do, and a day separator where the day changes. */
+#define RUN_GAP (5 * G_TIME_SPAN_MINUTE)
+
+static gboolean
+same_day (GDateTime *a,
+          GDateTime *b)
+{
+  return g_date_time_get_year (a) == g_date_time_get_year (b) &&
+         g_date_time_get_day_of_year (a) == g_date_time_get_day_of_year (b);
+}
+
+static void
+update_row_context (GtkListItem *item)
+{
+  KletsenMessageRow *row = KLETSEN_MESSAGE_ROW (gtk_list_item_get_child (item));
+  KletsenChatMessage *message = gtk_list_item_get_item (item);
+  guint position = gtk_list_item_get_position (item);
+  GListModel *model = row ? G_LIST_MODEL (g_object_get_data (G_OBJECT (item), "conversation")) : NULL;
+  g_autoptr(KletsenChatMessage) before = NULL;
+  g_autofree char *day = NULL;
+  GDateTime *time;
+  gboolean continued = FALSE;
+
+  if (message == NULL || model == NULL || position == GTK_INVALID_LIST_POSITION)
+    return;
+  time = kletsen_chat_message_get_time (message);
+  if (position > 0)
+    before = g_list_model_get_item (model, position - 1);
+  if (before == NULL || !same_day (kletsen_chat_message_get_time (before), time))
+    day = kletsen_message_day_label (time);
+  else if (kletsen_chat_message_get_kind (message) != KLETSEN_MESSAGE_KIND_SYSTEM &&
+           kletsen_chat_message_get_kind (before) != KLETSEN_MESSAGE_KIND_SYSTEM &&
+           g_strcmp0 (kletsen_chat_message_get_sender (before), kletsen_chat_message_get_sender (message)) == 0 &&
+           g_date_time_difference (time, kletsen_chat_message_get_time (before)) < RUN_GAP)
+    continued = TRUE;
+  kletsen_message_row_set_context (row, !continued, day);
 }
 
 static void
@@ -270,6 +322,9 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   kletsen_message_row_bind (row, message);
   kletsen_message_row_set_new_line (row, self->conversation != NULL &&
                                          kletsen_conversation_get_first_unread (self->conversation) == message);
+  /* The model the item is in, for its neighbour above. */
+  g_object_set_data_full (G_OBJECT (item), "conversation", g_object_ref (self->conversation), g_object_unref);
+  update_row_context (item);
 }
 
 static void
@@ -449,9 +504,19 @@ conversation_unread_cb (KletsenWindow       *self,
   g_autoptr(KletsenChatMessage) last = NULL;
   g_autofree char *title = NULL;
 
-  if (peer == NULL || n == 0 || kletsen_conversation_get_unread (conversation) == 0)
+  if (n == 0 || kletsen_conversation_get_unread (conversation) == 0)
     return;
   last = g_list_model_get_item (G_LIST_MODEL (conversation), n - 1);
+  /* The room is quiet, except when someone names you. */
+  if (peer == NULL)
+    {
+      if (kletsen_chat_message_get_mentions_me (last))
+        {
+          title = g_strdup_printf (_("%s mentioned you"), kletsen_chat_message_get_sender (last));
+          _kletsen_window_notify (self, "mention", title, kletsen_chat_message_get_text (last));
+        }
+      return;
+    }
   /* A file offer notifies on its own (file-offered). */
   if (kletsen_chat_message_get_kind (last) == KLETSEN_MESSAGE_KIND_FILE)
     return;
