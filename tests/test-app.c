@@ -872,6 +872,96 @@ test_app_timeline (void)
   kt_remove_tree (bob_dir);
 }
 
+static void
+accepted_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  GSocketConnection **slot = user_data;
+
+  *slot = g_socket_listener_accept_finish (G_SOCKET_LISTENER (object), result, NULL, NULL);
+}
+
+/* Signing in: nothing to log out of before it, Cancel while connecting
+ * to a server that never answers, and "remember me" signing in by itself. */
+static void
+test_app_sign_in (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autoptr(GSocketListener) silent = g_socket_listener_new ();
+  g_autoptr(GSocketConnection) held = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *dir2 = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autoptr(KletsenSession) session = kletsen_session_new (dir);
+  g_autoptr(KletsenSession) again = kletsen_session_new (dir2);
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autofree char *silent_port = NULL;
+  GtkWidget *log_out;
+  KletsenWindow *window;
+  guint16 port;
+
+  port = g_socket_listener_add_any_inet_port (silent, NULL, NULL);
+  g_assert_cmpuint (port, >, 0);
+  silent_port = g_strdup_printf ("%u", port);
+  g_socket_listener_accept_async (silent, NULL, accepted_cb, &held);
+
+  g_settings_set_boolean (settings, "remember-me", TRUE);
+  window = kletsen_window_new (NULL, session);
+  gtk_window_present (GTK_WINDOW (window));
+  /* A button on the action shows whether it is enabled, as the menu item does. */
+  log_out = gtk_button_new ();
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (log_out), "win.log-out");
+  gtk_box_append (window->sidebar, log_out);
+  RUN_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)));
+  g_assert_false (gtk_widget_get_sensitive (log_out));
+
+  gtk_editable_set_text (GTK_EDITABLE (window->host_row), "127.0.0.1");
+  gtk_switch_set_active (window->secure_switch, FALSE);
+  gtk_editable_set_text (GTK_EDITABLE (window->port_row), silent_port);
+  gtk_editable_set_text (GTK_EDITABLE (window->username_row), "carol");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  RUN_UNTIL (held != NULL);
+  g_assert_true (window->connecting);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel-connect", NULL);
+  RUN_UNTIL (!window->connecting);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->connect_error)));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (window->main_stack), ==, "connect");
+  g_assert_cmpint (kletsen_session_get_state (session), ==, KLETSEN_SESSION_DISCONNECTED);
+
+  /* Now the real server: signed in, and remembered. */
+  {
+    g_autofree char *real_port = g_strdup_printf ("%u", server->port);
+
+    gtk_editable_set_text (GTK_EDITABLE (window->port_row), real_port);
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+  g_assert_true (gtk_widget_get_sensitive (log_out));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.log-out", NULL);
+  g_assert_false (gtk_widget_get_sensitive (log_out));
+  gtk_window_destroy (GTK_WINDOW (window));
+
+  /* The next start signs in by itself. */
+  window = kletsen_window_new (NULL, again);
+  gtk_window_present (GTK_WINDOW (window));
+  g_assert_true (kletsen_window_auto_connect (window));
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+  g_assert_cmpstr (kletsen_session_get_username (again), ==, "carol");
+  kletsen_session_disconnect (again);
+  gtk_window_destroy (GTK_WINDOW (window));
+
+  /* Without "remember me", it waits for the user. */
+  g_settings_set_boolean (settings, "remember-me", FALSE);
+  window = kletsen_window_new (NULL, again);
+  g_assert_false (kletsen_window_auto_connect (window));
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_settings_reset (settings, "remember-me");
+  g_settings_reset (settings, "username");
+  g_settings_reset (settings, "port");
+  kt_remove_tree (dir);
+  kt_remove_tree (dir2);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -884,6 +974,7 @@ main (int    argc,
   g_test_add_func ("/app/stays-right", test_app_stays_right);
   g_test_add_func ("/app/history", test_app_history);
   g_test_add_func ("/app/timeline", test_app_timeline);
+  g_test_add_func ("/app/sign-in", test_app_sign_in);
 
   return g_test_run ();
 }

@@ -22,20 +22,21 @@ struct _KletsenApplication
 
 G_DEFINE_FINAL_TYPE (KletsenApplication, kletsen_application, ADW_TYPE_APPLICATION)
 
-static GtkWindow *
-main_window (KletsenApplication *self)
-{
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
-
-  if (window == NULL)
-    window = GTK_WINDOW (kletsen_window_new (GTK_APPLICATION (self), self->session));
-  return window;
-}
-
 static void
 kletsen_application_activate (GApplication *app)
 {
-  gtk_window_present (main_window (KLETSEN_APPLICATION (app)));
+  KletsenApplication *self = KLETSEN_APPLICATION (app);
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (window != NULL)
+    {
+      gtk_window_present (window);
+      return;
+    }
+  window = GTK_WINDOW (kletsen_window_new (GTK_APPLICATION (self), self->session));
+  gtk_window_present (window);
+  /* "Remember me": straight in, with the saved server and name. */
+  kletsen_window_auto_connect (KLETSEN_WINDOW (window));
 }
 
 static void

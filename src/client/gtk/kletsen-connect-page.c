@@ -24,6 +24,7 @@ struct _KletsenConnectPage
   GtkLabel    *connect_error;
   GtkButton   *connect_button;
   GtkSpinner  *connect_spinner;
+  GtkButton   *cancel_button;
 
   /* owned */
   GSettings   *settings;
@@ -125,6 +126,7 @@ kletsen_connect_page_class_init (KletsenConnectPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KletsenConnectPage, connect_error);
   gtk_widget_class_bind_template_child (widget_class, KletsenConnectPage, connect_button);
   gtk_widget_class_bind_template_child (widget_class, KletsenConnectPage, connect_spinner);
+  gtk_widget_class_bind_template_child (widget_class, KletsenConnectPage, cancel_button);
   gtk_widget_class_bind_template_callback (widget_class, host_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, secure_switch_cb);
   gtk_widget_class_bind_template_callback (widget_class, form_changed_cb);
@@ -238,6 +240,7 @@ kletsen_connect_page_set_connecting (KletsenConnectPage *self,
 {
   gtk_widget_set_visible (GTK_WIDGET (self->connect_spinner), connecting);
   gtk_spinner_set_spinning (self->connect_spinner, connecting);
+  gtk_widget_set_visible (GTK_WIDGET (self->cancel_button), connecting);
 }
 
 void

@@ -376,6 +376,7 @@ _kletsen_window_log_out_action (GtkWidget  *widget,
 
   kletsen_session_disconnect (self->session);
   gtk_stack_set_visible_child_name (self->main_stack, "connect");
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.log-out", FALSE);
   dismiss_invitation (self);
 }
 

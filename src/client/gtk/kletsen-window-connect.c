@@ -105,7 +105,9 @@ connected_cb (GObject      *object,
   set_connecting (self, FALSE);
   if (!kletsen_session_connect_finish (KLETSEN_SESSION (object), result, &error))
     {
-      if (g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE))
+      if (self->connect_cancelled)
+        show_connect_error (self, NULL); /* the user's own doing: nothing to explain */
+      else if (g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE))
         ask_to_trust (self);
       else if (g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED))
         show_connect_error (self, error->message);
@@ -126,7 +128,42 @@ connected_cb (GObject      *object,
   kletsen_connect_page_remember (self->connect_page, kletsen_session_get_username (self->session));
   adw_window_title_set_subtitle (self->sidebar_title, kletsen_session_get_username (self->session));
   gtk_stack_set_visible_child_name (self->main_stack, "chat");
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.log-out", TRUE);
   _kletsen_window_show_conversation (self, NULL);
+}
+
+/* Cancel while connecting: the attempt ends, the form stays as it was. */
+void
+_kletsen_window_cancel_connect_action (GtkWidget  *widget,
+                                       const char *action_name,
+                                       GVariant   *parameter)
+{
+  KletsenWindow *self = KLETSEN_WINDOW (widget);
+
+  if (!self->connecting)
+    return;
+  self->connect_cancelled = TRUE;
+  kletsen_session_disconnect (self->session);
+}
+
+/**
+ * kletsen_window_auto_connect:
+ *
+ * Signs in at once with the saved server and name, when "remember me" is
+ * on and there is a name: what the settings promise.
+ *
+ * Returns: whether it started connecting
+ */
+gboolean
+kletsen_window_auto_connect (KletsenWindow *self)
+{
+  g_autofree char *name = g_settings_get_string (self->settings, "username");
+
+  if (!g_settings_get_boolean (self->settings, "remember-me") || *name == '\0' || self->connecting ||
+      kletsen_session_get_state (self->session) != KLETSEN_SESSION_DISCONNECTED)
+    return FALSE;
+  _kletsen_window_connect_action (GTK_WIDGET (self), "win.connect", NULL);
+  return self->connecting;
 }
 
 void
@@ -141,6 +178,7 @@ _kletsen_window_connect_action (GtkWidget  *widget,
 
   if (!kletsen_connect_page_check (self->connect_page, &host, &port, &name))
     return;
+  self->connect_cancelled = FALSE;
   set_connecting (self, TRUE);
   kletsen_session_set_tls (self->session, secure, NULL);
   kletsen_session_set_file_port (self->session, g_settings_get_uint (self->settings, secure ? "tls-file-port" : "file-port"));

@@ -76,6 +76,7 @@ struct _KletsenWindow
   guint                 load_pages_id;
   int                   scroll_target; /* the message to scroll to instead of the end, or -1 */
   gboolean              connecting;
+  gboolean              connect_cancelled;
   gboolean              showing_secure; /* the toggle follows the session, not the user */
 };
 
@@ -112,6 +113,10 @@ _kletsen_window_track_dialog (KletsenWindow *self,
 
 void
 _kletsen_window_scroll_to_end (KletsenWindow *self);
+
+void _kletsen_window_cancel_connect_action (GtkWidget  *widget,
+                                            const char *action_name,
+                                            GVariant   *parameter);
 
 /* kletsen-window-files.c: answering an offer (parameter: its transfer id) */
 void _kletsen_window_accept_offer_action  (GtkWidget  *widget,

@@ -680,6 +680,7 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.back", NULL, _kletsen_window_back_action);
   gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, _kletsen_window_reconnect_action);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, _kletsen_window_search_action);
+  gtk_widget_class_install_action (widget_class, "win.cancel-connect", NULL, _kletsen_window_cancel_connect_action);
   gtk_widget_class_install_action (widget_class, "win.accept-offer", "s", _kletsen_window_accept_offer_action);
   gtk_widget_class_install_action (widget_class, "win.save-offer-in", "s", _kletsen_window_save_offer_in_action);
   gtk_widget_class_install_action (widget_class, "win.decline-offer", "s", _kletsen_window_decline_offer_action);
@@ -731,6 +732,8 @@ kletsen_window_init (KletsenWindow *self)
   g_signal_connect (self, "notify::is-active", G_CALLBACK (window_active_cb), NULL);
   g_signal_connect (self, "close-request", G_CALLBACK (close_request_cb), NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.send", FALSE);
+  /* Nothing to log out of before the login. */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.log-out", FALSE);
 }
 
 /**

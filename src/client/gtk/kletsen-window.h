@@ -20,5 +20,6 @@ G_DECLARE_FINAL_TYPE (KletsenWindow, kletsen_window, KLETSEN, WINDOW, AdwApplica
 KletsenWindow  *kletsen_window_new         (GtkApplication *application,
                                             KletsenSession *session);
 KletsenSession *kletsen_window_get_session (KletsenWindow  *self);
+gboolean        kletsen_window_auto_connect (KletsenWindow *self);
 
 G_END_DECLS
