@@ -506,6 +506,7 @@ test_app_stays_right (void)
   g_autoptr(GSettings) settings = g_settings_new (APP_ID);
   g_autoptr(KletsenChatMessage) message = NULL;
   g_autofree char *huge = g_strnfill (20000, 'W');
+  GtkWidget *other;
   KletsenConversation *with_dave;
   KletsenMessageRow *row;
   KletsenWindow *window;
@@ -526,6 +527,11 @@ test_app_stays_right (void)
   dave = headless_login (server, "dave", dave_dir);
   RUN_UNTIL (sidebar_index (window, "dave") >= 0 && sidebar_index (window, "bob") >= 0);
 
+  /* Another window in front: this one is in the background now. */
+  other = gtk_window_new ();
+  gtk_window_present (GTK_WINDOW (other));
+  RUN_UNTIL (!gtk_window_is_active (GTK_WINDOW (window)));
+
   /* dave writes and leaves: his row stays, offline, with the unread count. */
   kletsen_session_send_private_async (dave, "alice", "Ik ben weg", NULL, NULL);
   RUN_UNTIL (kletsen_session_lookup_conversation (session, "dave") != NULL &&
@@ -539,8 +545,12 @@ test_app_stays_right (void)
   /* bob, who said nothing, is not marked offline. */
   g_assert_false (row_says (window->sidebar_list, sidebar_index (window, "bob"), "Offline"));
 
+  /* The window is in the background: a notification, until the conversation is read. */
+  g_assert_true (g_hash_table_contains (window->notifications, "conversation-dave"));
+
   /* The conversation opens and reads; its header says dave is offline. */
   g_signal_emit_by_name (gtk_list_box_get_row_at_index (window->sidebar_list, sidebar_index (window, "dave")), "activate");
+  g_assert_false (g_hash_table_contains (window->notifications, "conversation-dave"));
   with_dave = kletsen_session_lookup_conversation (session, "dave");
   g_assert_true (window->conversation == with_dave);
   g_assert_cmpuint (shown_count (window), ==, 1);
@@ -594,6 +604,15 @@ test_app_stays_right (void)
     file = g_file_new_for_path (path);
     outgoing = kletsen_session_send_file (bob, "alice", file);
     RUN_UNTIL ((incoming = last_offer (session, "bob")) != NULL);
+    {
+      g_autofree char *id = g_strconcat ("offer-", kletsen_file_transfer_get_id (incoming), NULL);
+
+      g_assert_true (g_hash_table_contains (window->notifications, id));
+      kletsen_file_transfer_cancel (outgoing);
+      RUN_UNTIL (kletsen_file_transfer_get_state (incoming) != KLETSEN_TRANSFER_OFFERED);
+      /* Withdrawn with the offer. */
+      g_assert_false (g_hash_table_contains (window->notifications, id));
+    }
     kletsen_file_transfer_cancel (outgoing);
     RUN_UNTIL (kletsen_file_transfer_get_state (incoming) != KLETSEN_TRANSFER_OFFERED);
     g_assert_cmpint (kletsen_file_transfer_get_state (incoming), ==, KLETSEN_TRANSFER_CANCELLED);
@@ -615,6 +634,7 @@ test_app_stays_right (void)
   kletsen_session_disconnect (bob);
   kletsen_session_disconnect (session);
   gtk_window_destroy (GTK_WINDOW (window));
+  gtk_window_destroy (GTK_WINDOW (other));
   kt_remove_tree (alice_dir);
   kt_remove_tree (bob_dir);
   kt_remove_tree (dave_dir);

@@ -84,6 +84,39 @@ preferences_action (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (window));
 }
 
+/* The window that notifications act on: the one there is, shown. */
+static GtkWidget *
+present_window (KletsenApplication *self)
+{
+  g_application_activate (G_APPLICATION (self));
+  return GTK_WIDGET (gtk_application_get_active_window (GTK_APPLICATION (self)));
+}
+
+static void
+open_conversation_action (GSimpleAction *action,
+                          GVariant      *parameter,
+                          gpointer       user_data)
+{
+  const char *peer = g_variant_get_string (parameter, NULL);
+  GtkWidget *window = present_window (user_data);
+
+  if (KLETSEN_IS_WINDOW (window))
+    kletsen_window_open_conversation (KLETSEN_WINDOW (window), *peer ? peer : NULL);
+}
+
+/* Accept, Decline, Join: the window's own actions, from a notification. */
+static void
+window_action (GSimpleAction *action,
+               GVariant      *parameter,
+               gpointer       user_data)
+{
+  GtkWidget *window = present_window (user_data);
+  g_autofree char *name = g_strconcat ("win.", g_action_get_name (G_ACTION (action)), NULL);
+
+  if (window != NULL)
+    gtk_widget_activate_action_variant (window, name, parameter);
+}
+
 static void
 activate_action (GSimpleAction *action,
                  GVariant      *parameter,
@@ -95,6 +128,10 @@ activate_action (GSimpleAction *action,
 static const GActionEntry app_actions[] = {
   { "about", about_action },
   { "activate", activate_action },
+  { "open-conversation", open_conversation_action, "s" },
+  { "accept-offer", window_action, "s" },
+  { "decline-offer", window_action, "s" },
+  { "join-game", window_action },
   { "preferences", preferences_action },
   { "quit", quit_action },
 };

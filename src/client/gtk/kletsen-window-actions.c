@@ -302,8 +302,10 @@ _kletsen_window_game_phase_cb (KletsenWindow *self)
       g_set_weak_pointer (&self->invite_toast, invite);
       self->invite_tick_id = g_timeout_add_seconds (1, invite_tick_cb, self);
       adw_toast_overlay_add_toast (self->toast_overlay, invite);
-      _kletsen_window_notify (self, "game", _("Guessing game"), text);
+      _kletsen_window_notify_game (self, text);
     }
+  else
+    _kletsen_window_withdraw_notification (self, "game");
   gtk_revealer_set_reveal_child (self->game_revealer, phase != KLETSEN_GAME_NONE && chatting);
 }
 

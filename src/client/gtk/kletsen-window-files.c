@@ -164,12 +164,7 @@ void
 _kletsen_window_file_offered_cb (KletsenWindow       *self,
                                  KletsenFileTransfer *transfer)
 {
-  g_autofree char *size = g_format_size (kletsen_file_transfer_get_size (transfer));
-  g_autofree char *body = g_strdup_printf (_("%s wants to send you “%s” (%s)."),
-                                           kletsen_file_transfer_get_peer (transfer),
-                                           kletsen_file_transfer_get_filename (transfer), size);
-
-  _kletsen_window_notify (self, "file-offer", _("Incoming file"), body);
+  _kletsen_window_notify_offer (self, transfer);
 }
 
 static void

@@ -67,6 +67,7 @@ struct _KletsenWindow
   KletsenConversation  *conversation; /* the one shown */
   GtkWidget            *open_dialog;  /* the dialog on screen, if any; weak */
   GHashTable           *drafts;       /* folded peer ("" for everyone) → unsent text */
+  GHashTable           *notifications; /* id → GNotification sent and not withdrawn (kletsen-window-notify.c) */
   GHashTable           *key_dialogs;  /* folded peer → its key-change dialog on screen (borrowed) */
   AdwToast             *invite_toast; /* the game invitation on screen; weak */
   guint                 invite_tick_id;
@@ -101,11 +102,15 @@ void
 _kletsen_window_toast (KletsenWindow *self,
                        const char    *text);
 
-void
-_kletsen_window_notify (KletsenWindow *self,
-                        const char    *id,
-                        const char    *title,
-                        const char    *body);
+/* kletsen-window-notify.c */
+void _kletsen_window_notify_unread         (KletsenWindow       *self,
+                                            KletsenConversation *conversation);
+void _kletsen_window_notify_offer          (KletsenWindow       *self,
+                                            KletsenFileTransfer *transfer);
+void _kletsen_window_notify_game           (KletsenWindow       *self,
+                                            const char          *text);
+void _kletsen_window_withdraw_notification (KletsenWindow       *self,
+                                            const char          *id);
 
 void
 _kletsen_window_track_dialog (KletsenWindow *self,

@@ -131,24 +131,6 @@ _kletsen_window_toast (KletsenWindow *self,
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
 }
 
-/* A desktop notification, only while the window is not what the user looks at. */
-void
-_kletsen_window_notify (KletsenWindow *self,
-                        const char    *id,
-                        const char    *title,
-                        const char    *body)
-{
-  GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-  g_autoptr(GNotification) notification = NULL;
-
-  if (app == NULL || gtk_window_is_active (GTK_WINDOW (self)) || !g_settings_get_boolean (self->settings, "notifications"))
-    return;
-  notification = g_notification_new (title);
-  g_notification_set_body (notification, body);
-  g_notification_set_default_action (notification, "app.activate");
-  g_application_send_notification (app, id, notification);
-}
-
 /* ---- dialogs ---- */
 
 static void
@@ -499,30 +481,7 @@ conversation_unread_cb (KletsenWindow       *self,
                         GParamSpec          *pspec,
                         KletsenConversation *conversation)
 {
-  const char *peer = kletsen_conversation_get_peer (conversation);
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (conversation));
-  g_autoptr(KletsenChatMessage) last = NULL;
-  g_autofree char *title = NULL;
-
-  if (n == 0 || kletsen_conversation_get_unread (conversation) == 0)
-    return;
-  last = g_list_model_get_item (G_LIST_MODEL (conversation), n - 1);
-  /* The room is quiet, except when someone names you. */
-  if (peer == NULL)
-    {
-      if (kletsen_chat_message_get_mentions_me (last))
-        {
-          title = g_strdup_printf (_("%s mentioned you"), kletsen_chat_message_get_sender (last));
-          _kletsen_window_notify (self, "mention", title, kletsen_chat_message_get_text (last));
-        }
-      return;
-    }
-  /* A file offer notifies on its own (file-offered). */
-  if (kletsen_chat_message_get_kind (last) == KLETSEN_MESSAGE_KIND_FILE)
-    return;
-  title = g_strdup_printf (_("Message from %s"), peer);
-  _kletsen_window_notify (self, "private-message", title,
-          kletsen_chat_message_get_encrypted (last) ? _("An encrypted message") : kletsen_chat_message_get_text (last));
+  _kletsen_window_notify_unread (self, conversation);
 }
 
 static void
@@ -609,6 +568,7 @@ kletsen_window_dispose (GObject *object)
   g_clear_object (&self->session);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->drafts, g_hash_table_unref);
+  g_clear_pointer (&self->notifications, g_hash_table_unref);
   g_clear_pointer (&self->key_dialogs, g_hash_table_unref);
   g_clear_handle_id (&self->invite_tick_id, g_source_remove);
   g_clear_weak_pointer (&self->invite_toast);
@@ -714,6 +674,7 @@ kletsen_window_init (KletsenWindow *self)
   gtk_icon_theme_add_resource_path (gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (self))),
                                     "/nl/kletsen/Kletsen/icons");
   self->drafts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->notifications = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->key_dialogs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->scroll_target = -1;
 

@@ -21,5 +21,7 @@ KletsenWindow  *kletsen_window_new         (GtkApplication *application,
                                             KletsenSession *session);
 KletsenSession *kletsen_window_get_session (KletsenWindow  *self);
 gboolean        kletsen_window_auto_connect (KletsenWindow *self);
+void            kletsen_window_open_conversation (KletsenWindow *self,
+                                                  const char    *peer);
 
 G_END_DECLS
