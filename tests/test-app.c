@@ -20,6 +20,7 @@
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
 #include "kletsen-sidebar-row.h"
+#include "kletsen-switcher.h"
 #include "kletsen-test-util.h"
 #include "kletsen-window-private.h"
 
@@ -558,6 +559,22 @@ test_app_stays_right (void)
   g_assert_cmpstr (kletsen_chat_message_get_text (message), ==, "Ik ben weg");
   g_clear_object (&message);
   g_assert_cmpstr (adw_window_title_get_subtitle (window->conversation_title), ==, "Offline");
+
+  /* Ctrl+K: a few letters and Enter open a conversation. */
+  _kletsen_window_show_conversation (window, NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.switch-conversation", NULL);
+  g_assert_true (KLETSEN_IS_SWITCHER (window->open_dialog));
+  {
+    KletsenSwitcher *switcher = KLETSEN_SWITCHER (window->open_dialog);
+
+    /* Everyone, bob and dave; never alice herself. */
+    g_assert_cmpuint (kletsen_switcher_get_n_shown (switcher), ==, 3);
+    kletsen_switcher_set_query (switcher, "DA");
+    g_assert_cmpuint (kletsen_switcher_get_n_shown (switcher), ==, 1);
+    kletsen_switcher_choose_first (switcher);
+  }
+  g_assert_true (window->conversation == with_dave);
+  RUN_UNTIL (window->open_dialog == NULL);
 
   /* A draft for dave stays with dave. */
   kletsen_composer_set_text (window->composer, "Alleen voor dave");

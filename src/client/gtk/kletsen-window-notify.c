@@ -5,7 +5,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-/* Desktop notifications: sent while the window is in the background, each
+/* Getting to a conversation from elsewhere: the quick switcher (Ctrl+K),
+ * and desktop notifications: sent while the window is in the background, each
  * with the next step as its actions (Reply, Accept or Decline a file, Join
  * a game), a click opening the conversation, and withdrawn once they are
  * no longer news: the conversation read, the offer answered or gone, the
@@ -17,6 +18,7 @@
 #include <glib/gi18n.h>
 
 #include "kletsen-protocol.h"
+#include "kletsen-switcher.h"
 #include "kletsen-window-private.h"
 
 /* One notification per conversation ("" is Everyone), offer and game. */
@@ -163,4 +165,29 @@ kletsen_window_open_conversation (KletsenWindow *self,
     return;
   _kletsen_window_show_conversation (self, peer);
   gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+}
+
+static void
+switcher_chosen_cb (KletsenWindow *self,
+                    const char    *peer)
+{
+  kletsen_window_open_conversation (self, *peer ? peer : NULL);
+}
+
+/* Ctrl+K: to any conversation by typing part of its name. */
+void
+_kletsen_window_switch_action (GtkWidget  *widget,
+                               const char *action_name,
+                               GVariant   *parameter)
+{
+  KletsenWindow *self = KLETSEN_WINDOW (widget);
+  KletsenSwitcher *switcher;
+
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "chat") != 0)
+    return;
+  switcher = kletsen_switcher_new (GTK_WINDOW (self), kletsen_session_get_people (self->session),
+                                   kletsen_session_get_username (self->session));
+  g_signal_connect_object (switcher, "chosen", G_CALLBACK (switcher_chosen_cb), self, G_CONNECT_SWAPPED);
+  _kletsen_window_track_dialog (self, GTK_WIDGET (switcher));
+  gtk_window_present (GTK_WINDOW (switcher));
 }

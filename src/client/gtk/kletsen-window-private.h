@@ -111,6 +111,9 @@ void _kletsen_window_notify_game           (KletsenWindow       *self,
                                             const char          *text);
 void _kletsen_window_withdraw_notification (KletsenWindow       *self,
                                             const char          *id);
+void _kletsen_window_switch_action         (GtkWidget           *widget,
+                                            const char          *action_name,
+                                            GVariant            *parameter);
 
 void
 _kletsen_window_track_dialog (KletsenWindow *self,

@@ -142,6 +142,13 @@ untrack_dialog (KletsenWindow *self)
   self->open_dialog = NULL;
 }
 
+static gboolean
+untrack_on_close (KletsenWindow *self)
+{
+  untrack_dialog (self);
+  return FALSE; /* and let it close */
+}
+
 /* Remembers the dialog on screen until it is answered (for the UI tests). */
 void
 _kletsen_window_track_dialog (KletsenWindow *self,
@@ -150,7 +157,11 @@ _kletsen_window_track_dialog (KletsenWindow *self,
   untrack_dialog (self);
   self->open_dialog = dialog;
   g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *)&self->open_dialog);
-  g_signal_connect_object (dialog, "response", G_CALLBACK (untrack_dialog), self, G_CONNECT_SWAPPED);
+  /* A message dialog is done when answered; any other window when closed. */
+  if (g_signal_lookup ("response", G_OBJECT_TYPE (dialog)) != 0)
+    g_signal_connect_object (dialog, "response", G_CALLBACK (untrack_dialog), self, G_CONNECT_SWAPPED);
+  else
+    g_signal_connect_object (dialog, "close-request", G_CALLBACK (untrack_on_close), self, G_CONNECT_SWAPPED);
 }
 
 /* ---- messages ---- */
@@ -641,6 +652,7 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, _kletsen_window_reconnect_action);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, _kletsen_window_search_action);
   gtk_widget_class_install_action (widget_class, "win.cancel-connect", NULL, _kletsen_window_cancel_connect_action);
+  gtk_widget_class_install_action (widget_class, "win.switch-conversation", NULL, _kletsen_window_switch_action);
   gtk_widget_class_install_action (widget_class, "win.accept-offer", "s", _kletsen_window_accept_offer_action);
   gtk_widget_class_install_action (widget_class, "win.save-offer-in", "s", _kletsen_window_save_offer_in_action);
   gtk_widget_class_install_action (widget_class, "win.decline-offer", "s", _kletsen_window_decline_offer_action);
@@ -652,6 +664,7 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_j, GDK_CONTROL_MASK, "win.join-game", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i, GDK_CONTROL_MASK, "win.show-fingerprints", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_k, GDK_CONTROL_MASK, "win.switch-conversation", NULL);
 }
 
 static void
