@@ -54,5 +54,13 @@ with tempfile.TemporaryDirectory() as dest:
     check("Een gebruikersnaam heeft 3 tot 14 letters" in r.stderr, "kletsen-cli speaks Dutch: " + r.stderr.strip())
     check(r.returncode == 1, "and exits with status 1 (got %d)" % r.returncode)
 
+# Run from the build tree, with no environment: its own catalogue (build/po).
+env = dict(os.environ, LANGUAGE="nl", LANG=lang, LC_ALL="")
+env.pop("KLETSEN_LOCALEDIR", None)
+r = subprocess.run([os.path.join(build, "src/client/kletsen-cli"), "--name", "x", "--port", "1", "list"],
+                   capture_output=True, text=True, env=env)
+check("Een gebruikersnaam heeft 3 tot 14 letters" in r.stderr,
+      "the uninstalled kletsen-cli finds its translations by itself: " + r.stderr.strip())
+
 print("1..%d" % len(results))
 sys.exit(0 if all(results) else 1)

@@ -347,9 +347,7 @@ main (int    argc,
   Cli cli = { 0 };
 
   setlocale (LC_ALL, "");
-  /* KLETSEN_LOCALEDIR points at the catalogues of a tree that is not
-     * installed where it was configured for (tests, relocated installs). */
-    bindtextdomain (GETTEXT_PACKAGE, g_getenv ("KLETSEN_LOCALEDIR") ? g_getenv ("KLETSEN_LOCALEDIR") : LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, kletsen_locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
   g_option_context_add_main_entries (context, entries, NULL);

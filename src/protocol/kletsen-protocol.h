@@ -13,6 +13,7 @@
 #include "kletsen-json-check.h"
 #include "kletsen-message.h"
 #include "kletsen-side-channel.h"
+#include "kletsen-uninstalled.h"
 
 /* The default ports of protocol.md §1. */
 #define KLETSEN_DEFAULT_PORT      1337

@@ -236,9 +236,7 @@ main (int    argc,
     };
 
     setlocale (LC_ALL, "");
-    /* KLETSEN_LOCALEDIR points at the catalogues of a tree that is not
-     * installed where it was configured for (tests, relocated installs). */
-    bindtextdomain (GETTEXT_PACKAGE, g_getenv ("KLETSEN_LOCALEDIR") ? g_getenv ("KLETSEN_LOCALEDIR") : LOCALEDIR);
+    bindtextdomain (GETTEXT_PACKAGE, kletsen_locale_dir ());
     bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
     context = g_option_context_new (NULL);

@@ -10,6 +10,8 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 
+#include "kletsen-uninstalled.h"
+
 #include "kletsen-application.h"
 
 int
@@ -19,9 +21,10 @@ main (int    argc,
   g_autoptr(KletsenApplication) app = NULL;
 
   setlocale (LC_ALL, "");
-  /* KLETSEN_LOCALEDIR points at the catalogues of a tree that is not
-     * installed where it was configured for (tests, relocated installs). */
-    bindtextdomain (GETTEXT_PACKAGE, g_getenv ("KLETSEN_LOCALEDIR") ? g_getenv ("KLETSEN_LOCALEDIR") : LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, kletsen_locale_dir ());
+  /* From the build tree, the schema the build compiled; installed, the system's. */
+  if (kletsen_running_uninstalled ())
+    g_setenv ("GSETTINGS_SCHEMA_DIR", BUILD_ROOT "/data", FALSE);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
