@@ -153,6 +153,25 @@ find_row (GtkWidget          *widget,
   return NULL;
 }
 
+/* A visible widget of @type inside @widget. */
+static GtkWidget *
+find_visible (GtkWidget *widget,
+              GType      type)
+{
+  if (!gtk_widget_get_visible (widget))
+    return NULL;
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_visible (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 /* A visible button whose label is @label, inside @widget. */
 static GtkWidget *
 find_button (GtkWidget  *widget,
@@ -382,6 +401,39 @@ test_app (void)
     gtk_menu_button_popup (window->transfers_button);
     save_shot (GTK_WIDGET (gtk_menu_button_get_popover (window->transfers_button)), "transfers.png");
     gtk_menu_button_popdown (window->transfers_button);
+  }
+
+  /* An image pasted into the composer is sent as a file, with a preview. */
+  {
+    static const guchar pixels[] = { 255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255 };
+    g_autoptr(GBytes) bytes = g_bytes_new_static (pixels, sizeof pixels);
+    g_autoptr(GdkTexture) texture = gdk_memory_texture_new (2, 2, GDK_MEMORY_R8G8B8A8, bytes, 8);
+    g_autoptr(KletsenFileTransfer) offered = NULL;
+    g_autoptr(GFile) bob_folder = g_file_new_for_path (bob_dir);
+    KletsenFileTransfer *outgoing = NULL;
+    KletsenMessageRow *row;
+
+    g_signal_connect (bob, "file-offered", G_CALLBACK (kt_store_object_cb), &offered);
+    _kletsen_window_show_conversation (window, "bob");
+    gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (window)), texture);
+    g_signal_emit_by_name (kletsen_composer_get_view (window->composer), "paste-clipboard");
+    RUN_UNTIL ((message = shown_message (window, shown_count (window) - 1)) &&
+               kletsen_chat_message_get_kind (message) == KLETSEN_MESSAGE_KIND_FILE &&
+               kletsen_file_transfer_get_direction (kletsen_chat_message_get_transfer (message)) == KLETSEN_TRANSFER_SEND);
+    outgoing = kletsen_chat_message_get_transfer (message);
+    g_assert_true (g_str_has_prefix (kletsen_file_transfer_get_filename (outgoing), "Pasted image"));
+    g_assert_true (g_str_has_suffix (kletsen_file_transfer_get_filename (outgoing), ".png"));
+    /* Nothing was pasted as text. */
+    g_assert_true (kletsen_composer_is_blank (window->composer));
+    RUN_UNTIL (offered != NULL);
+    kletsen_session_accept_file (bob, offered, bob_folder);
+    RUN_UNTIL (kletsen_file_transfer_get_state (outgoing) >= KLETSEN_TRANSFER_DONE &&
+               kletsen_file_transfer_get_state (offered) >= KLETSEN_TRANSFER_DONE);
+    g_assert_cmpint (kletsen_file_transfer_get_state (offered), ==, KLETSEN_TRANSFER_DONE);
+    RUN_UNTIL ((row = find_row (GTK_WIDGET (window->message_list), message)) != NULL &&
+               find_visible (GTK_WIDGET (row), GTK_TYPE_PICTURE) != NULL);
+    g_signal_handlers_disconnect_by_data (bob, &offered);
+    g_clear_object (&message);
   }
 
   /* The game: start it from the window, bob joins, guess through the panel. */

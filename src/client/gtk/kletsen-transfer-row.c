@@ -254,10 +254,13 @@ kletsen_transfer_row_new (KletsenFileTransfer *transfer)
   if (!sending && kletsen_file_transfer_get_id (transfer) != NULL)
     {
       GtkButton *buttons[] = { self->decline_button, self->save_as_button, self->accept_button };
+      const char *actions[] = { "win.decline-offer", "win.save-offer-in", "win.accept-offer" };
 
       /* The window's actions, told which offer by its id. */
       for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
         gtk_actionable_set_action_target (GTK_ACTIONABLE (buttons[i]), "s", kletsen_file_transfer_get_id (transfer));
+      for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
+        gtk_actionable_set_action_name (GTK_ACTIONABLE (buttons[i]), actions[i]);
     }
   gtk_image_set_from_icon_name (self->icon, sending ? "document-send-symbolic" : "folder-download-symbolic");
   gtk_label_set_text (self->name_label, title);

@@ -195,6 +195,28 @@ _kletsen_window_files_pasted_cb (KletsenWindow *self,
   send_files (self, files);
 }
 
+/* Where dragged files will go, said before they are dropped. */
+void
+_kletsen_window_drag_hover_cb (KletsenWindow *self,
+                               GParamSpec    *pspec,
+                               GtkDropTarget *target)
+{
+  gboolean hovering = gtk_drop_target_get_current_drop (target) != NULL;
+  const char *peer = _kletsen_window_current_peer (self);
+  g_autofree char *text = NULL;
+
+  if (hovering)
+    {
+      if (peer != NULL)
+        text = g_strdup_printf (_("Drop to send to %s"), peer);
+      else
+        text = g_strdup (_("Files go to one person, not to everyone: open a conversation with them first"));
+      gtk_label_set_text (self->drop_hint_label, text);
+    }
+  gtk_revealer_set_reveal_child (self->drop_hint, hovering &&
+                                 g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "chat") == 0);
+}
+
 gboolean
 _kletsen_window_drop_cb (GtkDropTarget *target,
                          const GValue  *value,
@@ -205,6 +227,9 @@ _kletsen_window_drop_cb (GtkDropTarget *target,
   GSList *list = g_value_get_boxed (value);
   g_autoptr(GListStore) files = g_list_store_new (G_TYPE_FILE);
 
+  gtk_revealer_set_reveal_child (self->drop_hint, FALSE);
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "chat") != 0)
+    return FALSE;
   for (GSList *l = list; l != NULL; l = l->next)
     g_list_store_append (files, l->data);
   send_files (self, G_LIST_MODEL (files));

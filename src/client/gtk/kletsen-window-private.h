@@ -44,6 +44,8 @@ struct _KletsenWindow
   AdwStatusPage        *search_status;
   GtkBox               *content;
   AdwWindowTitle       *conversation_title;
+  GtkRevealer          *drop_hint;
+  GtkLabel             *drop_hint_label;
   GtkRevealer          *connection_banner;
   GtkLabel             *connection_banner_label;
   GtkMenuButton        *transfers_button;
@@ -181,6 +183,11 @@ _kletsen_window_transfers_changed_cb (KletsenWindow *self);
 void
 _kletsen_window_file_offered_cb (KletsenWindow       *self,
                                  KletsenFileTransfer *transfer);
+
+void
+_kletsen_window_drag_hover_cb (KletsenWindow *self,
+                               GParamSpec    *pspec,
+                               GtkDropTarget *target);
 
 gboolean
 _kletsen_window_drop_cb (GtkDropTarget *target,

@@ -611,6 +611,8 @@ kletsen_window_class_init (KletsenWindowClass *klass)
   BIND (sidebar_list);
   BIND (content);
   BIND (conversation_title);
+  BIND (drop_hint);
+  BIND (drop_hint_label);
   BIND (connection_banner);
   BIND (connection_banner_label);
   BIND (transfers_button);
@@ -696,9 +698,12 @@ kletsen_window_init (KletsenWindow *self)
   g_signal_connect (factory, "unbind", G_CALLBACK (message_unbind_cb), self);
   gtk_list_view_set_factory (self->message_list, factory);
 
+  /* Files dropped anywhere on the window go to the person shown; while
+   * they are dragged over it, the conversation says where they will go. */
   drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (drop, "drop", G_CALLBACK (_kletsen_window_drop_cb), self);
-  gtk_widget_add_controller (GTK_WIDGET (self->content), GTK_EVENT_CONTROLLER (drop));
+  g_signal_connect_swapped (drop, "notify::current-drop", G_CALLBACK (_kletsen_window_drag_hover_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 
   g_signal_connect_swapped (self->secure_toggle, "toggled", G_CALLBACK (secure_toggled_cb), self);
   g_signal_connect_swapped (self->game_panel, "guess", G_CALLBACK (_kletsen_window_panel_guess_cb), self);
