@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kletsen-message-row.h"
+#include "kletsen-preferences-window.h"
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
 #include "kletsen-sidebar-row.h"
@@ -1051,10 +1052,121 @@ test_app_sign_in (void)
   kt_remove_tree (dir2);
 }
 
+/* Whether a screen reader has something to say for @widget. */
+static gboolean
+has_name (GtkWidget *widget)
+{
+  GtkWidget *child = gtk_widget_get_first_child (widget);
+
+  if (gtk_test_accessible_has_property (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_PROPERTY_LABEL) ||
+      gtk_test_accessible_has_relation (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_RELATION_LABELLED_BY))
+    return TRUE;
+  if (GTK_IS_BUTTON (widget) && gtk_button_get_label (GTK_BUTTON (widget)) != NULL)
+    return TRUE;
+  if (GTK_IS_MENU_BUTTON (widget) && gtk_menu_button_get_label (GTK_MENU_BUTTON (widget)) != NULL)
+    return TRUE;
+  /* A button whose content is a label says that label. */
+  return GTK_IS_BUTTON (widget) && child != NULL && GTK_IS_LABEL (child);
+}
+
+static void
+collect_unnamed (GtkWidget *widget,
+                 GString   *unnamed)
+{
+  gboolean control = GTK_IS_BUTTON (widget) || GTK_IS_MENU_BUTTON (widget) || GTK_IS_SWITCH (widget) ||
+                     GTK_IS_TEXT_VIEW (widget) || GTK_IS_SEARCH_ENTRY (widget) || GTK_IS_LIST_BOX (widget) ||
+                     GTK_IS_LIST_VIEW (widget);
+
+  /* Hidden, nothing is read; the insides of GTK's and Adwaita's own
+   * widgets (a menu button's toggle, a preferences group's list) are
+   * theirs to name. */
+  if (!gtk_widget_get_visible (widget) || !gtk_widget_get_child_visible (widget) ||
+      GTK_IS_SCROLLBAR (widget) || GTK_IS_WINDOW_CONTROLS (widget) || GTK_IS_SPIN_BUTTON (widget) ||
+      ADW_IS_ENTRY_ROW (widget) || GTK_IS_POPOVER_MENU (widget) ||
+      (GTK_IS_LIST_BOX (widget) && gtk_widget_get_ancestor (widget, ADW_TYPE_PREFERENCES_GROUP) != NULL))
+    return;
+  if (control && !has_name (widget))
+    g_string_append_printf (unnamed, "%s%s in %s in %s (tooltip “%s”)", unnamed->len ? ", " : "",
+                            G_OBJECT_TYPE_NAME (widget), G_OBJECT_TYPE_NAME (gtk_widget_get_parent (widget)),
+                            G_OBJECT_TYPE_NAME (gtk_widget_get_parent (gtk_widget_get_parent (widget))),
+                            gtk_widget_get_tooltip_text (widget) ? gtk_widget_get_tooltip_text (widget) : "");
+  if (GTK_IS_MENU_BUTTON (widget))
+    return;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    collect_unnamed (child, unnamed);
+}
+
+/* Every control of the window, on the connect screen and in a private
+ * encrypted conversation with a file and a game, has an accessible name. */
+static void
+test_app_accessible_names (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *bob_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", server->port);
+  g_autoptr(KletsenSession) session = kletsen_session_new (dir);
+  g_autoptr(KletsenSession) bob = NULL;
+  g_autoptr(GString) unnamed = g_string_new (NULL);
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  KletsenWindow *window;
+
+  g_settings_set_uint (settings, "file-port", server->file_port);
+  window = kletsen_window_new (NULL, session);
+  gtk_window_present (GTK_WINDOW (window));
+  collect_unnamed (GTK_WIDGET (window), unnamed);
+  g_assert_cmpstr (unnamed->str, ==, "");
+
+  gtk_editable_set_text (GTK_EDITABLE (window->host_row), "127.0.0.1");
+  gtk_switch_set_active (window->secure_switch, FALSE);
+  gtk_editable_set_text (GTK_EDITABLE (window->port_row), port);
+  gtk_editable_set_text (GTK_EDITABLE (window->username_row), "alice");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+  bob = headless_login (server, "bob", bob_dir);
+  RUN_UNTIL (sidebar_index (window, "bob") >= 0);
+  _kletsen_window_show_conversation (window, "bob");
+  {
+    g_autofree char *path = g_build_filename (bob_dir, "plan.txt", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+    g_autoptr(KletsenFileTransfer) offer = NULL;
+
+    g_assert_true (g_file_set_contents (path, "stap 1\n", -1, NULL));
+    kletsen_session_send_file (bob, "alice", file);
+    RUN_UNTIL ((offer = last_offer (session, "bob")) != NULL);
+  }
+  kletsen_session_send_private_async (bob, "alice", "Hoi", NULL, NULL);
+  RUN_UNTIL (shown_count (window) >= 2);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.search", NULL);
+  for (guint i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  collect_unnamed (GTK_WIDGET (window), unnamed);
+  g_assert_cmpstr (unnamed->str, ==, "");
+
+  /* And Preferences. */
+  {
+    GtkWidget *preferences = kletsen_preferences_window_new (GTK_WINDOW (window));
+
+    gtk_window_present (GTK_WINDOW (preferences));
+    collect_unnamed (preferences, unnamed);
+    g_assert_cmpstr (unnamed->str, ==, "");
+    gtk_window_destroy (GTK_WINDOW (preferences));
+  }
+
+  kletsen_session_disconnect (bob);
+  kletsen_session_disconnect (session);
+  gtk_window_destroy (GTK_WINDOW (window));
+  kt_remove_tree (dir);
+  kt_remove_tree (bob_dir);
+}
+
 int
 main (int    argc,
       char **argv)
 {
+  /* GTK's test accessibility backend: what a screen reader would get,
+   * readable by the tests. */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
 
@@ -1064,6 +1176,7 @@ main (int    argc,
   g_test_add_func ("/app/history", test_app_history);
   g_test_add_func ("/app/timeline", test_app_timeline);
   g_test_add_func ("/app/sign-in", test_app_sign_in);
+  g_test_add_func ("/app/accessible-names", test_app_accessible_names);
 
   return g_test_run ();
 }
