@@ -154,6 +154,23 @@ find_row (GtkWidget          *widget,
   return NULL;
 }
 
+/* @widget or a descendant with the style class @name. */
+static GtkWidget *
+find_with_class (GtkWidget  *widget,
+                 const char *name)
+{
+  if (gtk_widget_has_css_class (widget, name))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_with_class (child, name);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 /* A visible widget of @type inside @widget. */
 static GtkWidget *
 find_visible (GtkWidget *widget,
@@ -952,7 +969,7 @@ test_app_timeline (void)
              g_strcmp0 (kletsen_chat_message_get_text (message), "Hoi Alice, kom je ook?") == 0);
   g_assert_true (kletsen_chat_message_get_mentions_me (message));
   RUN_UNTIL ((row = find_row (GTK_WIDGET (window->message_list), message)) != NULL);
-  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (row), "kletsen-mention"));
+  g_assert_nonnull (find_with_class (GTK_WIDGET (row), "kletsen-mention"));
   g_clear_object (&message);
 
   kletsen_session_disconnect (bob);

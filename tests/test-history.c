@@ -554,6 +554,30 @@ test_where_you_left_off (Fixture       *f,
   g_assert_null (kletsen_conversation_get_first_unread (after));
 }
 
+/* A room message that named the user stands out again after a restart. */
+static void
+test_mentions_restored (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(KletsenHistory) history = open_store (f);
+  g_autoptr(KletsenConversation) everyone = kletsen_conversation_new (NULL);
+  g_autoptr(KletsenChatMessage) named = add (history, NULL, "bob", "Alice, kom je?", KLETSEN_MESSAGE_STATE_RECEIVED);
+  g_autoptr(KletsenChatMessage) other = add (history, NULL, "bob", "aliceblue is een kleur", KLETSEN_MESSAGE_STATE_RECEIVED);
+  g_autoptr(KletsenChatMessage) mine = add (history, NULL, "alice", "ik, alice", KLETSEN_MESSAGE_STATE_SENT);
+  g_autoptr(KletsenChatMessage) first = NULL;
+  g_autoptr(KletsenChatMessage) second = NULL;
+  g_autoptr(KletsenChatMessage) third = NULL;
+
+  kletsen_conversation_set_history (everyone, history, "alice");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (everyone)), ==, 3);
+  first = g_list_model_get_item (G_LIST_MODEL (everyone), 0);
+  second = g_list_model_get_item (G_LIST_MODEL (everyone), 1);
+  third = g_list_model_get_item (G_LIST_MODEL (everyone), 2);
+  g_assert_true (kletsen_chat_message_get_mentions_me (first));
+  g_assert_false (kletsen_chat_message_get_mentions_me (second));
+  g_assert_false (kletsen_chat_message_get_mentions_me (third));
+}
+
 /* ---- through sessions on the real server ---- */
 
 static KletsenSession *
@@ -735,6 +759,7 @@ main (int    argc,
   ADD ("/history/clear", test_clear);
   ADD ("/history/window", test_window);
   ADD ("/history/where-you-left-off", test_where_you_left_off);
+  ADD ("/history/mentions-restored", test_mentions_restored);
   ADD ("/history/session", test_session);
   ADD ("/history/cli", test_cli);
 #undef ADD

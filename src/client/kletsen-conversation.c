@@ -321,6 +321,10 @@ bytes_between (KletsenConversation *self,
 }
 
 static void
+mark_mentions (KletsenConversation *self,
+               GPtrArray           *page);
+
+static void
 splice (KletsenConversation *self,
         guint                position,
         guint                removed,
@@ -329,10 +333,30 @@ splice (KletsenConversation *self,
   self->text_bytes -= bytes_between (self, position, position + removed);
   if (added != NULL)
     self->text_bytes += text_bytes (added);
+  if (added != NULL && self->history != NULL)
+    mark_mentions (self, added);
   g_list_store_splice (self->messages, position, removed, added ? added->pdata : NULL, added ? added->len : 0);
   g_list_model_items_changed (G_LIST_MODEL (self), position, removed, added ? added->len : 0);
   for (guint i = 0; added != NULL && i < added->len; i++)
     watch_state (self, added->pdata[i]);
+}
+
+/* What the history brings back is marked as when it came: a room message
+ * that names the user stands out again. */
+static void
+mark_mentions (KletsenConversation *self,
+               GPtrArray           *page)
+{
+  if (self->peer != NULL || self->me == NULL)
+    return;
+  for (guint i = 0; i < page->len; i++)
+    {
+      KletsenChatMessage *m = page->pdata[i];
+
+      if (kletsen_chat_message_get_kind (m) == KLETSEN_MESSAGE_KIND_TEXT &&
+          g_strcmp0 (kletsen_chat_message_get_sender (m), self->me) != 0)
+        kletsen_chat_message_set_mentions_me (m, kletsen_text_mentions (kletsen_chat_message_get_text (m), self->me));
+    }
 }
 
 /* How many of the oldest (@oldest) or newest to drop to fit the window. */

@@ -22,6 +22,7 @@ struct _KletsenMessageRow
   /* template widgets */
   GtkLabel           *day_label;
   GtkBox             *new_line;
+  GtkBox             *body;
   GtkBox             *header;
   GtkLabel           *sender_label;
   GtkImage           *lock_icon;
@@ -223,6 +224,7 @@ kletsen_message_row_class_init (KletsenMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, day_label);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, new_line);
   gtk_widget_class_bind_template_callback (widget_class, activate_link_cb);
+  gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, body);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, header);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, sender_label);
   gtk_widget_class_bind_template_child (widget_class, KletsenMessageRow, lock_icon);
@@ -378,9 +380,9 @@ kletsen_message_row_bind (KletsenMessageRow  *self,
   }
   gtk_widget_set_visible (GTK_WIDGET (self->show_all_button), truncated);
   if (kletsen_chat_message_get_mentions_me (message))
-    gtk_widget_add_css_class (GTK_WIDGET (self), "kletsen-mention");
+    gtk_widget_add_css_class (GTK_WIDGET (self->body), "kletsen-mention");
   else
-    gtk_widget_remove_css_class (GTK_WIDGET (self), "kletsen-mention");
+    gtk_widget_remove_css_class (GTK_WIDGET (self->body), "kletsen-mention");
 
   /* System lines are quiet and centred; error items stand out. */
   gtk_label_set_xalign (self->text_label, kind == KLETSEN_MESSAGE_KIND_SYSTEM ? 0.5 : 0);
