@@ -78,6 +78,9 @@ kt_server_start (const char *first_arg,
   server = g_new0 (KtServer, 1);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  /* KLETSEN_TEST_SERVER_STDERR=PATH: what the server logs goes to that file. */
+  if (g_getenv ("KLETSEN_TEST_SERVER_STDERR") != NULL)
+    g_subprocess_launcher_set_stderr_file_path (launcher, g_getenv ("KLETSEN_TEST_SERVER_STDERR"));
   server->process = g_subprocess_launcher_spawnv (launcher, (const char * const *)argv->pdata, &error);
   g_assert_no_error (error);
 

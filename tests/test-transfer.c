@@ -10,6 +10,7 @@
 
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -582,6 +583,144 @@ expect_closed (KtClient *side)
 
 /* Side-channel connections that are wrong in any way are closed at once, and
  * a transfer in progress does not notice. */
+/* A side-channel connection from @source (an address of the loopback net). */
+static KtClient *
+side_connect_from (KtServer   *server,
+                   const char *source,
+                   const char *header,
+                   gsize       len)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) from = g_inet_address_new_from_string (source);
+  g_autoptr(GSocketAddress) local = g_inet_socket_address_new (from, 0);
+  g_autoptr(GInetAddress) to_address = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) to = g_inet_socket_address_new (to_address, server->file_port);
+  KtClient *side = g_new0 (KtClient, 1);
+
+  side->socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (side->socket, local, FALSE, &error));
+  g_assert_true (g_socket_connect (side->socket, to, NULL, &error));
+  g_assert_no_error (error);
+  g_socket_set_timeout (side->socket, 10);
+  side->buffer = g_string_new (NULL);
+  kt_client_send_raw (side, header, len);
+  return side;
+}
+
+#define SECRET_A "0123456789abcdef0123456789abcdef"
+#define SECRET_B "fedcba9876543210fedcba9876543210"
+
+/* issue 20: a transferId alone no longer takes a role. With role secrets
+ * (extension) a third user who knows the id cannot take the download, the
+ * downloader cannot pose as the uploader, and a wrong secret is closed;
+ * the real sides, with theirs, still get the file. Without secrets a role is
+ * bound to its user's chat address. Logs never show an id. */
+static void
+test_role_secrets (void)
+{
+  g_autofree char *log_path = g_build_filename (g_get_tmp_dir (), "kletsen-role-secrets.log", NULL);
+  g_autoptr(KtServer) server = NULL;
+  g_autoptr(KtClient) a = NULL;
+  g_autoptr(KtClient) b = NULL;
+  g_autoptr(JsonObject) offered = NULL;
+  g_autoptr(JsonObject) outcome = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *log = NULL;
+  static const char data[] = "the real file";
+  g_autofree char *sha = g_compute_checksum_for_string (G_CHECKSUM_SHA256, data, -1);
+
+  g_setenv ("KLETSEN_TEST_SERVER_STDERR", log_path, TRUE);
+  server = kt_server_start ("--verbose", NULL);
+  g_unsetenv ("KLETSEN_TEST_SERVER_STDERR");
+  a = kt_client_login (server, "alice");
+  b = kt_client_login (server, "bob");
+  drain (a, "JOINED", 1);
+
+  /* Malformed secrets are refused. */
+  kt_client_send (a, "FILE_TRANSFER_REQUEST {\"receiver\":\"bob\",\"filename\":\"x\",\"roleSecret\":\"short\"}");
+  kt_client_expect_bare (a, "PARSE_ERROR");
+
+  kt_client_send (a, "FILE_TRANSFER_REQUEST {\"receiver\":\"bob\",\"filename\":\"f.txt\",\"size\":%zu,"
+                     "\"checksum\":\"%s\",\"roleSecret\":\"" SECRET_A "\"}", strlen (data), sha);
+  offered = kt_client_expect (b, "FILE_TRANSFER_REQUEST");
+  /* The server says it checks secrets. */
+  g_assert_cmpstr (json_object_get_string_member (offered, "roleSecret"), ==, "required");
+  id = g_strdup (json_object_get_string_member (offered, "transferId"));
+  kt_client_send (b, "FILE_TRANSFER_RESPONSE {\"transferId\":\"%s\",\"status\":\"OK\",\"roleSecret\":\"" SECRET_B "\"}", id);
+  outcome = kt_client_expect (a, "FILE_TRANSFER_RESPONSE");
+  g_assert_cmpstr (json_object_get_string_member (outcome, "status"), ==, "OK");
+  g_assert_cmpstr (json_object_get_string_member (outcome, "roleSecret"), ==, "required");
+  /* The other side's secret is never sent to anyone. */
+  g_assert_false (json_object_has_member (offered, "secret"));
+
+  {
+    g_autofree char *down_bare = g_strdup_printf ("%sR", id);
+    g_autofree char *up_bare = g_strdup_printf ("%sS", id);
+    g_autofree char *up_wrong = g_strdup_printf ("%sS" SECRET_B, id);
+    g_autofree char *down_right = g_strdup_printf ("%sR" SECRET_B, id);
+    g_autofree char *up_right = g_strdup_printf ("%sS" SECRET_A, id);
+    g_autoptr(KtClient) thief = side_connect_from (server, "127.0.0.1", down_bare, 37);
+    g_autoptr(KtClient) poser = side_connect_from (server, "127.0.0.1", up_bare, 37);
+    g_autoptr(KtClient) guesser = side_connect_from (server, "127.0.0.1", up_wrong, 69);
+    g_autoptr(KtClient) down = NULL;
+    g_autoptr(KtClient) up = NULL;
+    Download result;
+
+    /* The id alone, without the secret: 32 more bytes are waited for, then
+     * the connection is closed; a wrong secret at once. */
+    g_socket_shutdown (thief->socket, FALSE, TRUE, NULL);
+    g_socket_shutdown (poser->socket, FALSE, TRUE, NULL);
+    expect_closed (thief);
+    expect_closed (poser);
+    expect_closed (guesser);
+    /* The real sides, with their secrets. */
+    down = side_connect_from (server, "127.0.0.1", down_right, 69);
+    up = side_connect_from (server, "127.0.0.1", up_right, 69);
+    kt_client_send_raw (up, data, strlen (data));
+    g_socket_shutdown (up->socket, FALSE, TRUE, NULL);
+    download (down, 0, 4096, &result, NULL, NULL);
+    g_assert_false (result.reset);
+    g_assert_cmpuint (result.bytes, ==, strlen (data));
+    g_assert_cmpstr (result.sha, ==, sha);
+    g_free (result.sha);
+  }
+
+  /* Without secrets (the original protocol): bound to the chat address. */
+  {
+    g_autofree char *plain = offer (a, b, "g.txt", 1, SHA_OF_NOTHING);
+    g_autofree char *header = g_strdup_printf ("%sR", plain);
+    g_autoptr(KtClient) other = NULL;
+    g_autoptr(KtClient) same = NULL;
+
+    answer (b, a, plain, TRUE);
+    other = side_connect_from (server, "127.0.0.2", header, 37);
+    expect_closed (other);
+    same = side_connect_from (server, "127.0.0.1", header, 37);
+    /* Taken: a second downloader from the right address is refused. */
+    {
+      g_autoptr(KtClient) second = side_connect_from (server, "127.0.0.1", header, 37);
+
+      expect_closed (second);
+    }
+  }
+
+  g_assert_cmpint (kt_server_stop (server), ==, 0);
+  g_clear_pointer (&server, kt_server_free);
+  g_assert_true (g_file_get_contents (log_path, &log, NULL, NULL));
+  /* The log names transfers by a short hash, never by their id. */
+  g_assert_null (strstr (log, id));
+  {
+    g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, id, -1);
+
+    digest[8] = '\0';
+    g_assert_nonnull (strstr (log, digest));
+  }
+  g_assert_nonnull (strstr (log, "wrong role secret"));
+  g_assert_nonnull (strstr (log, "not from its user's address"));
+  g_remove (log_path);
+}
+
 static void
 test_relay_bad_peers (void)
 {
@@ -773,6 +912,7 @@ main (int    argc,
   g_test_add_func ("/transfer/relay/downloader-first", test_relay_downloader_first);
   g_test_add_func ("/transfer/relay/slow-downloader", test_relay_slow_downloader);
   g_test_add_func ("/transfer/relay/bad-peers", test_relay_bad_peers);
+  g_test_add_func ("/transfer/role-secrets", test_role_secrets);
   g_test_add_func ("/transfer/relay/downloader-drops", test_relay_downloader_drops);
 
   return g_test_run ();

@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+#include <gnutls/crypto.h>
+
 #include <errno.h>
 #include <glib/gi18n-lib.h>
 #include <string.h>
@@ -37,6 +39,8 @@ struct _KletsenFileTransfer
   char                     *filename;
   char                     *checksum;
   char                     *id;
+  char                      role_secret[KLETSEN_ROLE_SECRET_LEN + 1]; /* ours alone: proves our side-channel role */
+  gboolean                  uses_role_secret; /* the server said it checks it */
   GFile                    *file;      /* sending: the source; receiving: the result, once done */
   GFile                    *folder;    /* receiving: where it goes */
   GFile                    *part;      /* receiving: the temporary file */
@@ -183,7 +187,36 @@ kletsen_file_transfer_class_init (KletsenFileTransferClass *klass)
 static void
 kletsen_file_transfer_init (KletsenFileTransfer *self)
 {
+  guchar random[KLETSEN_ROLE_SECRET_LEN / 2];
+
   self->cancellable = g_cancellable_new ();
+  /* A secret of our own for this transfer's side channel (extension): the
+   * transferId is known to both sides and to anyone who saw it; this is
+   * known to us and the server only. */
+  if (gnutls_rnd (GNUTLS_RND_KEY, random, sizeof random) != 0)
+    g_error ("no random numbers for a transfer's secret");
+  for (guint i = 0; i < sizeof random; i++)
+    g_snprintf (self->role_secret + 2 * i, 3, "%02x", random[i]);
+}
+
+void
+_kletsen_file_transfer_set_uses_role_secret (KletsenFileTransfer *self,
+                                             gboolean             uses)
+{
+  self->uses_role_secret = uses;
+}
+
+gboolean
+_kletsen_file_transfer_get_uses_role_secret (KletsenFileTransfer *self)
+{
+  return self->uses_role_secret;
+}
+
+/* The roleSecret to send with our offer or answer, and on the side channel. */
+const char *
+_kletsen_file_transfer_get_role_secret (KletsenFileTransfer *self)
+{
+  return self->role_secret;
 }
 
 /* ---- getters ---- */
@@ -881,10 +914,14 @@ _kletsen_file_transfer_run_on_stream (KletsenFileTransfer *self,
   else
     self->input = g_object_ref (g_io_stream_get_input_stream (stream));
 
-  header = g_malloc (KLETSEN_SIDE_HEADER_LEN);
+  /* The header, and our role's secret right behind it where the server
+   * checks one. */
+  header = g_malloc (KLETSEN_SIDE_HEADER_LEN + KLETSEN_ROLE_SECRET_LEN);
   kletsen_side_header_write (header, self->id,
                              self->direction == KLETSEN_TRANSFER_SEND ? KLETSEN_SIDE_UPLOADER : KLETSEN_SIDE_DOWNLOADER);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), header, KLETSEN_SIDE_HEADER_LEN,
+  memcpy (header + KLETSEN_SIDE_HEADER_LEN, self->role_secret, KLETSEN_ROLE_SECRET_LEN);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), header,
+                                   KLETSEN_SIDE_HEADER_LEN + (self->uses_role_secret ? KLETSEN_ROLE_SECRET_LEN : 0),
                                    G_PRIORITY_DEFAULT,
                                    self->cancellable, header_sent_cb, g_object_ref (self));
   /* The header lives until the write completes. */

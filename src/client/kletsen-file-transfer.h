@@ -59,6 +59,10 @@ char                    *kletsen_file_transfer_safe_name       (const char      
 /* Driven by KletsenSession. */
 KletsenFileTransfer     *_kletsen_file_transfer_new_outgoing   (const char          *peer,
                                                                 GFile               *file);
+const char              *_kletsen_file_transfer_get_role_secret (KletsenFileTransfer *self);
+void                     _kletsen_file_transfer_set_uses_role_secret (KletsenFileTransfer *self,
+                                                                      gboolean             uses);
+gboolean                 _kletsen_file_transfer_get_uses_role_secret (KletsenFileTransfer *self);
 KletsenFileTransfer     *_kletsen_file_transfer_new_incoming   (const char          *peer,
                                                                 const char          *filename,
                                                                 gint64               size,

@@ -116,6 +116,10 @@ _kletsen_session_handle_offer_outcome (KletsenSession *self,
     _kletsen_file_transfer_fail (transfer, KLETSEN_TRANSFER_FAILED, code, kletsen_code_describe (code));
   else
     {
+      /* A server that checks role secrets says so: then ours goes behind
+       * the header. One that does not would take it for file data. */
+      _kletsen_file_transfer_set_uses_role_secret (transfer,
+                                                   g_strcmp0 (kletsen_body_get_string (body, "roleSecret"), "required") == 0);
       _kletsen_session_run_side_channel (self, transfer);
     }
 }
@@ -198,6 +202,7 @@ _kletsen_session_handle_offer (KletsenSession *self,
       return;
     }
   t = _kletsen_file_transfer_new_incoming (sender, filename, size, checksum, id);
+  _kletsen_file_transfer_set_uses_role_secret (t, g_strcmp0 (kletsen_body_get_string (body, "roleSecret"), "required") == 0);
   add_transfer (self, t);
   if (count_unanswered_offers (self) > MAX_UNANSWERED_OFFERS)
     {
@@ -260,6 +265,7 @@ prepared_cb (GObject      *object,
   json_object_set_string_member (body, "filename", kletsen_file_transfer_get_filename (transfer));
   json_object_set_int_member (body, "size", (gint64)kletsen_file_transfer_get_size (transfer));
   json_object_set_string_member (body, "checksum", kletsen_file_transfer_get_checksum (transfer));
+  json_object_set_string_member (body, "roleSecret", _kletsen_file_transfer_get_role_secret (transfer));
   p = _kletsen_session_send_request (self, "FILE_TRANSFER_REQUEST", body, PENDING_SILENT, NULL);
   p->transfer = g_object_ref (transfer);
   /* Offered from now on, not only once the barrier confirms it: the peer's
@@ -323,6 +329,8 @@ answer_offer (KletsenSession      *self,
 
   json_object_set_string_member (body, "transferId", kletsen_file_transfer_get_id (transfer));
   json_object_set_string_member (body, "status", accept ? "OK" : "REJECTED");
+  if (accept && _kletsen_file_transfer_get_uses_role_secret (transfer))
+    json_object_set_string_member (body, "roleSecret", _kletsen_file_transfer_get_role_secret (transfer));
   p = _kletsen_session_send_request (self, "FILE_TRANSFER_RESPONSE", body, PENDING_SILENT, NULL);
   p->transfer = g_object_ref (transfer);
 }

@@ -38,9 +38,11 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
   /* size and checksum may be left out, as the original protocol's offer does
    * (accepted for compatibility); when present they are checked. */
   { KLETSEN_MSG_FILE_TRANSFER_REQUEST, "FILE_TRANSFER_REQUEST", C2S, "FILE_TRANSFER_RESPONSE",
-    { { "receiver", S }, { "filename", S } }, "4", FALSE, { { "size", I }, { "checksum", S } } },
+    { { "receiver", S }, { "filename", S } }, "4", FALSE, { { "size", I }, { "checksum", S }, { "roleSecret", S } } },
+  /* roleSecret (extension): the secret each side chose for its half of the
+   * side channel. */
   { KLETSEN_MSG_FILE_TRANSFER_ANSWER, "FILE_TRANSFER_RESPONSE", C2S, "FILE_TRANSFER_RESPONSE",
-    { { "transferId", S }, { "status", S } }, "4", FALSE },
+    { { "transferId", S }, { "status", S } }, "4", FALSE, { { "roleSecret", S } } },
   { KLETSEN_MSG_SECURE_MESSAGE_REQ, "SECURE_MESSAGE_REQ", C2S, "SECURE_MESSAGE_RES", { { "receiver", S } }, "5", FALSE },
   { KLETSEN_MSG_SECURE_MESSAGE_RES, "SECURE_MESSAGE_RES", C2S, "SECURE_MESSAGE_RES",
     { { "sender", S }, { "publicKey", S } }, "5", FALSE },
@@ -88,9 +90,10 @@ static const KletsenMessageInfo messages[KLETSEN_N_MESSAGES] = {
   { KLETSEN_MSG_GAME_RESULTS, "GAME_RESULTS", S2C, NULL, { { "status", S } }, "3", FALSE,
     { { "code", I }, { "results", A } } },
   { KLETSEN_MSG_FILE_TRANSFER_OFFER, "FILE_TRANSFER_REQUEST", S2C, NULL,
-    { { "sender", S }, { "filename", S }, { "transferId", S } }, "4", FALSE, { { "size", I }, { "checksum", S } } },
+    { { "sender", S }, { "filename", S }, { "transferId", S } }, "4", FALSE,
+    { { "size", I }, { "checksum", S }, { "roleSecret", S } } },
   { KLETSEN_MSG_FILE_TRANSFER_RESPONSE, "FILE_TRANSFER_RESPONSE", S2C, NULL, { { "status", S } }, "4", FALSE,
-    { { "code", I }, { "transferId", S }, { "receiver", S }, { "filename", S } } },
+    { { "code", I }, { "transferId", S }, { "receiver", S }, { "filename", S }, { "roleSecret", S } } },
   { KLETSEN_MSG_SECURE_MESSAGE_REQ_IN, "SECURE_MESSAGE_REQ", S2C, NULL, { { "sender", S } }, "5", FALSE },
   { KLETSEN_MSG_SECURE_MESSAGE_RES_IN, "SECURE_MESSAGE_RES", S2C, NULL, { { NULL } }, "5", FALSE,
     { { "code", I }, { "receiver", S }, { "publicKey", S } } },

@@ -16,6 +16,10 @@ G_BEGIN_DECLS
  * accepted too. */
 #define KLETSEN_SIDE_HEADER_LEN 37
 #define KLETSEN_TRANSFER_ID_LEN 36
+/* A roleSecret (extension): 32 lowercase hex digits a client chooses for its
+ * side of one transfer, sent in its offer or answer and then right behind
+ * its header on the side channel. */
+#define KLETSEN_ROLE_SECRET_LEN 32
 
 typedef enum
 {

@@ -102,7 +102,7 @@ relay_end (KletsenRelay *relay,
   double seconds = MAX ((g_get_monotonic_time () - relay->started) / 1e6, 1e-6);
 
   g_info ("transfer %s (%s → %s): %s after %" G_GUINT64_FORMAT " of %" G_GINT64_FORMAT " bytes, %.1f MiB/s",
-          transfer->id, transfer->uploader_name, transfer->downloader_name, why,
+          transfer->tag, transfer->uploader_name, transfer->downloader_name, why,
           relay->bytes, transfer->size, relay->bytes / seconds / (1024 * 1024));
   _kletsen_server_end_transfer (relay->server, transfer);
 }
@@ -250,14 +250,14 @@ relay_dispatch (GSource     *source,
       /* A waiting half went away: its role is free again. */
       if (up & (G_IO_HUP | G_IO_ERR))
         {
-          g_info ("transfer %s: uploader %s left before the downloader came", relay->transfer->id, relay->up_peer);
+          g_info ("transfer %s: uploader %s left before the downloader came", relay->transfer->tag, relay->up_peer);
           g_source_remove_unix_fd (source, relay->up_tag);
           relay->up_tag = NULL;
           close_fd (&relay->up_fd);
         }
       if (down & (G_IO_HUP | G_IO_ERR))
         {
-          g_info ("transfer %s: downloader %s left before the uploader came", relay->transfer->id, relay->down_peer);
+          g_info ("transfer %s: downloader %s left before the uploader came", relay->transfer->tag, relay->down_peer);
           g_source_remove_unix_fd (source, relay->down_tag);
           relay->down_tag = NULL;
           close_fd (&relay->down_fd);
@@ -393,7 +393,7 @@ relay_start (KletsenRelay *relay)
   relay->started = g_get_monotonic_time ();
   g_source_set_ready_time ((GSource *)relay, 0);
   g_info ("transfer %s (%s → %s, %" G_GINT64_FORMAT " bytes): relaying %s → %s",
-          transfer->id, transfer->uploader_name, transfer->downloader_name, transfer->size,
+          transfer->tag, transfer->uploader_name, transfer->downloader_name, transfer->size,
           relay->up_peer, relay->down_peer);
 }
 
@@ -454,7 +454,7 @@ _kletsen_relay_take_half (KletsenServer    *server,
       g_source_attach ((GSource *)relay, NULL);
       relay->attached = TRUE;
     }
-  g_info ("%s: side channel for %s as %s", peer, transfer->id, up ? "uploader" : "downloader");
+  g_info ("%s: side channel for %s as %s", peer, transfer->tag, up ? "uploader" : "downloader");
   if (relay->up_fd >= 0 && relay->down_fd >= 0)
     relay_start (relay);
   relay_watch (relay);

@@ -72,7 +72,12 @@ typedef enum
 struct _KletsenTransfer
 {
   KletsenServer        *server;
-  char                 *id;        /* the transferId, a v4 UUID */
+  char                 *id;        /* the transferId, a v4 UUID: a credential, never logged */
+  char                  tag[9];    /* what logs say instead: 8 hex digits of its SHA-256 */
+  char                 *up_secret; /* the roleSecret each side chose (extension), or NULL */
+  char                 *down_secret;
+  char                 *up_address;   /* the chat connections' addresses at accept: a role */
+  char                 *down_address; /* without a secret is bound to its user's address */
   KletsenConnection    *uploader;  /* borrowed; NULL once relaying */
   KletsenConnection    *downloader;
   char                 *uploader_name;

@@ -44,7 +44,8 @@ typedef struct
   gboolean        watched;   /* in the watch */
   gboolean        gone;      /* freed once the watch's dispatch is over */
   guint           got;
-  char            header[HEADER_LEN + 1];
+  guint           want;      /* HEADER_LEN, or with the role's secret behind it */
+  char            header[HEADER_LEN + KLETSEN_ROLE_SECRET_LEN + 1];
 } SidePeer;
 
 typedef struct
@@ -288,7 +289,50 @@ _kletsen_side_peer_expired (gpointer peer)
   side_peer_reject (peer, "no complete header in time");
 }
 
-/* The 37 bytes are in: hand the socket to its transfer's relay. */
+/* The transfer and role the 37 bytes name, if any. */
+static KletsenTransfer *
+header_transfer (SidePeer        *peer,
+                 KletsenSideRole *role)
+{
+  char id[KLETSEN_TRANSFER_ID_LEN + 1];
+
+  if (!kletsen_side_header_parse (peer->header, HEADER_LEN, id, role))
+    return NULL;
+  return g_hash_table_lookup (peer->server->transfers, id);
+}
+
+/* Compares without telling, by its timing, how much of a guess was right. */
+static gboolean
+secret_matches (const char *given,
+                const char *expected)
+{
+  guchar diff = 0;
+
+  for (guint i = 0; i < KLETSEN_ROLE_SECRET_LEN; i++)
+    diff |= (guchar)given[i] ^ (guchar)expected[i];
+  return diff == 0;
+}
+
+/* Whoever presents a transferId is not yet its user: a role with a secret
+ * wants it right behind the header; one without (a client of the original
+ * protocol) must come from its user's chat address. */
+static const char *
+check_role (SidePeer        *peer,
+            KletsenTransfer *transfer,
+            KletsenSideRole  role)
+{
+  gboolean up = role == KLETSEN_SIDE_UPLOADER;
+  const char *secret = up ? transfer->up_secret : transfer->down_secret;
+  const char *address = up ? transfer->up_address : transfer->down_address;
+
+  if (secret != NULL)
+    return secret_matches (peer->header + HEADER_LEN, secret) ? NULL : "wrong role secret";
+  if (address != NULL && g_strcmp0 (address, peer->address) != 0)
+    return "not from its user's address";
+  return NULL;
+}
+
+/* The header is in: hand the socket to its transfer's relay. */
 static void
 side_peer_place (SidePeer *peer)
 {
@@ -298,7 +342,7 @@ side_peer_place (SidePeer *peer)
   KletsenTransfer *transfer;
   const char *why = NULL;
 
-  if (!kletsen_side_header_parse (peer->header, peer->got, id, &role))
+  if (!kletsen_side_header_parse (peer->header, HEADER_LEN, id, &role))
     {
       side_peer_reject (peer, "malformed header");
       return;
@@ -312,6 +356,11 @@ side_peer_place (SidePeer *peer)
   if (transfer->state == TRANSFER_OFFERED)
     {
       side_peer_reject (peer, "transfer not accepted");
+      return;
+    }
+  if ((why = check_role (peer, transfer, role)) != NULL)
+    {
+      side_peer_reject (peer, why);
       return;
     }
   /* Out of this watch first: the relay watches the socket from now on. */
@@ -361,17 +410,27 @@ side_peer_ready (SidePeer *peer)
   if (!peer->ready && !side_peer_handshake (peer))
     return;
 
-  while (peer->got < HEADER_LEN)
+  if (peer->want == 0)
+    peer->want = HEADER_LEN;
+  while (peer->got < peer->want)
     {
       gssize n;
 
       if (peer->tls != NULL)
-        n = _kletsen_tls_read (peer->tls, peer->header + peer->got, HEADER_LEN - peer->got);
+        n = _kletsen_tls_read (peer->tls, peer->header + peer->got, peer->want - peer->got);
       else
-        n = recv (peer->fd, peer->header + peer->got, HEADER_LEN - peer->got, MSG_DONTWAIT);
+        n = recv (peer->fd, peer->header + peer->got, peer->want - peer->got, MSG_DONTWAIT);
       if (n > 0)
         {
+          KletsenSideRole role;
+          KletsenTransfer *transfer;
+
           peer->got += n;
+          /* A role with a secret: read that too, and not a byte more. */
+          if (peer->got == HEADER_LEN && peer->want == HEADER_LEN &&
+              (transfer = header_transfer (peer, &role)) != NULL &&
+              (role == KLETSEN_SIDE_UPLOADER ? transfer->up_secret : transfer->down_secret) != NULL)
+            peer->want = HEADER_LEN + KLETSEN_ROLE_SECRET_LEN;
           continue;
         }
       if (n == 0)

@@ -57,6 +57,10 @@ _kletsen_transfer_free (KletsenTransfer *transfer)
     count_transfer (transfer, -1);
   g_clear_pointer (&transfer->relay, _kletsen_relay_free);
   g_free (transfer->id);
+  g_free (transfer->up_secret);
+  g_free (transfer->down_secret);
+  g_free (transfer->up_address);
+  g_free (transfer->down_address);
   g_free (transfer->uploader_name);
   g_free (transfer->downloader_name);
   g_free (transfer->filename);
@@ -88,6 +92,9 @@ tell_uploader (KletsenTransfer *transfer,
     json_object_set_int_member (body, "size", transfer->size);
   if (transfer->checksum != NULL)
     json_object_set_string_member (body, "checksum", transfer->checksum);
+  /* Its secret is checked on the side channel (extension). */
+  if (code == 0 && transfer->up_secret != NULL)
+    json_object_set_string_member (body, "roleSecret", "required");
   line = kletsen_message_serialize ("FILE_TRANSFER_RESPONSE", body);
   _kletsen_connection_send (transfer->uploader, line);
 }
@@ -130,7 +137,7 @@ _kletsen_server_end_transfer (KletsenServer   *self,
 void
 _kletsen_transfer_expired (KletsenTransfer *transfer)
 {
-  g_info ("transfer %s from %s to %s expired %s", transfer->id, transfer->uploader_name,
+  g_info ("transfer %s from %s to %s expired %s", transfer->tag, transfer->uploader_name,
           transfer->downloader_name,
           transfer->state == TRANSFER_OFFERED ? "unanswered" : "before both sides connected");
   tell_uploader (transfer, KLETSEN_CODE_UNKNOWN_TRANSFER);
@@ -175,6 +182,26 @@ checksum_is_valid (const char *checksum)
   return TRUE;
 }
 
+/* A roleSecret (extension): 32 lowercase hex digits the client chose. */
+static gboolean
+role_secret_is_valid (const char *secret)
+{
+  if (secret == NULL || strlen (secret) != KLETSEN_ROLE_SECRET_LEN)
+    return FALSE;
+  for (const char *p = secret; *p != '\0'; p++)
+    if (!g_ascii_isdigit (*p) && !(*p >= 'a' && *p <= 'f'))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+send_parse_error (KletsenConnection *conn)
+{
+  g_autoptr(GBytes) line = kletsen_message_serialize ("PARSE_ERROR", NULL);
+
+  _kletsen_connection_send (conn, line);
+}
+
 static void
 handle_offer (KletsenConnection *conn,
               JsonObject        *body)
@@ -191,8 +218,14 @@ handle_offer (KletsenConnection *conn,
   KletsenTransfer *transfer;
   g_autoptr(JsonObject) out = NULL;
   g_autoptr(GBytes) line = NULL;
+  const char *secret = kletsen_body_get_string (body, "roleSecret");
   int code = 0;
 
+  if (json_object_has_member (body, "roleSecret") && !role_secret_is_valid (secret))
+    {
+      send_parse_error (conn);
+      return;
+    }
   if (peer == conn)
     code = KLETSEN_CODE_MESSAGE_TO_SELF;
   else if (peer == NULL || !_kletsen_connection_is_open (peer))
@@ -216,6 +249,12 @@ handle_offer (KletsenConnection *conn,
   transfer->server = server;
   transfer->expiry.link.data = transfer;
   transfer->id = g_uuid_string_random ();
+  {
+    g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, transfer->id, -1);
+
+    memcpy (transfer->tag, digest, sizeof transfer->tag - 1);
+  }
+  transfer->up_secret = g_strdup (secret);
   transfer->uploader = conn;
   transfer->downloader = peer;
   transfer->uploader_name = g_strdup (conn->name);
@@ -237,10 +276,13 @@ handle_offer (KletsenConnection *conn,
   if (transfer->checksum != NULL)
     json_object_set_string_member (out, "checksum", transfer->checksum);
   json_object_set_string_member (out, "transferId", transfer->id);
+  /* This server checks a secret the downloader chooses, if it sends one
+   * with its answer (extension). */
+  json_object_set_string_member (out, "roleSecret", "required");
   line = kletsen_message_serialize ("FILE_TRANSFER_REQUEST", out);
 
   conn_log (conn, G_LOG_LEVEL_INFO, "offers %s (%" G_GINT64_FORMAT " bytes) to %s as %s",
-            filename, size, peer->name, transfer->id);
+            filename, size, peer->name, transfer->tag);
   _kletsen_connection_send (peer, line);
 }
 
@@ -251,8 +293,14 @@ handle_answer (KletsenConnection *conn,
   KletsenServer *server = conn->server;
   const char *id = json_object_get_string_member (body, "transferId");
   const char *status = json_object_get_string_member (body, "status");
+  const char *secret = kletsen_body_get_string (body, "roleSecret");
   KletsenTransfer *transfer = g_hash_table_lookup (server->transfers, id);
 
+  if (json_object_has_member (body, "roleSecret") && !role_secret_is_valid (secret))
+    {
+      send_parse_error (conn);
+      return;
+    }
   /* Unknown, expired, already answered, or offered to somebody else. */
   if (transfer == NULL || transfer->state != TRANSFER_OFFERED || transfer->downloader != conn)
     {
@@ -263,7 +311,7 @@ handle_answer (KletsenConnection *conn,
   transfer->uploader->n_offers--;
   if (!g_str_equal (status, "OK"))
     {
-      conn_log (conn, G_LOG_LEVEL_INFO, "declined %s", transfer->id);
+      conn_log (conn, G_LOG_LEVEL_INFO, "declined %s", transfer->tag);
       transfer->state = TRANSFER_ACCEPTED; /* no longer counted as an offer */
       tell_uploader (transfer, KLETSEN_CODE_FILE_REJECTED);
       _kletsen_server_end_transfer (server, transfer);
@@ -275,7 +323,7 @@ handle_answer (KletsenConnection *conn,
       user_transfers (server, transfer->downloader_name) >= server->options.max_transfers ||
       server->n_relays >= (guint)server->options.max_relays)
     {
-      conn_log (conn, G_LOG_LEVEL_INFO, "cannot accept %s: too many transfers under way", transfer->id);
+      conn_log (conn, G_LOG_LEVEL_INFO, "cannot accept %s: too many transfers under way", transfer->tag);
       transfer->state = TRANSFER_ACCEPTED; /* no longer counted as an offer */
       _kletsen_connection_send_status (conn, "FILE_TRANSFER_RESPONSE", KLETSEN_CODE_TOO_MANY_OFFERS);
       tell_uploader (transfer, KLETSEN_CODE_TOO_MANY_OFFERS);
@@ -283,7 +331,10 @@ handle_answer (KletsenConnection *conn,
       return;
     }
 
-  conn_log (conn, G_LOG_LEVEL_INFO, "accepted %s", transfer->id);
+  conn_log (conn, G_LOG_LEVEL_INFO, "accepted %s", transfer->tag);
+  transfer->down_secret = g_strdup (secret);
+  transfer->up_address = _kletsen_describe_address (transfer->uploader->fd);
+  transfer->down_address = _kletsen_describe_address (conn->fd);
   count_transfer (transfer, 1);
   transfer->state = TRANSFER_ACCEPTED;
   arm_expiry (server, transfer); /* now for both halves to connect */
@@ -327,7 +378,7 @@ handle_cancel (KletsenConnection *conn,
       _kletsen_connection_send_status (conn, "FILE_TRANSFER_RESPONSE", KLETSEN_CODE_UNKNOWN_TRANSFER);
       return;
     }
-  conn_log (conn, G_LOG_LEVEL_INFO, "withdrew %s", found->id);
+  conn_log (conn, G_LOG_LEVEL_INFO, "withdrew %s", found->tag);
   tell_downloader (found, KLETSEN_CODE_OFFER_WITHDRAWN);
   _kletsen_server_end_transfer (server, found);
 }
