@@ -619,7 +619,8 @@ side_connect_from (KtServer   *server,
 static void
 test_role_secrets (void)
 {
-  g_autofree char *log_path = g_build_filename (g_get_tmp_dir (), "kletsen-role-secrets.log", NULL);
+  g_autofree char *log_dir = g_dir_make_tmp ("kletsen-role-secrets-XXXXXX", NULL);
+  g_autofree char *log_path = g_build_filename (log_dir, "server.log", NULL);
   g_autoptr(KtServer) server = NULL;
   g_autoptr(KtClient) a = NULL;
   g_autoptr(KtClient) b = NULL;
@@ -719,6 +720,7 @@ test_role_secrets (void)
   g_assert_nonnull (strstr (log, "wrong role secret"));
   g_assert_nonnull (strstr (log, "not from its user's address"));
   g_remove (log_path);
+  g_rmdir (log_dir);
 }
 
 static void
