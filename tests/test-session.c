@@ -132,6 +132,27 @@ request_ok (KletsenSession *session,
   return ok;
 }
 
+/* A data folder an older Kletsen (or a person) left open to others is
+ * closed at the next login, with the files in it (issue 20). */
+static void
+test_data_dir_modes (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *dir = temp_dir (f);
+  g_autofree char *pins = g_build_filename (dir, "pinned-keys.ini", NULL);
+  g_autoptr(KletsenSession) session = NULL;
+  GStatBuf st;
+
+  g_assert_cmpint (g_chmod (dir, 0755), ==, 0);
+  g_assert_true (g_file_set_contents_full (pins, "[peers 127.0.0.1:1]\n", -1, G_FILE_SET_CONTENTS_NONE, 0644, NULL));
+  session = login (f, f->server->port, "frank", dir);
+  g_assert_cmpint (g_stat (dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  g_assert_cmpint (g_stat (pins, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  kletsen_session_disconnect (session);
+}
+
 /* ---- chat ---- */
 
 static void
@@ -881,6 +902,7 @@ main (int    argc,
   ADD ("/session/key-change", test_key_change);
   ADD ("/session/undecryptable", test_undecryptable);
   ADD ("/session/reconnect", test_reconnect);
+  ADD ("/session/data-dir-modes", test_data_dir_modes);
 #undef ADD
   g_test_add_func ("/session/safe-names", test_safe_names);
   g_test_add_func ("/session/crypto-roundtrip", test_crypto_roundtrip);

@@ -376,6 +376,14 @@ test_tls_pinning (void)
   g_assert_error (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE);
   g_clear_error (&error);
   kletsen_session_trust_certificate (first);
+  /* Kept for this user alone (issue 20: it was 0644). */
+  {
+    g_autofree char *trusted = g_build_filename (dir, "trusted-servers.ini", NULL);
+    GStatBuf st;
+
+    g_assert_cmpint (g_stat (trusted, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  }
 
   second = tls_connect (server->tls_port, server->tls_file_port, "erin", dir, NULL, &error);
   g_assert_no_error (error);

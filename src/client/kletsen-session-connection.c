@@ -11,6 +11,10 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -489,6 +493,30 @@ start_connecting (KletsenSession *self)
 
 /* ---- public API: connection ---- */
 
+/* The data folder holds the key pair, the pinned keys and the history:
+ * one that is readable by others (made by an older Kletsen, or by hand)
+ * is closed to its owner, and so is every file in it. */
+static void
+secure_data_dir (KletsenSession *self)
+{
+  g_autoptr(GDir) dir = NULL;
+  GStatBuf st;
+  const char *name;
+
+  if (g_stat (self->data_dir, &st) != 0)
+    return;
+  if ((st.st_mode & 077) != 0 && g_chmod (self->data_dir, 0700) != 0)
+    g_warning ("Cannot close %s to others: %s", self->data_dir, g_strerror (errno));
+  dir = g_dir_open (self->data_dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (self->data_dir, name, NULL);
+
+      if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 077) != 0)
+        g_chmod (path, 0600);
+    }
+}
+
 static gboolean
 ensure_identity (KletsenSession  *self,
                  GError         **error)
@@ -497,6 +525,7 @@ ensure_identity (KletsenSession  *self,
 
   if (self->identity != NULL)
     return TRUE;
+  secure_data_dir (self);
   path = g_build_filename (self->data_dir, "identity.pem", NULL);
   self->identity = kletsen_identity_load_or_create (path, error);
   if (self->identity == NULL)
@@ -697,6 +726,12 @@ kletsen_session_trust_certificate (KletsenSession *self)
   key = server_key (self);
   g_key_file_set_string (self->trusted_servers, "servers", key, self->certificate_fingerprint);
   g_mkdir_with_parents (self->data_dir, 0700);
-  if (!g_key_file_save_to_file (self->trusted_servers, self->trusted_path, &error))
-    g_warning ("Cannot save the trusted servers: %s", error->message);
+  {
+    gsize len;
+    g_autofree char *data = g_key_file_to_data (self->trusted_servers, &len, NULL);
+
+    /* Readable by this user only, like the pinned keys. */
+    if (!g_file_set_contents_full (self->trusted_path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+      g_warning ("Cannot save the trusted servers: %s", error->message);
+  }
 }
