@@ -692,6 +692,64 @@ test_cli_escapes (Fixture       *f,
   g_assert_nonnull (strstr (all->str, "file offer from zoe: \\x1b]0;title\\x07.txt (10 bytes)"));
 }
 
+/* ---- kletsen-cli listen FOLDER with many offers whose uploader never comes ---- */
+
+#define HELD_OFFERS 40
+
+/* The review: 3,000 offers whose side channels were held left the CLI with
+ * 507 transfers open, out of descriptors, and 507 hidden .part files after
+ * it stopped. It accepts four at a time now, and leaves nothing behind. */
+static void
+test_cli_listen_caps (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autoptr(KtClient) zoe = kt_client_login (server, "zoe");
+  g_autofree char *port = g_strdup_printf ("%u", server->port);
+  g_autofree char *file_port = g_strdup_printf ("%u", server->file_port);
+  g_autofree char *folder = g_build_filename (f->dir, "downloads", NULL);
+  g_autofree char *keys = g_build_filename (f->dir, "keys", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  guint accepted = 0;
+  guint left = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (folder, 0700), ==, 0);
+  cli = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, g_getenv ("KLETSEN_CLI"),
+                          "--port", port, "--file-port", file_port, "--name", "carol", "--data-dir", keys,
+                          "--no-history", "listen", folder, NULL);
+  g_assert_no_error (error);
+  kt_client_drain (zoe, "JOINED", 1);
+  for (guint i = 0; i < HELD_OFFERS; i++)
+    kt_client_send (zoe, "FILE_TRANSFER_REQUEST {\"receiver\":\"carol\",\"filename\":\"f%u.bin\",\"size\":1000000,"
+                    "\"checksum\":\"" SHA_OF_TEN_A "\"}", i);
+  /* zoe never opens her side: four are accepted, and the others wait. A
+   * fifth answer would come within the second after the fourth. */
+  while (accepted < 4 || g_socket_condition_timed_wait (zoe->socket, G_IO_IN, 2 * G_USEC_PER_SEC, NULL, NULL))
+    {
+      g_autofree char *line = kt_client_read_line (zoe);
+
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, "FILE_TRANSFER_RESPONSE") && strstr (line, "\"OK\"") != NULL)
+        accepted++;
+    }
+  g_assert_cmpuint (accepted, ==, 4);
+
+  /* Stopped: nothing half-received stays in the folder. */
+  g_subprocess_send_signal (cli, SIGTERM);
+  g_assert_true (g_subprocess_wait (cli, NULL, NULL));
+  g_assert_true (g_subprocess_get_if_exited (cli));
+  dir = g_dir_open (folder, 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_test_message ("left behind: %s", name);
+      left++;
+    }
+  g_assert_cmpuint (left, ==, 0);
+}
+
 static const Flood floods[] = {
   { FLOOD_PRIVATE, 100000 },
   { FLOOD_PRIVATE_MANY_SENDERS, 20000 },
@@ -744,6 +802,7 @@ main (int    argc,
   ADD ("/hostile-server/silent", test_silent_server, NULL);
   ADD ("/hostile-server/reconnect-backoff", test_reconnect_backoff, NULL);
   ADD ("/hostile-server/cli-escapes", test_cli_escapes, NULL);
+  ADD ("/hostile-server/cli-listen-caps", test_cli_listen_caps, NULL);
   ADD ("/hostile-server/game-follows-server", test_game_follows_server, NULL);
   return g_test_run ();
 }

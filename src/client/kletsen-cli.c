@@ -22,8 +22,10 @@
 
 #include "config.h"
 
+#include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -145,13 +147,21 @@ read_history (const char  *data_dir,
   return EXIT_SUCCESS;
 }
 
+/* listen FOLDER accepts at most this many files at once; the other offers
+ * wait their turn (or end unanswered). */
+#define MAX_CONCURRENT_DOWNLOADS 4
+
 typedef struct
 {
   GMainLoop      *loop;
   KletsenSession *session;
   GFile          *folder;
   int             status;
+  guint           downloading;
+  GQueue          waiting;   /* KletsenFileTransfer offers not accepted yet */
 } Cli;
+
+static void accept_waiting (Cli *cli);
 
 static void
 done_cb (GObject      *object,
@@ -225,6 +235,57 @@ transfer_state_cb (KletsenFileTransfer *transfer,
   fflush (stdout);
   if (kletsen_file_transfer_get_direction (transfer) == KLETSEN_TRANSFER_SEND)
     g_main_loop_quit (cli->loop);
+  else if (g_object_get_data (G_OBJECT (transfer), "kletsen-cli-accepted") != NULL)
+    {
+      g_object_set_data (G_OBJECT (transfer), "kletsen-cli-accepted", NULL);
+      cli->downloading--;
+      accept_waiting (cli);
+    }
+}
+
+/* Starts the next waiting offers that are still open, up to the cap. */
+static void
+accept_waiting (Cli *cli)
+{
+  KletsenFileTransfer *transfer;
+
+  while (cli->downloading < MAX_CONCURRENT_DOWNLOADS && (transfer = g_queue_pop_head (&cli->waiting)) != NULL)
+    {
+      if (kletsen_file_transfer_get_state (transfer) == KLETSEN_TRANSFER_OFFERED)
+        {
+          cli->downloading++;
+          g_object_set_data (G_OBJECT (transfer), "kletsen-cli-accepted", GINT_TO_POINTER (1));
+          kletsen_session_accept_file (cli->session, transfer, cli->folder);
+        }
+      g_object_unref (transfer);
+    }
+}
+
+/* SIGINT, SIGTERM, SIGHUP: stop as after the last line, so that nothing
+ * half-received is left behind in the folder. */
+static gboolean
+stop_cb (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  cli->status = 128 + SIGTERM;
+  g_main_loop_quit (cli->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Every transfer not over is cancelled: its partial file is deleted. */
+static void
+cancel_unfinished (KletsenSession *session)
+{
+  GListModel *transfers = kletsen_session_get_transfers (session);
+
+  for (guint i = 0; i < g_list_model_get_n_items (transfers); i++)
+    {
+      g_autoptr(KletsenFileTransfer) t = g_list_model_get_item (transfers, i);
+
+      if (kletsen_file_transfer_get_state (t) < KLETSEN_TRANSFER_DONE)
+        kletsen_file_transfer_cancel (t);
+    }
 }
 
 static void
@@ -243,7 +304,10 @@ file_offered_cb (KletsenSession      *session,
   fflush (stdout);
   g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), cli);
   if (cli->folder != NULL)
-    kletsen_session_accept_file (session, transfer, cli->folder);
+    {
+      g_queue_push_tail (&cli->waiting, g_object_ref (transfer));
+      accept_waiting (cli);
+    }
   else
     kletsen_session_reject_file (session, transfer);
 }
@@ -421,7 +485,12 @@ main (int    argc,
       return 2;
     }
 
+  g_unix_signal_add (SIGINT, stop_cb, &cli);
+  g_unix_signal_add (SIGTERM, stop_cb, &cli);
+  g_unix_signal_add (SIGHUP, stop_cb, &cli);
   g_main_loop_run (cli.loop);
+  cancel_unfinished (session);
+  g_queue_clear_full (&cli.waiting, g_object_unref);
   kletsen_session_disconnect (session);
   return cli.status;
 }

@@ -126,6 +126,9 @@ kletsen_file_transfer_finalize (GObject *object)
   g_free (self->buffer);
   g_clear_object (&self->file);
   g_clear_object (&self->folder);
+  /* Never finished: nothing half-received stays behind. */
+  if (self->part != NULL)
+    g_file_delete (self->part, NULL, NULL);
   g_clear_object (&self->part);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->tls_database);
