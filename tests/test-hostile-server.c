@@ -689,7 +689,8 @@ test_cli_escapes (Fixture       *f,
   g_assert_null (strstr (all->str, "\xc2\x9b"));       /* U+009B, CSI */
   g_assert_nonnull (strstr (all->str, "zoe: \\x1b[31mred\\x1b[0m\\x1b[2J\\n[private] [encrypted] alice: send me"));
   g_assert_nonnull (strstr (all->str, "[private] zoe: over\\x0dwrite \\u202eexe.txt \\x9b1m bell\\x07"));
-  g_assert_nonnull (strstr (all->str, "file offer from zoe: \\x1b]0;title\\x07.txt (10 bytes)"));
+  /* The name it would be saved under, and the offered one, escaped. */
+  g_assert_nonnull (strstr (all->str, "file offer from zoe: ]0;title.txt (10 bytes) [offered as \\x1b]0;title\\x07.txt]"));
 }
 
 /* ---- kletsen-cli listen FOLDER with many offers whose uploader never comes ---- */

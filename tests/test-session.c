@@ -564,7 +564,17 @@ test_safe_names (void)
     { "a\nb\x01" "c", "abc" },
     { "  spaced", "spaced" },
     { "dir/", "file" },
+    /* issue 20: names that look like other names. U+202E would show
+     * "invoice\u202Etxt.exe" as "invoiceexe.txt". */
+    { "invoice\u202Etxt.exe", "invoicetxt.exe" },
+    { "..\u2215..\u2215etc\u2215passwd", "_.._etc_passwd" },
+    { "report\uFF0Fpdf", "report_pdf" },
+    { "a\u200Bb\u200Dc\uFEFF.txt", "abc.txt" },
+    { "notes.txt.", "notes.txt" },
+    { "notes.txt . ", "notes.txt" },
   };
+  g_autoptr(GString) long_name = g_string_new (NULL);
+  g_autofree char *truncated = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -572,6 +582,14 @@ test_safe_names (void)
 
       g_assert_cmpstr (safe, ==, cases[i][1]);
     }
+  /* 300 bytes: cut to 255, the extension kept, never inside a character. */
+  for (guint i = 0; i < 148; i++)
+    g_string_append (long_name, "\u00e9");
+  g_string_append (long_name, ".tar.gz");
+  truncated = kletsen_file_transfer_safe_name (long_name->str);
+  g_assert_cmpuint (strlen (truncated), <=, 255);
+  g_assert_true (g_str_has_suffix (truncated, ".gz"));
+  g_assert_true (g_utf8_validate (truncated, -1, NULL));
 }
 
 /* ---- end-to-end encryption ---- */

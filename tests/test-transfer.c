@@ -126,6 +126,13 @@ test_offer_errors (void)
     { "{\"receiver\":\"bob\",\"filename\":\"a\\\\b\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
     { "{\"receiver\":\"bob\",\"filename\":\"a\\nb\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
     { "{\"receiver\":\"bob\",\"filename\":\"..\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
+    /* issue 20: names that look like other names (JSON escapes, so the
+     * server decodes them). */
+    { "{\"receiver\":\"bob\",\"filename\":\"invoice\\u202Etxt.exe\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
+    { "{\"receiver\":\"bob\",\"filename\":\"..\\u2215etc\\u2215passwd\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
+    { "{\"receiver\":\"bob\",\"filename\":\"report\\uFF0Fpdf\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
+    { "{\"receiver\":\"bob\",\"filename\":\"a\\u200Bb\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
+    { "{\"receiver\":\"bob\",\"filename\":\"notes.txt.\",\"size\":1,\"checksum\":\"" SHA_OF_NOTHING "\"}", 10003 },
     { "{\"receiver\":\"bob\",\"filename\":\"a\",\"size\":1.5,\"checksum\":\"" SHA_OF_NOTHING "\"}", -1 },
     { "{\"receiver\":\"bob\",\"filename\":\"a\",\"size\":\"1\",\"checksum\":\"" SHA_OF_NOTHING "\"}", -1 },
     { "{\"receiver\":\"bob\",\"filename\":\"a\",\"size\":true,\"checksum\":\"" SHA_OF_NOTHING "\"}", -1 },

@@ -178,8 +178,8 @@ KletsenChatMessage *
 kletsen_chat_message_new_file (const char          *sender,
                                KletsenFileTransfer *transfer)
 {
-  KletsenChatMessage *self = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_FILE, sender,
-                                                       kletsen_file_transfer_get_filename (transfer),
+  g_autofree char *shown = kletsen_file_transfer_get_shown_name (transfer);
+  KletsenChatMessage *self = kletsen_chat_message_new (KLETSEN_MESSAGE_KIND_FILE, sender, shown,
                                                        KLETSEN_MESSAGE_STATE_RECEIVED, FALSE);
 
   self->transfer = g_object_ref (transfer);

@@ -295,12 +295,17 @@ file_offered_cb (KletsenSession      *session,
 {
   g_autofree char *peer = escaped (kletsen_file_transfer_get_peer (transfer));
   g_autofree char *filename = escaped (kletsen_file_transfer_get_filename (transfer));
+  g_autofree char *shown_raw = kletsen_file_transfer_get_shown_name (transfer);
+  g_autofree char *shown = escaped (shown_raw);
+  /* The name it will be saved under; the offered one too when it differs. */
+  g_autofree char *as = g_strcmp0 (shown_raw, kletsen_file_transfer_get_filename (transfer)) != 0
+                          ? g_strdup_printf (" [offered as %s]", filename) : g_strdup ("");
 
   if (kletsen_file_transfer_get_verifiable (transfer))
-    printf ("file offer from %s: %s (%" G_GUINT64_FORMAT " bytes)\n", peer, filename,
-            kletsen_file_transfer_get_size (transfer));
+    printf ("file offer from %s: %s (%" G_GUINT64_FORMAT " bytes)%s\n", peer, shown,
+            kletsen_file_transfer_get_size (transfer), as);
   else
-    printf ("file offer from %s: %s (size unknown; cannot be checked after download)\n", peer, filename);
+    printf ("file offer from %s: %s (size unknown; cannot be checked after download)%s\n", peer, shown, as);
   fflush (stdout);
   g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), cli);
   if (cli->folder != NULL)

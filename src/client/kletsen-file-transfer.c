@@ -435,13 +435,40 @@ progress (KletsenFileTransfer *self,
 
 /* ---- names ---- */
 
+/* Keeps a name within @max bytes without losing its extension: the stem
+ * is cut (at a character boundary), ".ext" stays when it is short. */
+static void
+truncate_keeping_extension (GString *name,
+                            gsize    max)
+{
+  const char *dot = strrchr (name->str, '.');
+  gsize ext_len = dot != NULL && dot != name->str ? strlen (dot) : 0;
+  g_autofree char *ext = NULL;
+  gsize keep;
+
+  if (name->len <= max)
+    return;
+  if (ext_len > 32)
+    ext_len = 0; /* not an extension, just a dot in a long name */
+  ext = g_strdup (name->str + name->len - ext_len);
+  keep = max - ext_len;
+  /* Back to the start of a character. */
+  while (keep > 0 && ((guchar)name->str[keep] & 0xC0) == 0x80)
+    keep--;
+  g_string_truncate (name, keep);
+  g_string_append (name, ext);
+}
+
 /**
  * kletsen_file_transfer_safe_name:
  * @offered: the filename a peer offered
  *
- * Returns: (transfer full): a name that is safe as one entry of a folder:
- *   only the offer's base name (after the last `/` or `\`), without control
- *   characters, not hidden, not `.` or `..`, at most 255 bytes, valid UTF-8
+ * Returns: (transfer full): a name that is safe as one entry of a folder and
+ *   shows what it is: only the offer's base name (after the last `/` or `\`),
+ *   without control or format characters (a U+202E would show
+ *   "invoice\u202Etxt.exe" as "invoiceexe.txt"), slash lookalikes replaced by
+ *   `_`, not hidden, no leading or trailing dots and blanks, at most 255
+ *   bytes with its extension kept, valid UTF-8
  */
 char *
 kletsen_file_transfer_safe_name (const char *offered)
@@ -458,18 +485,36 @@ kletsen_file_transfer_safe_name (const char *offered)
     {
       gunichar c = g_utf8_get_char (p);
 
-      if (g_unichar_iscntrl (c) || c == ':')
+      if (g_unichar_iscntrl (c) || c == ':' || kletsen_unichar_is_invisible (c))
         continue;
+      if (kletsen_unichar_is_slash_lookalike (c))
+        c = '_';
       if (name->len == 0 && (c == '.' || g_unichar_isspace (c)))
         continue; /* no hidden files, no "..", no leading blanks */
-      if (name->len + g_unichar_to_utf8 (c, NULL) > 255)
-        break;
       g_string_append_unichar (name, c);
     }
+  /* A trailing dot or blank hides the real extension on some systems. */
+  while (name->len > 0 && (name->str[name->len - 1] == '.' || g_ascii_isspace (name->str[name->len - 1])))
+    g_string_truncate (name, name->len - 1);
+  truncate_keeping_extension (name, 255);
 
   if (name->len == 0)
     g_string_assign (name, "file");
   return g_string_free (name, FALSE);
+}
+
+/**
+ * kletsen_file_transfer_get_shown_name:
+ *
+ * Returns: (transfer full): the name to show: for a file we receive, the
+ *   one it will be saved under, never the offered one
+ */
+char *
+kletsen_file_transfer_get_shown_name (KletsenFileTransfer *self)
+{
+  if (self->direction == KLETSEN_TRANSFER_RECEIVE)
+    return kletsen_file_transfer_safe_name (self->filename);
+  return g_strdup (self->filename);
 }
 
 /* "name.ext" → "name (n).ext" */

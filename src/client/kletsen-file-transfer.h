@@ -54,6 +54,7 @@ const char              *kletsen_file_transfer_get_error       (KletsenFileTrans
 int                      kletsen_file_transfer_get_error_code  (KletsenFileTransfer *self);
 void                     kletsen_file_transfer_cancel          (KletsenFileTransfer *self);
 
+char                    *kletsen_file_transfer_get_shown_name  (KletsenFileTransfer *self);
 char                    *kletsen_file_transfer_safe_name       (const char          *offered);
 
 /* Driven by KletsenSession. */

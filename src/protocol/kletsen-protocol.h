@@ -9,6 +9,7 @@
 
 #include "kletsen-body.h"
 #include "kletsen-codes.h"
+#include "kletsen-filename.h"
 #include "kletsen-framer.h"
 #include "kletsen-json-check.h"
 #include "kletsen-message.h"

@@ -153,7 +153,10 @@ arm_expiry (KletsenServer   *self,
 }
 
 /* A filename is one path component that is safe to show: not empty, at most
- * 255 bytes, no separators, NUL or control characters (10003, extension). */
+ * 255 bytes, no separators, NUL or control characters, and nothing that
+ * makes it look like another name: no format characters (U+202E turns
+ * "invoice\u202Etxt.exe" into "invoiceexe.txt"), no slash lookalikes, no
+ * trailing dot or space (10003, extension). */
 static gboolean
 filename_is_valid (const char *name)
 {
@@ -165,10 +168,11 @@ filename_is_valid (const char *name)
     {
       gunichar c = g_utf8_get_char (p);
 
-      if (c == '/' || c == '\\' || g_unichar_iscntrl (c))
+      if (c == '/' || c == '\\' || g_unichar_iscntrl (c) || kletsen_unichar_is_invisible (c) ||
+          kletsen_unichar_is_slash_lookalike (c))
         return FALSE;
     }
-  return TRUE;
+  return name[len - 1] != '.' && name[len - 1] != ' ';
 }
 
 static gboolean

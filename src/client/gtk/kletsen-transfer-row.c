@@ -129,7 +129,11 @@ load_thumbnail (KletsenTransferRow *self)
   if (self->thumbnail_tried || file == NULL || kletsen_file_transfer_get_size (self->transfer) > MAX_THUMBNAIL_SOURCE)
     return;
   self->thumbnail_tried = TRUE;
-  type = g_content_type_guess (kletsen_file_transfer_get_filename (self->transfer), NULL, 0, NULL);
+  {
+    g_autofree char *shown = kletsen_file_transfer_get_shown_name (self->transfer);
+
+    type = g_content_type_guess (shown, NULL, 0, NULL);
+  }
   if (!g_content_type_is_mime_type (type, "image/*") || g_content_type_is_a (type, "image/svg+xml"))
     return;
   self->thumbnail_cancellable = g_cancellable_new ();
@@ -246,8 +250,9 @@ kletsen_transfer_row_new (KletsenFileTransfer *transfer)
 {
   KletsenTransferRow *self = g_object_new (KLETSEN_TYPE_TRANSFER_ROW, NULL);
   gboolean sending = kletsen_file_transfer_get_direction (transfer) == KLETSEN_TRANSFER_SEND;
-  g_autofree char *title = g_strdup_printf (sending ? _("%s to %s") : _("%s from %s"),
-                                            kletsen_file_transfer_get_filename (transfer),
+  /* The name it is saved under, never the offered one. */
+  g_autofree char *shown = kletsen_file_transfer_get_shown_name (transfer);
+  g_autofree char *title = g_strdup_printf (sending ? _("%s to %s") : _("%s from %s"), shown,
                                             kletsen_file_transfer_get_peer (transfer));
 
   self->transfer = g_object_ref (transfer);

@@ -120,9 +120,9 @@ _kletsen_window_notify_offer (KletsenWindow       *self,
                               KletsenFileTransfer *transfer)
 {
   g_autofree char *size = g_format_size (kletsen_file_transfer_get_size (transfer));
+  g_autofree char *shown = kletsen_file_transfer_get_shown_name (transfer);
   g_autofree char *body = g_strdup_printf (_("%s wants to send you “%s” (%s)."),
-                                           kletsen_file_transfer_get_peer (transfer),
-                                           kletsen_file_transfer_get_filename (transfer), size);
+                                           kletsen_file_transfer_get_peer (transfer), shown, size);
   g_autoptr(GNotification) notification = g_notification_new (_("Incoming file"));
   g_autofree char *id = offer_id (transfer);
   const char *transfer_id = kletsen_file_transfer_get_id (transfer);
