@@ -499,6 +499,196 @@ test_tls_reload (void)
 #undef COPY
 }
 
+typedef struct
+{
+  gboolean  done;
+  int       status;
+  char     *out;
+  char     *err;
+} CliRun;
+
+static void
+cli_done_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  CliRun *run = user_data;
+
+  g_assert_true (g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, &run->out, &run->err, NULL));
+  run->status = g_subprocess_get_exit_status (G_SUBPROCESS (object));
+  run->done = TRUE;
+}
+
+/* Runs kletsen-cli with no terminal on stdin, while this loop goes on (a
+ * session of the test's may have to answer it). */
+static void
+run_cli (CliRun             *run,
+         const char * const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) cli = NULL;
+
+  g_ptr_array_add (argv, (char *)g_getenv ("KLETSEN_CLI"));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *)args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_clear_pointer (&run->out, g_free);
+  g_clear_pointer (&run->err, g_free);
+  run->done = FALSE;
+  cli = g_subprocess_newv ((const char * const *)argv->pdata,
+                           G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                           &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (cli, "", NULL, cli_done_cb, run);
+  RUN_UNTIL (run->done);
+}
+
+/* issue 20: kletsen-cli speaks TLS with the app's pinning; an unknown
+ * certificate is trusted only by its fingerprint, never by default. */
+static void
+test_tls_cli (void)
+{
+  g_autoptr(KtServer) server = tls_server ("self-signed", NULL, NULL);
+  g_autofree char *dir = temp_dir ();
+  g_autofree char *port = g_strdup_printf ("%u", server->tls_port);
+  g_autofree char *file_port = g_strdup_printf ("%u", server->tls_file_port);
+  CliRun run = { 0 };
+  g_autofree char *fingerprint = NULL;
+  const char *mark = "certificate fingerprint is ";
+
+  {
+    const char *args[] = { "--tls", "--port", port, "--file-port", file_port, "--name", "ivy", "--data-dir", dir, "list", NULL };
+    const char *at;
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 3);
+    at = strstr (run.err, mark);
+    g_assert_nonnull (at);
+    at += strlen (mark);
+    fingerprint = g_strndup (at, strcspn (at, "\n"));
+    g_assert_cmpuint (strlen (fingerprint), >, 20);
+    g_assert_nonnull (strstr (run.err, "--trust-fingerprint"));
+  }
+  {
+    const char *args[] = { "--tls", "--port", port, "--file-port", file_port, "--name", "ivy", "--data-dir", dir,
+                           "--trust-fingerprint", "00:11:22", "list", NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 3);
+  }
+  {
+    const char *args[] = { "--tls", "--port", port, "--file-port", file_port, "--name", "ivy", "--data-dir", dir,
+                           "--trust-fingerprint", fingerprint, "list", NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_cmpstr (run.out, ==, "ivy\n");
+  }
+  {
+    /* Pinned now: no flag needed. */
+    const char *args[] = { "--tls", "--port", port, "--file-port", file_port, "--name", "ivy", "--data-dir", dir, "list", NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 0);
+  }
+  g_free (run.out);
+  g_free (run.err);
+  kt_remove_tree (dir);
+}
+
+static KletsenSession *
+plain_login (KtServer   *server,
+             const char *name,
+             const char *dir)
+{
+  KletsenSession *session = kletsen_session_new (dir);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  kletsen_session_connect_async (session, "127.0.0.1", server->port, name, NULL, kt_store_result_cb, &result);
+  RUN_UNTIL (result != NULL);
+  g_assert_true (kletsen_session_connect_finish (session, result, NULL));
+  return session;
+}
+
+/* issue 20: fingerprints and trust from kletsen-cli, without editing
+ * pinned-keys.ini: its own, a peer's, verifying it, a changed key trusted. */
+static void
+test_cli_fingerprints (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autofree char *dir = temp_dir ();
+  g_autofree char *bob_dir = temp_dir ();
+  g_autofree char *bob_dir2 = temp_dir ();
+  g_autofree char *port = g_strdup_printf ("%u", server->port);
+  g_autoptr(KletsenSession) bob = plain_login (server, "bob", bob_dir);
+  g_autofree char *expected = g_strdup_printf ("bob: %s\n", kletsen_session_get_fingerprint (bob));
+  CliRun run = { 0 };
+
+  {
+    const char *args[] = { "--port", port, "--name", "amy", "--data-dir", dir, "fingerprint", NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_cmpuint (strlen (run.out), >, 20);
+  }
+  {
+    const char *args[] = { "--port", port, "--name", "amy", "--data-dir", dir, "fingerprint", "bob", NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_cmpstr (run.out, ==, expected);
+  }
+  {
+    const char *args[] = { "--port", port, "--name", "amy", "--data-dir", dir, "trust", "bob",
+                           kletsen_session_get_fingerprint (bob), NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_nonnull (strstr (run.out, "marked as verified"));
+  }
+  /* bob comes back with another key. */
+  kletsen_session_disconnect (bob);
+  g_clear_object (&bob);
+  bob = plain_login (server, "bob", bob_dir2);
+  {
+    const char *args[] = { "--port", port, "--name", "amy", "--data-dir", dir, "fingerprint", "bob", NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 3);
+    g_assert_nonnull (strstr (run.out, "key changed"));
+    g_assert_nonnull (strstr (run.out, kletsen_session_get_fingerprint (bob)));
+  }
+  {
+    const char *args[] = { "--port", port, "--name", "amy", "--data-dir", dir, "trust", "bob", "0000", NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 1);
+  }
+  {
+    const char *args[] = { "--port", port, "--name", "amy", "--data-dir", dir, "trust", "bob",
+                           kletsen_session_get_fingerprint (bob), NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_nonnull (strstr (run.out, "is trusted"));
+  }
+  {
+    g_autofree char *now = g_strdup_printf ("bob: %s\n", kletsen_session_get_fingerprint (bob));
+    const char *args[] = { "--port", port, "--name", "amy", "--data-dir", dir, "fingerprint", "bob", NULL };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_cmpstr (run.out, ==, now);
+  }
+  kletsen_session_disconnect (bob);
+  g_free (run.out);
+  g_free (run.err);
+  kt_remove_tree (dir);
+  kt_remove_tree (bob_dir);
+  kt_remove_tree (bob_dir2);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -513,6 +703,8 @@ main (int    argc,
   g_test_add_func ("/tls/pinning", test_tls_pinning);
   g_test_add_func ("/tls/bad-config", test_tls_bad_config);
   g_test_add_func ("/tls/reload", test_tls_reload);
+  g_test_add_func ("/tls/cli", test_tls_cli);
+  g_test_add_func ("/tls/cli-fingerprints", test_cli_fingerprints);
 
   return g_test_run ();
 }

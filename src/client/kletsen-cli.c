@@ -15,6 +15,11 @@
  *   kletsen-cli [OPTION…] listen [FOLDER]       (print what arrives; accept files into FOLDER)
  *   kletsen-cli [OPTION…] history [PEER]        (what the history holds: Everyone, or with PEER)
  *   kletsen-cli [OPTION…] search WORDS…         (messages of any conversation with every word)
+ *   kletsen-cli [OPTION…] fingerprint [PEER]    (mine, or PEER's key as the server hands it now)
+ *   kletsen-cli [OPTION…] trust PEER FINGERPRINT (PEER's changed key, or mark the pinned one verified)
+ *
+ * --tls speaks TLS with the app's certificate pinning: a certificate nobody
+ * vouches for is trusted with --trust-fingerprint, or at a prompt.
  *
  * What is shown or sent is kept in the history unless --no-history is
  * given; history and search read it without connecting.
@@ -28,6 +33,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
@@ -159,6 +165,9 @@ typedef struct
   int             status;
   guint           downloading;
   GQueue          waiting;   /* KletsenFileTransfer offers not accepted yet */
+  GError         *certificate_problem; /* the login stopped at the server's certificate */
+  const char     *peer;      /* fingerprint PEER, trust PEER FINGERPRINT */
+  const char     *fingerprint;
 } Cli;
 
 static void accept_waiting (Cli *cli);
@@ -259,6 +268,98 @@ accept_waiting (Cli *cli)
         }
       g_object_unref (transfer);
     }
+}
+
+/* The certificate nobody vouches for, or not the one trusted before: trusted
+ * only when the user names its fingerprint (--trust-fingerprint) or says
+ * yes at the prompt, never by default. */
+static gboolean
+accept_certificate (Cli        *cli,
+                    const char *wanted)
+{
+  const char *fingerprint = kletsen_session_get_certificate_fingerprint (cli->session);
+  char answer[16] = "";
+
+  g_printerr ("%s\nThe server's certificate fingerprint is %s\n", cli->certificate_problem->message,
+              fingerprint ? fingerprint : "unknown");
+  if (fingerprint == NULL)
+    return FALSE;
+  if (wanted != NULL)
+    {
+      /* Compared as written, ignoring case and colons. */
+      g_autofree char *a = g_ascii_strdown (fingerprint, -1);
+      g_autofree char *b = g_ascii_strdown (wanted, -1);
+      GString *x = g_string_new (NULL), *y = g_string_new (NULL);
+      gboolean same;
+
+      for (const char *p = a; *p; p++)
+        if (*p != ':' && *p != ' ')
+          g_string_append_c (x, *p);
+      for (const char *p = b; *p; p++)
+        if (*p != ':' && *p != ' ')
+          g_string_append_c (y, *p);
+      same = g_str_equal (x->str, y->str);
+      g_string_free (x, TRUE);
+      g_string_free (y, TRUE);
+      if (!same)
+        g_printerr ("That is not the fingerprint given with --trust-fingerprint; not connecting.\n");
+      return same;
+    }
+  if (!isatty (STDIN_FILENO))
+    {
+      g_printerr ("Compare it with the one the server's administrator gives you, then run again with "
+                  "--trust-fingerprint FINGERPRINT.\n");
+      return FALSE;
+    }
+  g_printerr ("Trust it for this server from now on? [y/N] ");
+  if (fgets (answer, sizeof answer, stdin) == NULL)
+    return FALSE;
+  return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static void
+key_fetched_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Cli *cli = user_data;
+  KletsenSession *session = KLETSEN_SESSION (object);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *peer = escaped (cli->peer);
+  g_autofree char *pinned = NULL;
+  g_autofree char *pending = NULL;
+
+  if (!kletsen_session_request_finish (session, result, &error) &&
+      !g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED))
+    {
+      g_printerr ("%s\n", error->message);
+      cli->status = EXIT_FAILURE;
+      g_main_loop_quit (cli->loop);
+      return;
+    }
+  pinned = kletsen_session_get_peer_fingerprint (session, cli->peer);
+  pending = kletsen_session_get_pending_fingerprint (session, cli->peer);
+  if (cli->fingerprint == NULL)
+    {
+      /* fingerprint PEER */
+      if (pending != NULL)
+        {
+          printf ("%s: key changed: pinned %s, now %s\n", peer, pinned, pending);
+          cli->status = 3;
+        }
+      else
+        printf ("%s: %s%s\n", peer, pinned, kletsen_session_is_peer_verified (session, cli->peer) ? " (verified)" : "");
+    }
+  else if (pending != NULL && kletsen_session_trust_peer_key (session, cli->peer, cli->fingerprint))
+    printf ("%s: the new key %s is trusted\n", peer, cli->fingerprint);
+  else if (pending == NULL && kletsen_session_verify_peer (session, cli->peer, cli->fingerprint))
+    printf ("%s: %s is marked as verified\n", peer, cli->fingerprint);
+  else
+    {
+      g_printerr ("%s's key is %s, not %s: nothing trusted\n", peer, pending ? pending : pinned, cli->fingerprint);
+      cli->status = EXIT_FAILURE;
+    }
+  g_main_loop_quit (cli->loop);
 }
 
 /* SIGINT, SIGTERM, SIGHUP: stop as after the last line, so that nothing
@@ -377,6 +478,13 @@ connected_cb (GObject      *object,
 
   if (!kletsen_session_connect_finish (KLETSEN_SESSION (object), result, &error))
     {
+      if (g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_UNTRUSTED_CERTIFICATE) ||
+          g_error_matches (error, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_CERTIFICATE_CHANGED))
+        {
+          cli->certificate_problem = g_steal_pointer (&error);
+          g_main_loop_quit (cli->loop);
+          return;
+        }
       g_printerr ("Cannot log in: %s\n", error->message);
       cli->status = EXIT_FAILURE;
       g_main_loop_quit (cli->loop);
@@ -393,10 +501,12 @@ main (int    argc,
   g_autofree char *host = g_strdup ("127.0.0.1");
   g_autofree char *name = NULL;
   g_autofree char *data_dir = NULL;
-  int port = KLETSEN_DEFAULT_PORT;
-  int file_port = KLETSEN_DEFAULT_FILE_PORT;
+  int port = 0;
+  int file_port = 0;
   gboolean secure = FALSE;
   gboolean no_history = FALSE;
+  gboolean tls = FALSE;
+  g_autofree char *trust_fingerprint = NULL;
   GOptionEntry entries[] = {
     { "host", 'H', 0, G_OPTION_ARG_STRING, &host, "Server host (default 127.0.0.1)", "HOST" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Chat port (default 1337)", "PORT" },
@@ -405,9 +515,12 @@ main (int    argc,
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "Where the key pair and pinned keys live", "DIR" },
     { "secure", 's', 0, G_OPTION_ARG_NONE, &secure, "Encrypt private messages end to end", NULL },
     { "no-history", 0, 0, G_OPTION_ARG_NONE, &no_history, "Do not keep what is shown or sent in the history", NULL },
+    { "tls", 0, 0, G_OPTION_ARG_NONE, &tls, "Speak TLS (ports 1339 and 1340 unless given)", NULL },
+    { "trust-fingerprint", 0, 0, G_OPTION_ARG_STRING, &trust_fingerprint,
+      "Trust the server's certificate if it has this SHA-256 fingerprint", "FINGERPRINT" },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("list | say TEXT | tell PEER TEXT | send-file PEER FILE | listen [FOLDER] | history [PEER] | search WORDS…");
+  g_autoptr(GOptionContext) context = g_option_context_new ("list | say TEXT | tell PEER TEXT | send-file PEER FILE | listen [FOLDER] | history [PEER] | search WORDS… | fingerprint [PEER] | trust PEER FINGERPRINT");
   g_autoptr(GError) error = NULL;
   g_autoptr(KletsenSession) session = NULL;
   g_autoptr(GMainLoop) loop = NULL;
@@ -432,6 +545,10 @@ main (int    argc,
       return 2;
     }
 
+  if (port == 0)
+    port = tls ? KLETSEN_DEFAULT_TLS_PORT : KLETSEN_DEFAULT_PORT;
+  if (file_port == 0)
+    file_port = tls ? KLETSEN_DEFAULT_TLS_FILE_PORT : KLETSEN_DEFAULT_FILE_PORT;
   if (port <= 0 || port > G_MAXUINT16 || file_port <= 0 || file_port > G_MAXUINT16)
     {
       g_printerr ("A port is a number from 1 to 65535\n");
@@ -462,8 +579,26 @@ main (int    argc,
       conversation_added_cb (kletsen_session_get_conversations (session), 0, 0,
                              g_list_model_get_n_items (kletsen_session_get_conversations (session)), &cli);
     }
+  kletsen_session_set_tls (session, tls, NULL);
   kletsen_session_connect_async (session, host, port, name, NULL, connected_cb, &cli);
   g_main_loop_run (cli.loop);
+  if (cli.certificate_problem != NULL)
+    {
+      gboolean trusted = accept_certificate (&cli, trust_fingerprint);
+
+      g_clear_error (&cli.certificate_problem);
+      if (!trusted)
+        return 3;
+      kletsen_session_trust_certificate (session);
+      kletsen_session_connect_async (session, host, port, name, NULL, connected_cb, &cli);
+      g_main_loop_run (cli.loop);
+      if (cli.certificate_problem != NULL)
+        {
+          g_printerr ("%s\n", cli.certificate_problem->message);
+          g_clear_error (&cli.certificate_problem);
+          return 3;
+        }
+    }
   if (cli.status != 0)
     return cli.status;
 
@@ -484,6 +619,18 @@ main (int    argc,
     }
   else if (g_str_equal (command, "listen") && argc <= 3)
     ; /* set up before the login */
+  else if (g_str_equal (command, "fingerprint") && argc == 2)
+    {
+      printf ("%s\n", kletsen_session_get_fingerprint (session));
+      kletsen_session_disconnect (session);
+      return EXIT_SUCCESS;
+    }
+  else if ((g_str_equal (command, "fingerprint") && argc == 3) || (g_str_equal (command, "trust") && argc == 4))
+    {
+      cli.peer = argv[2];
+      cli.fingerprint = argc == 4 ? argv[3] : NULL;
+      kletsen_session_fetch_peer_key_async (session, cli.peer, key_fetched_cb, &cli);
+    }
   else
     {
       g_printerr ("usage: kletsen-cli --name NAME COMMAND … (see --help)\n");

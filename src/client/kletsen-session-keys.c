@@ -189,7 +189,8 @@ _kletsen_session_fail_secure_queue (KletsenSession *self,
       SecureSend *s = g_ptr_array_index (queue, i);
       int code = error->domain == KLETSEN_PROTOCOL_ERROR ? error->code : 0;
 
-      kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, code);
+      if (s->message != NULL)
+        kletsen_chat_message_set_state (s->message, KLETSEN_MESSAGE_STATE_FAILED, code);
       if (s->task != NULL)
         g_task_return_error (s->task, g_error_copy (error));
     }
@@ -255,8 +256,16 @@ encrypt_and_send (KletsenSession *self,
   g_autofree char *signature = NULL;
   g_autoptr(GError) error = NULL;
   gint64 counter = 0;
-  Pending *p = _kletsen_session_seal_and_send (self, peer, public_key, KLETSEN_SEAL_LABEL, s->text, s->task,
-                                               &counter, &signature, &error);
+  Pending *p;
+
+  /* Only the key was asked for (kletsen_session_fetch_peer_key_async). */
+  if (s->text == NULL)
+    {
+      g_task_return_boolean (s->task, TRUE);
+      return;
+    }
+  p = _kletsen_session_seal_and_send (self, peer, public_key, KLETSEN_SEAL_LABEL, s->text, s->task,
+                                      &counter, &signature, &error);
 
   if (p == NULL)
     {
@@ -489,19 +498,21 @@ _kletsen_session_send_secure (KletsenSession     *self,
   GPtrArray *queue;
   const char *public_key;
 
-  if (!_kletsen_session_check_online_to_send (self, message, task))
+  if (message != NULL && !_kletsen_session_check_online_to_send (self, message, task))
     return;
   if (g_hash_table_contains (self->changed_keys, key))
     {
-      kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
+      if (message != NULL)
+        kletsen_chat_message_set_state (message, KLETSEN_MESSAGE_STATE_FAILED, 0);
       g_task_return_new_error (task, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_KEY_CHANGED,
                                _("%s’s key has changed; compare fingerprints before trusting it"), peer);
       return;
     }
 
   s = g_new0 (SecureSend, 1);
-  s->text = g_strdup (kletsen_chat_message_get_text (message));
-  s->message = g_object_ref (message);
+  /* No message: only the key is wanted. */
+  s->text = message ? g_strdup (kletsen_chat_message_get_text (message)) : NULL;
+  s->message = message ? g_object_ref (message) : NULL;
   s->task = g_object_ref (task);
 
   public_key = g_hash_table_lookup (self->peer_keys, key);
@@ -552,6 +563,30 @@ kletsen_session_send_secure_async (KletsenSession      *self,
   g_task_set_source_tag (task, TAG_SECURE);
   message = _kletsen_session_append_mine (self, kletsen_session_get_conversation (self, peer), text, TRUE);
   _kletsen_session_send_secure (self, peer, message, task);
+}
+
+/**
+ * kletsen_session_fetch_peer_key_async:
+ *
+ * Asks @peer for its key, as an encrypted message would, and checks it
+ * against the pin: completes when it is known and pinned (trusted on first
+ * use), or with %KLETSEN_SESSION_ERROR_KEY_CHANGED when it differs from the
+ * pin (then kletsen_session_get_pending_fingerprint() has it).
+ */
+void
+kletsen_session_fetch_peer_key_async (KletsenSession      *self,
+                                      const char          *peer,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  if (self->state != KLETSEN_SESSION_ONLINE)
+    {
+      g_task_return_new_error (task, KLETSEN_SESSION_ERROR, KLETSEN_SESSION_ERROR_OFFLINE, _("Not connected to the server"));
+      return;
+    }
+  _kletsen_session_send_secure (self, peer, NULL, task);
 }
 
 /* ---- public API: keys ---- */

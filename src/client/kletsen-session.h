@@ -158,6 +158,10 @@ gboolean             kletsen_session_clear_history        (KletsenSession       
                                                            GError              **error);
 
 /* keys */
+void                 kletsen_session_fetch_peer_key_async (KletsenSession       *self,
+                                                           const char           *peer,
+                                                           GAsyncReadyCallback   callback,
+                                                           gpointer              user_data);
 const char          *kletsen_session_get_fingerprint      (KletsenSession       *self);
 char                *kletsen_session_get_peer_fingerprint (KletsenSession       *self,
                                                            const char           *peer);

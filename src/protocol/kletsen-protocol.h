@@ -19,6 +19,9 @@
 /* The default ports of protocol.md §1. */
 #define KLETSEN_DEFAULT_PORT      1337
 #define KLETSEN_DEFAULT_FILE_PORT 1338
+/* The TLS ports (extension). */
+#define KLETSEN_DEFAULT_TLS_PORT      1339
+#define KLETSEN_DEFAULT_TLS_FILE_PORT 1340
 
 /* The least line limit a server may be configured with, and the default. */
 #define KLETSEN_MIN_LINE          1024
