@@ -1041,7 +1041,25 @@ test_app_sign_in (void)
 
     gtk_editable_set_text (GTK_EDITABLE (window->port_row), real_port);
   }
+  /* This host was reached over TLS before: clear text is asked about,
+   * with the secure connection as the default answer. */
+  g_settings_set_value (settings, "secure-servers", g_variant_new_parsed ("{'127.0.0.1': true}"));
+  gtk_switch_set_active (window->secure_switch, FALSE);
   gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  g_assert_false (window->connecting);
+  g_assert_true (ADW_IS_MESSAGE_DIALOG (window->open_dialog));
+  g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (window->open_dialog)), ==,
+                   "Connect Without Encryption?");
+  g_assert_cmpstr (adw_message_dialog_get_default_response (ADW_MESSAGE_DIALOG (window->open_dialog)), ==, "secure");
+  save_shot (window->open_dialog, "downgrade.png");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (window->open_dialog), "secure");
+  g_assert_true (gtk_switch_get_active (window->secure_switch));
+  g_assert_false (window->connecting);
+  /* Chosen deliberately: it connects. */
+  gtk_switch_set_active (window->secure_switch, FALSE);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.connect", NULL);
+  RUN_UNTIL (ADW_IS_MESSAGE_DIALOG (window->open_dialog));
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (window->open_dialog), "clear-text");
   RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
   g_assert_true (gtk_widget_get_sensitive (log_out));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.log-out", NULL);
@@ -1063,6 +1081,7 @@ test_app_sign_in (void)
   g_assert_false (kletsen_window_auto_connect (window));
   gtk_window_destroy (GTK_WINDOW (window));
   g_settings_reset (settings, "remember-me");
+  g_settings_reset (settings, "secure-servers");
   g_settings_reset (settings, "username");
   g_settings_reset (settings, "port");
   kt_remove_tree (dir);

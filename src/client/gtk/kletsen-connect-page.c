@@ -197,6 +197,17 @@ kletsen_connect_page_check (KletsenConnectPage  *self,
   return TRUE;
 }
 
+/* Whether @host was last reached over TLS (the remembered choice). */
+gboolean
+kletsen_connect_page_was_secure (KletsenConnectPage *self,
+                                 const char         *host)
+{
+  g_autoptr(GVariant) servers = g_settings_get_value (self->settings, "secure-servers");
+  gboolean secure = FALSE;
+
+  return g_variant_lookup (servers, host, "b", &secure) && secure;
+}
+
 gboolean
 kletsen_connect_page_get_secure (KletsenConnectPage *self)
 {

@@ -25,6 +25,8 @@ gboolean      kletsen_connect_page_check            (KletsenConnectPage *self,
                                                      const char        **host,
                                                      guint16            *port,
                                                      const char        **username);
+gboolean            kletsen_connect_page_was_secure (KletsenConnectPage *self,
+                                                     const char         *host);
 gboolean      kletsen_connect_page_get_secure       (KletsenConnectPage *self);
 void          kletsen_connect_page_remember         (KletsenConnectPage *self,
                                                      const char         *username);

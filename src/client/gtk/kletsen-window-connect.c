@@ -35,6 +35,42 @@ static void
 ask_to_trust (KletsenWindow *self);
 
 static void
+clear_text_response_cb (AdwMessageDialog *dialog,
+                        const char       *response,
+                        KletsenWindow    *self)
+{
+  if (g_str_equal (response, "clear-text"))
+    {
+      self->insecure_confirmed = TRUE;
+      _kletsen_window_connect_action (GTK_WIDGET (self), "win.connect", NULL);
+    }
+  else
+    gtk_switch_set_active (self->secure_switch, TRUE);
+}
+
+static void
+ask_about_clear_text (KletsenWindow *self,
+                      const char    *host)
+{
+  g_autofree char *body = g_strdup_printf (_("You reached %s over a secure connection before. Without it, the server "
+                                             "and anyone on the network can read your messages and change them.\n\n"
+                                             "If the secure connection fails now, someone may be blocking it to make "
+                                             "you do exactly this."), host);
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Connect Without Encryption?"), body);
+
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "secure", _("_Use the Secure Connection"),
+                                    "clear-text", _("Connect _Without Encryption"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "clear-text", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "secure");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "secure");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (clear_text_response_cb), self, 0);
+  _kletsen_window_track_dialog (self, dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
 connected_cb (GObject      *object,
               GAsyncResult *result,
               gpointer      user_data);
@@ -178,6 +214,14 @@ _kletsen_window_connect_action (GtkWidget  *widget,
 
   if (!kletsen_connect_page_check (self->connect_page, &host, &port, &name))
     return;
+  /* Once over TLS, clear text to the same server is a choice, never a
+   * switch flipped in passing: whoever blocks the TLS port wants just that. */
+  if (!secure && !self->insecure_confirmed && kletsen_connect_page_was_secure (self->connect_page, host))
+    {
+      ask_about_clear_text (self, host);
+      return;
+    }
+  self->insecure_confirmed = FALSE;
   self->connect_cancelled = FALSE;
   set_connecting (self, TRUE);
   kletsen_session_set_tls (self->session, secure, NULL);

@@ -80,6 +80,7 @@ struct _KletsenWindow
   int                   scroll_target; /* the message to scroll to instead of the end, or -1 */
   gboolean              connecting;
   gboolean              connect_cancelled;
+  gboolean              insecure_confirmed; /* clear text to a server once reached over TLS, asked and agreed */
   gboolean              showing_secure; /* the toggle follows the session, not the user */
 };
 
