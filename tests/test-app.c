@@ -616,6 +616,19 @@ test_app_stays_right (void)
   /* bob, who said nothing, is not marked offline. */
   g_assert_false (row_says (window->sidebar_list, sidebar_index (window, "bob"), "Offline"));
 
+  /* A newcomer whose name only looks like bob's is marked as not bob. */
+  {
+    g_autofree char *lookalike_dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+    g_autoptr(KletsenSession) fake_bob = headless_login (server, "B0b", lookalike_dir);
+
+    RUN_UNTIL (sidebar_index (window, "B0b") >= 0);
+    g_assert_true (row_says (window->sidebar_list, sidebar_index (window, "B0b"), "Not bob: the name only looks alike"));
+    g_assert_false (row_says (window->sidebar_list, sidebar_index (window, "dave"), "Not bob: the name only looks alike"));
+    kletsen_session_disconnect (fake_bob);
+    RUN_UNTIL (sidebar_index (window, "B0b") < 0);
+    kt_remove_tree (lookalike_dir);
+  }
+
   /* The window is in the background: a notification, until the conversation is read. */
   g_assert_true (g_hash_table_contains (window->notifications, "conversation-dave"));
 

@@ -304,6 +304,38 @@ test_user_names (void)
   }
 }
 
+/* issue 20: names that only look alike have one skeleton; different
+ * names do not. */
+static void
+test_lookalike_names (void)
+{
+  const char *alike[] = { "alice", "AIice", "a1ice", "alice_", "ALICE", "al1ce", "a_l_i_c_e" };
+  const char *other[] = { "alicia", "bob", "alice2", "malice" };
+  g_autofree char *base = kletsen_user_name_skeleton ("alice");
+
+  for (guint i = 0; i < G_N_ELEMENTS (alike); i++)
+    {
+      g_autofree char *skeleton = kletsen_user_name_skeleton (alike[i]);
+
+      g_assert_cmpstr (skeleton, ==, base);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (other); i++)
+    {
+      g_autofree char *skeleton = kletsen_user_name_skeleton (other[i]);
+
+      g_assert_cmpstr (skeleton, !=, base);
+    }
+  {
+    g_autofree char *m = kletsen_user_name_skeleton ("marco");
+    g_autofree char *rn = kletsen_user_name_skeleton ("rnarco");
+    g_autofree char *b0b = kletsen_user_name_skeleton ("B0b");
+    g_autofree char *bob = kletsen_user_name_skeleton ("bob");
+
+    g_assert_cmpstr (m, ==, rn);
+    g_assert_cmpstr (b0b, ==, bob);
+  }
+}
+
 static void
 test_blank_text (void)
 {
@@ -334,6 +366,7 @@ main (int    argc,
   g_test_add_func ("/message/codes", test_codes);
   g_test_add_func ("/message/user-names", test_user_names);
   g_test_add_func ("/message/blank-text", test_blank_text);
+  g_test_add_func ("/message/lookalike-names", test_lookalike_names);
 
   return g_test_run ();
 }

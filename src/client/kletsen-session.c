@@ -274,6 +274,44 @@ kletsen_session_lookup_conversation (KletsenSession *self,
 }
 
 /**
+ * kletsen_session_find_lookalike:
+ *
+ * Names without accounts can only be told apart by how they look: a
+ * newcomer "AIice" (capital i) next to the "alice" the user knows.
+ *
+ * Returns: (transfer full) (nullable): a person the user knows (listed in
+ *   the sidebar, or with a pinned key on this server) whose name looks like
+ *   @name without being it
+ */
+char *
+kletsen_session_find_lookalike (KletsenSession *self,
+                                const char     *name)
+{
+  g_autofree char *skeleton = kletsen_user_name_skeleton (name);
+  GListModel *people = kletsen_people_get_listed (self->people);
+  g_autofree char *group = g_strdup_printf ("peers %s:%u", self->host ? self->host : "", self->port);
+  g_auto(GStrv) pinned = g_key_file_get_keys (self->pins, group, NULL, NULL);
+
+  for (guint i = 0; i < g_list_model_get_n_items (people); i++)
+    {
+      g_autoptr(KletsenUser) user = g_list_model_get_item (people, i);
+      const char *other = kletsen_user_get_name (user);
+      g_autofree char *other_skeleton = kletsen_user_name_skeleton (other);
+
+      if (g_ascii_strcasecmp (other, name) != 0 && g_str_equal (skeleton, other_skeleton))
+        return g_strdup (other);
+    }
+  for (guint i = 0; pinned != NULL && pinned[i] != NULL; i++)
+    {
+      g_autofree char *other_skeleton = kletsen_user_name_skeleton (pinned[i]);
+
+      if (g_ascii_strcasecmp (pinned[i], name) != 0 && g_str_equal (skeleton, other_skeleton))
+        return g_strdup (pinned[i]);
+    }
+  return NULL;
+}
+
+/**
  * kletsen_session_get_conversation:
  * @peer: the other person
  *

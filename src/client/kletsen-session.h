@@ -86,6 +86,8 @@ GListModel          *kletsen_session_get_users            (KletsenSession       
 GListModel          *kletsen_session_get_people           (KletsenSession       *self);
 gboolean             kletsen_session_is_online            (KletsenSession       *self,
                                                            const char           *name);
+char                *kletsen_session_find_lookalike       (KletsenSession       *self,
+                                                           const char           *name);
 GListModel          *kletsen_session_get_conversations    (KletsenSession       *self);
 KletsenConversation *kletsen_session_get_everyone         (KletsenSession       *self);
 KletsenConversation *kletsen_session_get_conversation     (KletsenSession       *self,

@@ -413,6 +413,53 @@ kletsen_user_name_is_valid (const char *name)
 }
 
 /**
+ * kletsen_user_name_skeleton:
+ *
+ * What a name looks like, for telling look-alikes apart: lower case,
+ * underscores dropped, and the characters that pass for one another in
+ * common fonts made one ("AIice", "a1ice", "alice_" and "alice" all give
+ * "allce"; "rn" passes for "m", "0" for "o", "5" for "s", "vv" for "w").
+ *
+ * Returns: (transfer full): the skeleton of @name
+ */
+char *
+kletsen_user_name_skeleton (const char *name)
+{
+  g_autofree char *lower = g_ascii_strdown (name, -1);
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = lower; *p; p++)
+    {
+      char c = *p;
+
+      if (c == '_')
+        continue;
+      if (c == 'r' && p[1] == 'n')
+        {
+          g_string_append_c (out, 'm');
+          p++;
+          continue;
+        }
+      if (c == 'v' && p[1] == 'v')
+        {
+          g_string_append_c (out, 'w');
+          p++;
+          continue;
+        }
+      switch (c)
+        {
+        case 'i': case '1': case '|': c = 'l'; break;
+        case '0': c = 'o'; break;
+        case '5': c = 's'; break;
+        case '8': c = 'b'; break;
+        default: break;
+        }
+      g_string_append_c (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/**
  * kletsen_user_name_key:
  *
  * Returns: (transfer full): the key under which @name is unique; names differ

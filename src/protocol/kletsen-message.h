@@ -136,6 +136,7 @@ GBytes                   *kletsen_message_build_status (const char              
 
 gboolean                  kletsen_text_is_blank        (const char                *text);
 gboolean                  kletsen_user_name_is_valid   (const char                *name);
+char                     *kletsen_user_name_skeleton   (const char                *name);
 char                     *kletsen_user_name_key        (const char                *name);
 
 G_END_DECLS

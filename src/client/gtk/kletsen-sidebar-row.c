@@ -20,6 +20,7 @@ struct _KletsenSidebarRow
   GtkLabel            *name_label;
   GtkLabel            *status_label;
   GtkLabel            *unread_label;
+  GtkLabel            *lookalike_label;
 
   /* owned */
   char                *peer;         /* NULL for Everyone */
@@ -49,6 +50,8 @@ update (KletsenSidebarRow *self)
 
   if (offline)
     g_string_append_printf (description, ", %s", _("offline"));
+  if (gtk_widget_get_visible (GTK_WIDGET (self->lookalike_label)))
+    g_string_append_printf (description, ", %s", gtk_label_get_text (self->lookalike_label));
   if (unread > 0)
     g_string_append_printf (description, ", %s",
                             name = g_strdup_printf (ngettext ("%u unread message", "%u unread messages", unread), unread));
@@ -84,6 +87,7 @@ kletsen_sidebar_row_class_init (KletsenSidebarRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KletsenSidebarRow, name_label);
   gtk_widget_class_bind_template_child (widget_class, KletsenSidebarRow, status_label);
   gtk_widget_class_bind_template_child (widget_class, KletsenSidebarRow, unread_label);
+  gtk_widget_class_bind_template_child (widget_class, KletsenSidebarRow, lookalike_label);
 }
 
 static void
@@ -134,6 +138,27 @@ kletsen_sidebar_row_new_person (KletsenUser         *person,
   follow (self, conversation);
   update (self);
   return GTK_WIDGET (self);
+}
+
+/**
+ * kletsen_sidebar_row_set_lookalike:
+ * @other: (nullable): the person the user knows whose name this one looks like
+ *
+ * A hint under the name: "AIice" is not "alice".
+ */
+void
+kletsen_sidebar_row_set_lookalike (KletsenSidebarRow *self,
+                                   const char        *other)
+{
+  if (other != NULL)
+    {
+      /* TRANSLATORS: under a name that looks like another one the user knows */
+      g_autofree char *text = g_strdup_printf (_("Not %s: the name only looks alike"), other);
+
+      gtk_label_set_text (self->lookalike_label, text);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->lookalike_label), other != NULL);
+  update (self);
 }
 
 /**

@@ -24,6 +24,8 @@ GtkWidget  *kletsen_sidebar_row_new_everyone (KletsenConversation *room);
 GtkWidget  *kletsen_sidebar_row_new_person   (KletsenUser         *person,
                                               KletsenConversation *conversation,
                                               gboolean             is_me);
+void        kletsen_sidebar_row_set_lookalike (KletsenSidebarRow *self,
+                                               const char        *other);
 const char *kletsen_sidebar_row_get_peer     (KletsenSidebarRow   *self);
 
 G_END_DECLS

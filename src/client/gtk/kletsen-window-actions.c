@@ -146,6 +146,18 @@ _kletsen_window_show_fingerprints_action (GtkWidget  *widget,
                               "can read your encrypted messages but the two of you."),
                             kletsen_session_get_fingerprint (self->session),
                             peer, theirs ? theirs : _("not known yet: send an encrypted message first"));
+  {
+    g_autofree char *lookalike = kletsen_session_find_lookalike (self->session, peer);
+
+    if (lookalike != NULL)
+      {
+        g_autofree char *warned = g_strdup_printf (_("Careful: “%s” is not “%s”, whom you know; the names only look "
+                                                     "alike.\n\n%s"), peer, lookalike, body);
+
+        g_free (body);
+        body = g_steal_pointer (&warned);
+      }
+  }
   dialog = adw_message_dialog_new (GTK_WINDOW (self),
                                    verified ? _("Fingerprints Verified") : _("Compare Fingerprints"), body);
   adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
@@ -223,7 +235,12 @@ _kletsen_window_peer_key_changed_cb (KletsenWindow *self,
     ? g_strdup_printf (_("You had compared fingerprints with %s and marked the old key as verified. "
                          "A change now is unusual: call them before you trust it.\n\n%s"), peer, body)
     : NULL;
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), title, louder ? louder : body);
+  g_autofree char *lookalike = kletsen_session_find_lookalike (self->session, peer);
+  g_autofree char *warned = lookalike
+    ? g_strdup_printf (_("Careful: “%s” is not “%s”, whom you know; the names only look alike.\n\n%s"),
+                       peer, lookalike, louder ? louder : body)
+    : NULL;
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), title, warned ? warned : louder ? louder : body);
 
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
                                     "cancel", _("_Keep Blocked"),

@@ -85,7 +85,13 @@ _kletsen_window_notify_unread (KletsenWindow       *self,
   if (peer == NULL)
     title = g_strdup_printf (_("%s mentioned you"), kletsen_chat_message_get_sender (last));
   else
-    title = g_strdup_printf (_("Message from %s"), peer);
+    {
+      g_autofree char *lookalike = kletsen_session_find_lookalike (self->session, peer);
+
+      /* TRANSLATORS: a notification's title, when the sender's name only looks like someone the user knows */
+      title = lookalike ? g_strdup_printf (_("Message from %s (not %s)"), peer, lookalike)
+                        : g_strdup_printf (_("Message from %s"), peer);
+    }
   body = kletsen_chat_message_get_encrypted (last) ? _("An encrypted message") : kletsen_chat_message_get_text (last);
   notification = g_notification_new (title);
   g_notification_set_body (notification, body);

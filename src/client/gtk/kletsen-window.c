@@ -340,9 +340,15 @@ create_sidebar_row (gpointer item,
   if (KLETSEN_IS_CONVERSATION (item))
     return kletsen_sidebar_row_new_everyone (item);
   peer = kletsen_user_get_name (item);
-  return kletsen_sidebar_row_new_person (item, kletsen_session_get_conversation (self->session, peer),
-                                         kletsen_session_get_username (self->session) != NULL &&
-                                         g_ascii_strcasecmp (peer, kletsen_session_get_username (self->session)) == 0);
+  {
+    gboolean me = kletsen_session_get_username (self->session) != NULL &&
+                  g_ascii_strcasecmp (peer, kletsen_session_get_username (self->session)) == 0;
+    GtkWidget *row = kletsen_sidebar_row_new_person (item, kletsen_session_get_conversation (self->session, peer), me);
+    g_autofree char *lookalike = me ? NULL : kletsen_session_find_lookalike (self->session, peer);
+
+    kletsen_sidebar_row_set_lookalike (KLETSEN_SIDEBAR_ROW (row), lookalike);
+    return row;
+  }
 }
 
 static void
