@@ -854,6 +854,14 @@ test_app_history (void)
         g_autoptr(KletsenChatMessage) m = shown_message (window, i);
 
         found |= strstr (kletsen_chat_message_get_text (m), "zeppelin") != NULL;
+        /* Scrolled to, and marked. */
+        if (strstr (kletsen_chat_message_get_text (m), "zeppelin") != NULL)
+          {
+            KletsenMessageRow *row;
+
+            RUN_UNTIL ((row = find_row (GTK_WIDGET (window->message_list), m)) != NULL);
+            g_assert_nonnull (find_with_class (GTK_WIDGET (row), "kletsen-found"));
+          }
       }
     g_assert_true (found);
   }

@@ -459,6 +459,17 @@ kletsen_message_day_label (GDateTime *time)
   return g_date_time_format (time, _("%A %e %B %Y"));
 }
 
+/* The message a search led to: marked until the conversation changes. */
+void
+kletsen_message_row_set_found (KletsenMessageRow *self,
+                               gboolean           found)
+{
+  if (found)
+    gtk_widget_add_css_class (GTK_WIDGET (self->body), "kletsen-found");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->body), "kletsen-found");
+}
+
 /* The "new messages" line above this one: where the user left off. */
 void
 kletsen_message_row_set_new_line (KletsenMessageRow *self,

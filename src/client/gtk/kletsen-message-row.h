@@ -35,6 +35,8 @@ void                kletsen_message_row_bind        (KletsenMessageRow  *self,
 void                kletsen_message_row_unbind      (KletsenMessageRow  *self);
 void                kletsen_message_row_set_new_line (KletsenMessageRow *self,
                                                       gboolean           shown);
+void                kletsen_message_row_set_found   (KletsenMessageRow  *self,
+                                                     gboolean            found);
 void                kletsen_message_row_set_context (KletsenMessageRow  *self,
                                                      gboolean            show_header,
                                                      const char         *day);

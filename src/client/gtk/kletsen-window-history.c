@@ -161,6 +161,25 @@ _kletsen_window_search_stop_cb (KletsenWindow *self)
   gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
 }
 
+/* Marks the row of the message found if it is bound already (a message
+ * that was in the model before the search); rows bound later are marked
+ * by the factory. */
+static void
+mark_bound_row (GtkWidget *widget,
+                gint64     id)
+{
+  if (KLETSEN_IS_MESSAGE_ROW (widget))
+    {
+      KletsenChatMessage *message = kletsen_message_row_get_message (KLETSEN_MESSAGE_ROW (widget));
+
+      kletsen_message_row_set_found (KLETSEN_MESSAGE_ROW (widget),
+                                     message != NULL && kletsen_chat_message_get_history_id (message) == id);
+      return;
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    mark_bound_row (child, id);
+}
+
 /* Opens the conversation at the message found. */
 void
 _kletsen_window_search_result_activated_cb (KletsenWindow *self,
@@ -173,10 +192,16 @@ _kletsen_window_search_result_activated_cb (KletsenWindow *self,
   if (id == 0)
     return;
   _kletsen_window_show_conversation (self, peer);
+  /* Marked, so the eye finds it: before the page is loaded, whose rows
+   * may be bound at once. */
+  self->found_id = id;
   position = kletsen_conversation_show_message (self->conversation, id);
   /* Instead of the end, where showing a conversation scrolls to. */
   if (position >= 0)
     self->scroll_target = position;
+  else
+    self->found_id = 0;
+  mark_bound_row (GTK_WIDGET (self->message_list), self->found_id);
 }
 
 void

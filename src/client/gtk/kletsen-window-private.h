@@ -78,6 +78,7 @@ struct _KletsenWindow
   gulong                conversation_items_id;
   guint                 load_pages_id;
   int                   scroll_target; /* the message to scroll to instead of the end, or -1 */
+  gint64                found_id;      /* history id of the message a search led to, or 0 */
   gboolean              connecting;
   gboolean              connect_cancelled;
   gboolean              insecure_confirmed; /* clear text to a server once reached over TLS, asked and agreed */

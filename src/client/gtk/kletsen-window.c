@@ -315,6 +315,7 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   kletsen_message_row_bind (row, message);
   kletsen_message_row_set_new_line (row, self->conversation != NULL &&
                                          kletsen_conversation_get_first_unread (self->conversation) == message);
+  kletsen_message_row_set_found (row, self->found_id != 0 && kletsen_chat_message_get_history_id (message) == self->found_id);
   /* The model the item is in, for its neighbour above. */
   g_object_set_data_full (G_OBJECT (item), "conversation", g_object_ref (self->conversation), g_object_unref);
   update_row_context (item);
@@ -419,6 +420,7 @@ _kletsen_window_show_conversation (KletsenWindow *self,
         kletsen_conversation_forget_first_unread (self->conversation);
     }
   g_set_object (&self->conversation, conversation);
+  self->found_id = 0;
   {
     g_autofree char *key = draft_key (peer);
     const char *draft = g_hash_table_lookup (self->drafts, key);
