@@ -620,6 +620,7 @@ kletsen_session_connect_async (KletsenSession      *self,
   g_free (self->username);
   self->username = g_strdup (username);
   self->port = port;
+  _kletsen_session_forget_skeletons (self); /* another server: other pins */
   self->want_online = TRUE;
   self->was_online = FALSE;
   self->backoff_ms = 0;

@@ -142,6 +142,7 @@ pin (KletsenSession *self,
      const char     *fingerprint)
 {
   scoped_set (self, self->pins, "peers", peer, fingerprint);
+  _kletsen_session_forget_skeletons (self);
 }
 
 /* The last counter seen (received) or used (sent) with @peer under the key

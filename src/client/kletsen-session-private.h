@@ -170,6 +170,7 @@ struct _KletsenSession
   KletsenGameState    *game;
   GListStore          *transfers;
   KletsenHistory      *history;      /* NULL while not kept (kletsen-session-history.c) */
+  GHashTable          *known_skeletons; /* skeleton → names known; NULL until asked after a change */
   gboolean             keep_history;
 
   /* end-to-end keys */
@@ -232,6 +233,10 @@ _kletsen_session_set_state (KletsenSession      *self,
 void
 _kletsen_session_set_last_error (KletsenSession *self,
                                  const char     *error);
+
+/* The look-alike table is out of date (people or pins changed). */
+void
+_kletsen_session_forget_skeletons (KletsenSession *self);
 
 /* kletsen-session-history.c */
 void

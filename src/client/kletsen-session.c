@@ -273,6 +273,57 @@ kletsen_session_lookup_conversation (KletsenSession *self,
   return g_hash_table_lookup (self->conversation_by_key, key);
 }
 
+static void
+add_skeleton (GHashTable *table,
+              const char *name)
+{
+  char *skeleton = kletsen_user_name_skeleton (name);
+  GPtrArray *names = g_hash_table_lookup (table, skeleton);
+
+  if (names == NULL)
+    {
+      names = g_ptr_array_new_with_free_func (g_free);
+      g_hash_table_insert (table, skeleton, names);
+    }
+  else
+    g_free (skeleton);
+  g_ptr_array_add (names, g_strdup (name));
+}
+
+/* Skeleton → the names the user knows with it: built once after a change of
+ * the people listed or of the pins, not once per row (each sidebar row and
+ * notification asks; at login that was every listed person times every
+ * other one). */
+static GHashTable *
+known_skeletons (KletsenSession *self)
+{
+  GListModel *people;
+  g_autofree char *group = NULL;
+  g_auto(GStrv) pinned = NULL;
+
+  if (self->known_skeletons != NULL)
+    return self->known_skeletons;
+  self->known_skeletons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+  people = kletsen_people_get_listed (self->people);
+  for (guint i = 0; i < g_list_model_get_n_items (people); i++)
+    {
+      g_autoptr(KletsenUser) user = g_list_model_get_item (people, i);
+
+      add_skeleton (self->known_skeletons, kletsen_user_get_name (user));
+    }
+  group = g_strdup_printf ("peers %s:%u", self->host ? self->host : "", self->port);
+  pinned = g_key_file_get_keys (self->pins, group, NULL, NULL);
+  for (guint i = 0; pinned != NULL && pinned[i] != NULL; i++)
+    add_skeleton (self->known_skeletons, pinned[i]);
+  return self->known_skeletons;
+}
+
+void
+_kletsen_session_forget_skeletons (KletsenSession *self)
+{
+  g_clear_pointer (&self->known_skeletons, g_hash_table_unref);
+}
+
 /**
  * kletsen_session_find_lookalike:
  *
@@ -288,26 +339,11 @@ kletsen_session_find_lookalike (KletsenSession *self,
                                 const char     *name)
 {
   g_autofree char *skeleton = kletsen_user_name_skeleton (name);
-  GListModel *people = kletsen_people_get_listed (self->people);
-  g_autofree char *group = g_strdup_printf ("peers %s:%u", self->host ? self->host : "", self->port);
-  g_auto(GStrv) pinned = g_key_file_get_keys (self->pins, group, NULL, NULL);
+  GPtrArray *names = g_hash_table_lookup (known_skeletons (self), skeleton);
 
-  for (guint i = 0; i < g_list_model_get_n_items (people); i++)
-    {
-      g_autoptr(KletsenUser) user = g_list_model_get_item (people, i);
-      const char *other = kletsen_user_get_name (user);
-      g_autofree char *other_skeleton = kletsen_user_name_skeleton (other);
-
-      if (g_ascii_strcasecmp (other, name) != 0 && g_str_equal (skeleton, other_skeleton))
-        return g_strdup (other);
-    }
-  for (guint i = 0; pinned != NULL && pinned[i] != NULL; i++)
-    {
-      g_autofree char *other_skeleton = kletsen_user_name_skeleton (pinned[i]);
-
-      if (g_ascii_strcasecmp (pinned[i], name) != 0 && g_str_equal (skeleton, other_skeleton))
-        return g_strdup (pinned[i]);
-    }
+  for (guint i = 0; names != NULL && i < names->len; i++)
+    if (g_ascii_strcasecmp (names->pdata[i], name) != 0)
+      return g_strdup (names->pdata[i]);
   return NULL;
 }
 
@@ -381,6 +417,7 @@ kletsen_session_finalize (GObject *object)
   g_clear_object (&self->game);
   g_clear_object (&self->transfers);
   g_clear_object (&self->history);
+  g_clear_pointer (&self->known_skeletons, g_hash_table_unref);
   g_clear_pointer (&self->identity, kletsen_identity_free);
   g_free (self->fingerprint);
   g_clear_pointer (&self->peer_keys, g_hash_table_unref);
@@ -487,6 +524,8 @@ kletsen_session_init (KletsenSession *self)
   self->login_timeout_ms = LOGIN_TIMEOUT_MS;
   self->read_buffer = g_malloc (READ_CHUNK);
   self->people = kletsen_people_new (keep_person, self);
+  g_signal_connect_swapped (kletsen_people_get_listed (self->people), "items-changed",
+                            G_CALLBACK (_kletsen_session_forget_skeletons), self);
   self->conversations = g_list_store_new (KLETSEN_TYPE_CONVERSATION);
   self->conversation_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->everyone = kletsen_conversation_new (NULL);
