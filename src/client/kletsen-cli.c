@@ -270,6 +270,19 @@ accept_waiting (Cli *cli)
     }
 }
 
+/* A fingerprint as given on a command line: lower case, without the colons
+ * and blanks people write between its pairs. */
+static char *
+plain_fingerprint (const char *fingerprint)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = fingerprint; *p; p++)
+    if (*p != ':' && *p != ' ')
+      g_string_append_c (out, g_ascii_tolower (*p));
+  return g_string_free (out, FALSE);
+}
+
 /* The certificate nobody vouches for, or not the one trusted before: trusted
  * only when the user names its fingerprint (--trust-fingerprint) or says
  * yes at the prompt, never by default. */
@@ -286,21 +299,11 @@ accept_certificate (Cli        *cli,
     return FALSE;
   if (wanted != NULL)
     {
-      /* Compared as written, ignoring case and colons. */
-      g_autofree char *a = g_ascii_strdown (fingerprint, -1);
-      g_autofree char *b = g_ascii_strdown (wanted, -1);
-      GString *x = g_string_new (NULL), *y = g_string_new (NULL);
-      gboolean same;
+      /* Compared as written, ignoring case, colons and blanks. */
+      g_autofree char *a = plain_fingerprint (fingerprint);
+      g_autofree char *b = plain_fingerprint (wanted);
+      gboolean same = g_str_equal (a, b);
 
-      for (const char *p = a; *p; p++)
-        if (*p != ':' && *p != ' ')
-          g_string_append_c (x, *p);
-      for (const char *p = b; *p; p++)
-        if (*p != ':' && *p != ' ')
-          g_string_append_c (y, *p);
-      same = g_str_equal (x->str, y->str);
-      g_string_free (x, TRUE);
-      g_string_free (y, TRUE);
       if (!same)
         g_printerr ("That is not the fingerprint given with --trust-fingerprint; not connecting.\n");
       return same;

@@ -175,27 +175,31 @@ filename_is_valid (const char *name)
   return name[len - 1] != '.' && name[len - 1] != ' ';
 }
 
+/* Exactly @len hex digits; lower case only with @lower_only. */
+static gboolean
+is_hex (const char *text,
+        gsize       len,
+        gboolean    lower_only)
+{
+  if (text == NULL || strlen (text) != len)
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p++)
+    if (!g_ascii_isxdigit (*p) || (lower_only && g_ascii_isupper (*p)))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 checksum_is_valid (const char *checksum)
 {
-  if (strlen (checksum) != 64)
-    return FALSE;
-  for (const char *p = checksum; *p; p++)
-    if (!g_ascii_isxdigit (*p))
-      return FALSE;
-  return TRUE;
+  return is_hex (checksum, 64, FALSE);
 }
 
 /* A roleSecret (extension): 32 lowercase hex digits the client chose. */
 static gboolean
 role_secret_is_valid (const char *secret)
 {
-  if (secret == NULL || strlen (secret) != KLETSEN_ROLE_SECRET_LEN)
-    return FALSE;
-  for (const char *p = secret; *p != '\0'; p++)
-    if (!g_ascii_isdigit (*p) && !(*p >= 'a' && *p <= 'f'))
-      return FALSE;
-  return TRUE;
+  return is_hex (secret, KLETSEN_ROLE_SECRET_LEN, TRUE);
 }
 
 static void
