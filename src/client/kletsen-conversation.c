@@ -321,10 +321,6 @@ bytes_between (KletsenConversation *self,
 }
 
 static void
-mark_mentions (KletsenConversation *self,
-               GPtrArray           *page);
-
-static void
 splice (KletsenConversation *self,
         guint                position,
         guint                removed,
@@ -333,8 +329,6 @@ splice (KletsenConversation *self,
   self->text_bytes -= bytes_between (self, position, position + removed);
   if (added != NULL)
     self->text_bytes += text_bytes (added);
-  if (added != NULL && self->history != NULL)
-    mark_mentions (self, added);
   g_list_store_splice (self->messages, position, removed, added ? added->pdata : NULL, added ? added->len : 0);
   g_list_model_items_changed (G_LIST_MODEL (self), position, removed, added ? added->len : 0);
   for (guint i = 0; added != NULL && i < added->len; i++)
@@ -342,7 +336,8 @@ splice (KletsenConversation *self,
 }
 
 /* What the history brings back is marked as when it came: a room message
- * that names the user stands out again. */
+ * that names the user stands out again. (A message that comes now was
+ * marked by the session.) */
 static void
 mark_mentions (KletsenConversation *self,
                GPtrArray           *page)
@@ -408,6 +403,8 @@ reset_to (KletsenConversation *self,
           gboolean             has_older,
           gboolean             latest)
 {
+  if (page != NULL)
+    mark_mentions (self, page);
   splice (self, 0, n_messages (self), page);
   set_flag (self, PROP_HAS_OLDER, has_older);
   set_flag (self, PROP_AT_LATEST, latest);
@@ -490,6 +487,7 @@ kletsen_conversation_load_older (KletsenConversation *self)
   set_flag (self, PROP_HAS_OLDER, page->len == PAGE);
   if (page->len == 0)
     return 0;
+  mark_mentions (self, page);
   splice (self, 0, 0, page);
   trim_newest (self);
   return page->len;
@@ -513,6 +511,7 @@ kletsen_conversation_load_newer (KletsenConversation *self)
     set_flag (self, PROP_AT_LATEST, TRUE);
   if (page->len == 0)
     return 0;
+  mark_mentions (self, page);
   splice (self, n_messages (self), 0, page);
   trim_oldest (self);
   return page->len;
