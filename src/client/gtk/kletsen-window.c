@@ -240,14 +240,15 @@ retry_cb (KletsenMessageRow  *row,
 }
 
 static void
-update_row_context (GtkListItem *item);
+update_row_context (KletsenWindow *self,
+                    GtkListItem   *item);
 
 static void
-item_position_cb (GtkListItem *item,
-                  GParamSpec  *pspec,
-                  gpointer     user_data)
+item_position_cb (GtkListItem   *item,
+                  GParamSpec    *pspec,
+                  KletsenWindow *self)
 {
-  update_row_context (item);
+  update_row_context (self, item);
 }
 
 static void
@@ -260,7 +261,7 @@ message_setup_cb (GtkSignalListItemFactory *factory,
   g_signal_connect_object (row, "retry", G_CALLBACK (retry_cb), self, 0);
   gtk_list_item_set_child (item, row);
   /* Older pages put in front change who is above. */
-  g_signal_connect (item, "notify::position", G_CALLBACK (item_position_cb), NULL);
+  g_signal_connect_object (item, "notify::position", G_CALLBACK (item_position_cb), self, 0);
   gtk_list_item_set_activatable (item, FALSE);
 }
 
@@ -276,13 +277,16 @@ same_day (GDateTime *a,
          g_date_time_get_day_of_year (a) == g_date_time_get_day_of_year (b);
 }
 
+/* The list shows self->conversation, so the message above is its item
+ * before this one. */
 static void
-update_row_context (GtkListItem *item)
+update_row_context (KletsenWindow *self,
+                    GtkListItem   *item)
 {
   KletsenMessageRow *row = KLETSEN_MESSAGE_ROW (gtk_list_item_get_child (item));
   KletsenChatMessage *message = gtk_list_item_get_item (item);
   guint position = gtk_list_item_get_position (item);
-  GListModel *model = row ? G_LIST_MODEL (g_object_get_data (G_OBJECT (item), "conversation")) : NULL;
+  GListModel *model = row && self->conversation ? G_LIST_MODEL (self->conversation) : NULL;
   g_autoptr(KletsenChatMessage) before = NULL;
   g_autofree char *day = NULL;
   GDateTime *time;
@@ -316,9 +320,7 @@ message_bind_cb (GtkSignalListItemFactory *factory,
   kletsen_message_row_set_new_line (row, self->conversation != NULL &&
                                          kletsen_conversation_get_first_unread (self->conversation) == message);
   kletsen_message_row_set_found (row, self->found_id != 0 && kletsen_chat_message_get_history_id (message) == self->found_id);
-  /* The model the item is in, for its neighbour above. */
-  g_object_set_data_full (G_OBJECT (item), "conversation", g_object_ref (self->conversation), g_object_unref);
-  update_row_context (item);
+  update_row_context (self, item);
 }
 
 static void
