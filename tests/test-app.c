@@ -658,6 +658,26 @@ test_app_stays_right (void)
   /* The conversation opens and reads; its header says dave is offline. */
   g_signal_emit_by_name (gtk_list_box_get_row_at_index (window->sidebar_list, sidebar_index (window, "dave")), "activate");
   g_assert_false (g_hash_table_contains (window->notifications, "conversation-dave"));
+
+  /* The room is muted by default: a message there does not notify, one
+   * that names alice does; unmuted, every one does. */
+  {
+    GListModel *room = G_LIST_MODEL (kletsen_session_get_everyone (session));
+    guint before_room = g_list_model_get_n_items (room);
+
+    kletsen_session_broadcast_async (bob, "Gewoon een bericht", NULL, NULL);
+    RUN_UNTIL (g_list_model_get_n_items (room) > before_room);
+    g_assert_false (g_hash_table_contains (window->notifications, "conversation-"));
+    kletsen_session_broadcast_async (bob, "Alice, kijk even", NULL, NULL);
+    RUN_UNTIL (g_hash_table_contains (window->notifications, "conversation-"));
+    _kletsen_window_show_conversation (window, NULL);
+    g_assert_false (g_hash_table_contains (window->notifications, "conversation-"));
+    _kletsen_window_show_conversation (window, "dave");
+    g_settings_set_boolean (settings, "mute-everyone", FALSE);
+    kletsen_session_broadcast_async (bob, "Nog een", NULL, NULL);
+    RUN_UNTIL (g_hash_table_contains (window->notifications, "conversation-"));
+    g_settings_reset (settings, "mute-everyone");
+  }
   with_dave = kletsen_session_lookup_conversation (session, "dave");
   g_assert_true (window->conversation == with_dave);
   g_assert_cmpuint (shown_count (window), ==, 1);

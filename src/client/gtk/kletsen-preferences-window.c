@@ -17,6 +17,7 @@ struct _KletsenPreferencesWindow
 
   /* template widgets */
   GtkSwitch            *history_switch;
+  GtkSwitch            *mute_everyone_switch;
   GtkSwitch            *notifications_switch;
   GtkSwitch            *remember_switch;
   AdwActionRow         *folder_row;
@@ -119,6 +120,7 @@ kletsen_preferences_window_class_init (KletsenPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, remember_switch);
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, folder_row);
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, history_switch);
+  gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, mute_everyone_switch);
   gtk_widget_class_bind_template_callback (widget_class, clear_history_cb);
   gtk_widget_class_bind_template_callback (widget_class, choose_folder_cb);
 }
@@ -131,6 +133,7 @@ kletsen_preferences_window_init (KletsenPreferencesWindow *self)
   g_settings_bind (self->settings, "notifications", self->notifications_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "remember-me", self->remember_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "keep-history", self->history_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "mute-everyone", self->mute_everyone_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_signal_connect_object (self->settings, "changed::download-folder", G_CALLBACK (show_folder), self,
                            G_CONNECT_SWAPPED);
   show_folder (self);

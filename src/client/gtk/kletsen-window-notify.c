@@ -77,13 +77,18 @@ _kletsen_window_notify_unread (KletsenWindow       *self,
   if (n == 0)
     return;
   last = g_list_model_get_item (G_LIST_MODEL (conversation), n - 1);
-  /* A file offer notifies on its own; the room only when someone names you. */
+  /* A file offer notifies on its own; a muted room only when someone
+   * names you, and then always. */
   if (kletsen_chat_message_get_kind (last) != KLETSEN_MESSAGE_KIND_TEXT ||
       kletsen_chat_message_get_state (last) != KLETSEN_MESSAGE_STATE_RECEIVED ||
-      (peer == NULL && !kletsen_chat_message_get_mentions_me (last)))
+      (peer == NULL && !kletsen_chat_message_get_mentions_me (last) &&
+       g_settings_get_boolean (self->settings, "mute-everyone")))
     return;
-  if (peer == NULL)
+  if (peer == NULL && kletsen_chat_message_get_mentions_me (last))
     title = g_strdup_printf (_("%s mentioned you"), kletsen_chat_message_get_sender (last));
+  else if (peer == NULL)
+    /* TRANSLATORS: a notification's title for a message in the room */
+    title = g_strdup_printf (_("%s in Everyone"), kletsen_chat_message_get_sender (last));
   else
     {
       g_autofree char *lookalike = kletsen_session_find_lookalike (self->session, peer);
