@@ -80,13 +80,28 @@ poll_dispatch (GSource     *source,
         n = epoll_wait (self->epoll_fd, events, POLL_EVENTS, 0);
       while (n < 0 && errno == EINTR);
       for (int i = 0; i < n; i++)
-        _kletsen_connection_dispatch (events[i].data.ptr, condition_from_epoll (events[i].events));
+        {
+          /* Connections are aligned; a set low bit marks a KletsenFdWatch. */
+          if (G_UNLIKELY ((guintptr)events[i].data.ptr & KLETSEN_FD_WATCH_TAG))
+            _kletsen_fd_watch_dispatch (events[i].data.ptr, events[i].events);
+          else
+            _kletsen_connection_dispatch (events[i].data.ptr, condition_from_epoll (events[i].events));
+        }
       if (n < POLL_EVENTS)
         break;
     }
 
   _kletsen_server_flush_all (self);
   return G_SOURCE_CONTINUE;
+}
+
+void
+_kletsen_fd_watch_dispatch (gpointer tagged,
+                            guint32  epoll_events)
+{
+  KletsenFdWatch *watch = (KletsenFdWatch *)((guintptr)tagged & ~KLETSEN_FD_WATCH_TAG);
+
+  watch->ready (watch, condition_from_epoll (epoll_events));
 }
 
 static GSourceFuncs poll_funcs = {

@@ -36,6 +36,35 @@ typedef struct
   void      (*wake)       (KletsenConnection *conn);
 } KletsenPoller;
 
+/* A descriptor that is not a chat connection (the cluster's Redis links)
+ * in the same poll set: read in the same iteration as the clients, so what
+ * it brings joins the same fan-out batch. With epoll it is an entry of the
+ * set (tagged, so the poll source tells it from a connection); elsewhere it
+ * has a GSource of its own. */
+typedef struct _KletsenFdWatch KletsenFdWatch;
+struct _KletsenFdWatch
+{
+  void       (*ready) (KletsenFdWatch *watch,
+                       GIOCondition    events);
+  int          fd;
+  gboolean     want_in;
+  gboolean     want_out;
+  gboolean     added;
+  GSource     *source; /* without epoll */
+  gpointer     tag;
+};
+
+/* Starts watching @watch->fd, or applies a change of want_in/want_out. */
+void _kletsen_fd_watch_update (KletsenServer  *server,
+                               KletsenFdWatch *watch);
+void _kletsen_fd_watch_remove (KletsenServer  *server,
+                               KletsenFdWatch *watch);
+/* What the epoll source calls for a tagged entry. */
+void _kletsen_fd_watch_dispatch (gpointer        tagged,
+                                 guint32         epoll_events);
+
+#define KLETSEN_FD_WATCH_TAG ((guintptr)1)
+
 extern const KletsenPoller _kletsen_poller_glib;
 extern const KletsenPoller _kletsen_poller_epoll;
 
