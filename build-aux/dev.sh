@@ -28,6 +28,8 @@ PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 PACKAGES="$PACKAGES libseccomp-dev systemd"
 # The client's history store.
 PACKAGES="$PACKAGES libsqlite3-dev"
+# Cluster mode: hiredis to build it, a Redis 7.0 for its tests.
+PACKAGES="$PACKAGES libhiredis-dev redis-server"
 
 missing=""
 for p in $PACKAGES; do

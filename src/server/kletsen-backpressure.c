@@ -43,6 +43,10 @@ resume_reading (KletsenConnection *sender)
 {
   KletsenConnection *receiver = sender->paused_on;
 
+  /* Not read while its login is claimed (kletsen-cluster-users.c): no
+   * receiver to wait for. */
+  if (receiver == NULL)
+    return;
   g_queue_unlink (&receiver->paused_senders, &sender->pause_link);
   sender->read_paused = FALSE;
   sender->paused_on = NULL;

@@ -145,6 +145,9 @@ _kletsen_connection_new (KletsenServer *server,
   conn->backlog_link.data = conn;
   conn->tokens = server->options.rate_limit * 2;
   conn->rate_stamp = g_get_monotonic_time ();
+  conn->serial = ++server->conn_serial;
+  if (server->cluster != NULL)
+    _kletsen_cluster_connection_new (server->cluster, conn);
 
   /* Reading starts at once for clear text, after the handshake for TLS. */
   if (!tls)
@@ -155,6 +158,8 @@ _kletsen_connection_new (KletsenServer *server,
 void
 _kletsen_connection_free (KletsenConnection *conn)
 {
+  if (conn->server->cluster != NULL)
+    _kletsen_cluster_connection_free (conn->server->cluster, conn);
   _kletsen_backpressure_forget (conn);
   _kletsen_backpressure_release (conn, TRUE);
   if (conn->handshake_timeout != NULL)
@@ -290,6 +295,12 @@ line_cb (char     *line,
 {
   KletsenConnection *conn = user_data;
 
+  /* Behind a LOGIN whose name the cluster is still claiming. */
+  if (G_UNLIKELY (conn->claiming))
+    {
+      _kletsen_cluster_hold_line (conn->server->cluster, conn, line, len);
+      return TRUE;
+    }
   return _kletsen_server_handle_line (conn, line, len) && conn->state == CONN_OPEN;
 }
 

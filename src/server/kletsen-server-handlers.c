@@ -35,6 +35,10 @@ handle_login (KletsenConnection *conn,
     code = KLETSEN_CODE_NAME_INVALID;
   else if (_kletsen_server_find_user (server, name) != NULL)
     code = KLETSEN_CODE_NAME_TAKEN;
+  /* In a cluster the name must be free on every node: LOGIN_RESP comes
+   * once Redis said so. */
+  else if (server->cluster != NULL && (code = _kletsen_cluster_login (server->cluster, conn, name)) == 0)
+    return;
 
   _kletsen_connection_send_status (conn, "LOGIN_RESP", code);
   if (code == 0)
@@ -60,6 +64,9 @@ handle_broadcast (KletsenConnection *conn,
   json_object_set_string_member (out, "message", text);
   line = kletsen_message_serialize ("BROADCAST", out);
 
+  /* Delivered everywhere, and confirmed, when it comes back from Redis. */
+  if (conn->server->cluster != NULL && _kletsen_cluster_broadcast (conn->server->cluster, conn, line))
+    return;
   _kletsen_server_queue_fan_out (conn->server, line, conn);
   _kletsen_connection_send_status (conn, "BROADCAST_RESP", 0);
 }
@@ -91,6 +98,8 @@ user_list_line (KletsenServer *server)
   g_autoptr(JsonObject) out = NULL;
   JsonArray *users;
 
+  if (server->cluster != NULL)
+    return _kletsen_cluster_user_list_line (server->cluster);
   if (server->user_list_line != NULL)
     return server->user_list_line;
   sorted = g_ptr_array_sized_new (server->users->len);
@@ -135,16 +144,59 @@ find_peer (KletsenConnection *conn,
   return *code == 0 ? peer : NULL;
 }
 
+static gboolean
+routes_through_cluster (KletsenConnection *conn)
+{
+  return conn->server->cluster != NULL && _kletsen_cluster_is_routing (conn->server->cluster);
+}
+
+static GBytes *
+private_message_line (KletsenConnection *conn,
+                      const char        *text)
+{
+  g_autoptr(JsonObject) out = json_object_new ();
+
+  json_object_set_string_member (out, "sender", conn->name);
+  json_object_set_string_member (out, "message", text);
+  return kletsen_message_serialize ("PRIVATE_MESSAGE", out);
+}
+
+/* The same checks in the same order, for a receiver on any node; the
+ * reply comes once Redis has taken it. */
+static void
+cluster_private_message (KletsenConnection *conn,
+                         const char        *receiver,
+                         const char        *text)
+{
+  int code = _kletsen_cluster_check_peer (conn->server->cluster, conn, receiver);
+  g_autoptr(GBytes) line = NULL;
+
+  if (code == 0 && kletsen_text_is_blank (text))
+    code = KLETSEN_CODE_EMPTY_MESSAGE;
+  if (code != 0)
+    {
+      _kletsen_connection_send_status (conn, "PRIVATE_MESSAGE_RESP", code);
+      return;
+    }
+  line = private_message_line (conn, text);
+  _kletsen_cluster_send_to_user (conn->server->cluster, conn, receiver, line,
+                                 "PRIVATE_MESSAGE_RESP", "PRIVATE_MESSAGE_RESP", FALSE);
+}
+
 static void
 handle_private_message (KletsenConnection *conn,
                         JsonObject        *body)
 {
   const char *text = json_object_get_string_member (body, "message");
   KletsenConnection *peer;
-  g_autoptr(JsonObject) out = NULL;
   g_autoptr(GBytes) line = NULL;
   int code;
 
+  if (routes_through_cluster (conn))
+    {
+      cluster_private_message (conn, json_object_get_string_member (body, "receiver"), text);
+      return;
+    }
   peer = find_peer (conn, json_object_get_string_member (body, "receiver"), &code);
   if (peer != NULL && kletsen_text_is_blank (text))
     code = KLETSEN_CODE_EMPTY_MESSAGE;
@@ -152,10 +204,7 @@ handle_private_message (KletsenConnection *conn,
   if (code != 0)
     return;
 
-  out = json_object_new ();
-  json_object_set_string_member (out, "sender", conn->name);
-  json_object_set_string_member (out, "message", text);
-  line = kletsen_message_serialize ("PRIVATE_MESSAGE", out);
+  line = private_message_line (conn, text);
   _kletsen_connection_send_to_peer (conn, peer, line);
 }
 
@@ -189,8 +238,14 @@ handle_secure (KletsenConnection        *conn,
       return;
     }
 
-  peer = find_peer (conn, json_object_get_string_member (body, to_field), &code);
-  if (peer == NULL)
+  if (routes_through_cluster (conn))
+    {
+      peer = NULL;
+      code = _kletsen_cluster_check_peer (conn->server->cluster, conn, json_object_get_string_member (body, to_field));
+    }
+  else
+    peer = find_peer (conn, json_object_get_string_member (body, to_field), &code);
+  if (code != 0)
     {
       _kletsen_connection_send_status (conn, "SECURE_MESSAGE_RES", code);
       return;
@@ -205,6 +260,13 @@ handle_secure (KletsenConnection        *conn,
   if (kletsen_body_get_int (body, "counter", &counter))
     json_object_set_int_member (out, "counter", counter);
   line = kletsen_message_serialize (info->header, out);
+  if (peer == NULL)
+    {
+      _kletsen_cluster_send_to_user (conn->server->cluster, conn, json_object_get_string_member (body, to_field),
+                                     line, NULL, "SECURE_MESSAGE_RES",
+                                     info->type == KLETSEN_MSG_SECURE_MESSAGE_REQ);
+      return;
+    }
   _kletsen_connection_send_to_peer (conn, peer, line);
   if (info->type == KLETSEN_MSG_SECURE_MESSAGE_REQ && peer->owed_key_answers < MAX_OWED_KEY_ANSWERS)
     peer->owed_key_answers++;

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "kletsen-poller.h"
+#include "kletsen-cluster.h"
 #include "kletsen-stream.h"
 #include "kletsen-tls.h"
 #include "kletsen-protocol.h"
@@ -156,6 +157,9 @@ struct _KletsenConnection
   guint                   n_offers;   /* its offers waiting for an answer */
   guint                   owed_key_answers; /* key requests routed to it, not answered yet */
   guint                   batch_cursor; /* the first fan-out line of this iteration not yet queued for it */
+  guint64                 serial;     /* unique for the server's life: what replies find it by */
+  gboolean                claiming;   /* cluster: its name is being claimed; not read meanwhile */
+  gboolean                name_lost;  /* cluster: taken elsewhere while this node was cut off */
 };
 
 struct _KletsenServer
@@ -217,6 +221,8 @@ struct _KletsenServer
   GCallback             shutdown_done;
   gpointer              shutdown_data;
   GSource              *shutdown_timeout;
+  guint64               conn_serial;
+  KletsenCluster       *cluster;      /* NULL: a single server */
 };
 
 /* kletsen-connection.c */

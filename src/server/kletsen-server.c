@@ -73,6 +73,8 @@ kletsen_server_options_init (KletsenServerOptions *options)
     .handshake_timeout_ms = 10000,
     .max_handshakes = 1024,
     .max_handshakes_per_address = 32,
+    .cluster_heartbeat_ms = 1000,
+    .cluster_dead_ms = 3000,
   };
 }
 
@@ -94,6 +96,9 @@ _kletsen_server_maybe_finish_shutdown (KletsenServer *self)
   GCallback done;
 
   if (!self->shutting_down || self->connections.length > 0 || self->doomed.length > 0)
+    return;
+  /* The others hear that our users left before we go. */
+  if (self->cluster != NULL && _kletsen_cluster_is_leaving (self->cluster))
     return;
   done = self->shutdown_done;
   self->shutdown_done = NULL;
@@ -220,7 +225,9 @@ _kletsen_server_add_user (KletsenServer     *self,
   if (_kletsen_queue_has (&self->login_queue, &conn->login_link))
     g_queue_unlink (&self->login_queue, &conn->login_link);
   conn_log (conn, G_LOG_LEVEL_INFO, "logged in");
-  _kletsen_server_queue_fan_out (self, joined, conn);
+  /* In a cluster JOINED came with the claim's echo, before this. */
+  if (self->cluster == NULL)
+    _kletsen_server_queue_fan_out (self, joined, conn);
 }
 
 /**
@@ -264,7 +271,9 @@ _kletsen_server_remove_user (KletsenServer     *self,
 
   conn_log (conn, G_LOG_LEVEL_INFO, "left");
   /* At shutdown everybody gets DSCN 7011 instead. */
-  if (!self->shutting_down)
+  if (self->cluster != NULL)
+    _kletsen_cluster_user_gone (self->cluster, conn);
+  else if (!self->shutting_down)
     {
       g_autoptr(GBytes) left = username_line ("LEFT", conn->name);
 
@@ -297,6 +306,7 @@ kletsen_server_finalize (GObject *object)
   while ((link = self->doomed.head) != NULL)
     _kletsen_server_teardown (self, link->data);
 
+  g_clear_pointer (&self->cluster, _kletsen_cluster_free);
   g_clear_pointer (&self->game, _kletsen_game_free);
   _kletsen_relay_stop (self);
   g_clear_pointer (&self->transfers, g_hash_table_unref);
@@ -315,6 +325,8 @@ kletsen_server_finalize (GObject *object)
   _kletsen_tls_limits_clear (&self->tls_limits);
   g_clear_pointer (&self->options.tls_cert, g_free);
   g_clear_pointer (&self->options.tls_key, g_free);
+  g_clear_pointer (&self->options.cluster, g_free);
+  g_clear_pointer (&self->options.node_name, g_free);
   if (self->listen_source)
     g_source_destroy (self->listen_source);
   g_clear_pointer (&self->listen_source, g_source_unref);
@@ -387,6 +399,8 @@ kletsen_server_new (const KletsenServerOptions *options)
   self->options.bind = g_strdup (options->bind);
   self->options.tls_cert = g_strdup (options->tls_cert);
   self->options.tls_key = g_strdup (options->tls_key);
+  self->options.cluster = g_strdup (options->cluster);
+  self->options.node_name = g_strdup (options->node_name);
   _kletsen_tls_limits_init (&self->tls_limits, MAX (options->max_handshakes, 0),
                             MAX (options->max_handshakes_per_address, 0));
   return self;
@@ -439,6 +453,13 @@ kletsen_server_start (KletsenServer  *self,
                                   self->options.tls_file_port, TRUE, error))
         return FALSE;
       self->tls_listen_source = _kletsen_server_listen_source_new (self, self->tls_listener, TRUE);
+    }
+  /* Joins in the background; see kletsen_server_get_cluster_incarnation(). */
+  if (self->options.cluster != NULL)
+    {
+      self->cluster = _kletsen_cluster_new (self, error);
+      if (self->cluster == NULL)
+        return FALSE;
     }
   return TRUE;
 }
@@ -516,6 +537,18 @@ kletsen_server_get_n_connections (KletsenServer *self)
 }
 
 /**
+ * kletsen_server_get_cluster_incarnation:
+ *
+ * Returns: (nullable): in cluster mode, once the node first joined, the
+ *   name of this run of it in the cluster (NAME/random); else NULL
+ */
+const char *
+kletsen_server_get_cluster_incarnation (KletsenServer *self)
+{
+  return self->cluster != NULL ? _kletsen_cluster_get_incarnation (self->cluster) : NULL;
+}
+
+/**
  * kletsen_server_shutdown:
  * @done: (scope async): called once every connection is closed
  *
@@ -550,6 +583,8 @@ kletsen_server_shutdown (KletsenServer *self,
   if (self->tls_listener != NULL)
     g_socket_close (self->tls_listener, NULL);
   _kletsen_relay_stop (self);
+  if (self->cluster != NULL)
+    _kletsen_cluster_leave (self->cluster);
 
   for (link = self->connections.head; link != NULL; link = link->next)
     _kletsen_connection_close (link->data, KLETSEN_CODE_SERVER_SHUTDOWN);

@@ -53,6 +53,12 @@ typedef struct
   int       handshake_timeout_ms;
   int       max_handshakes;   /* unfinished at once, in all; 0: no cap */
   int       max_handshakes_per_address; /* from one source address; 0: no cap */
+
+  /* Cluster mode (docs/cluster.md) */
+  char     *cluster;          /* redis://HOST:PORT or unix:PATH; NULL: a single server */
+  char     *node_name;        /* NULL: host:port of the chat port */
+  int       cluster_heartbeat_ms;
+  int       cluster_dead_ms;  /* a node silent this long is reaped */
 } KletsenServerOptions;
 
 void kletsen_server_options_init (KletsenServerOptions *options);
@@ -74,5 +80,6 @@ void           kletsen_server_shutdown         (KletsenServer               *sel
                                                 GCallback                    done,
                                                 gpointer                     user_data);
 guint          kletsen_server_get_n_connections (KletsenServer              *self);
+const char    *kletsen_server_get_cluster_incarnation (KletsenServer        *self);
 
 G_END_DECLS

@@ -99,6 +99,15 @@ check_options (const KletsenServerOptions  *o,
   else if (o->max_file_connections_per_address < 0)
     bad = "--max-file-connections-per-address must be 0 (no cap) or more";
 
+  else if (o->cluster_heartbeat_ms < 50)
+    bad = "--cluster-heartbeat-ms must be 50 or more";
+  else if (o->cluster_dead_ms <= o->cluster_heartbeat_ms * 2)
+    bad = "--cluster-dead-ms must be more than twice --cluster-heartbeat-ms";
+#ifndef HAVE_CLUSTER
+  else if (o->cluster != NULL)
+    bad = "this kletsen-server was built without cluster mode (-Dcluster=disabled)";
+#endif
+
   if (bad != NULL)
     g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, bad);
   return bad == NULL;
@@ -148,6 +157,33 @@ print_address (const char     *what,
   where = describe_address (address);
   printf ("%s %s\n", what, where);
   g_object_unref (address);
+}
+
+/* A node is ready once it is in the cluster: it cannot log anyone in
+ * before. Redis that does not answer within the bound is an error to
+ * report, so that the service manager retries. */
+#define CLUSTER_JOIN_TIMEOUT_US (15 * G_USEC_PER_SEC)
+
+static gboolean
+wait_for_cluster (KletsenServer  *server,
+                  gboolean        cluster,
+                  GError        **error)
+{
+  gint64 until = g_get_monotonic_time () + CLUSTER_JOIN_TIMEOUT_US;
+
+  if (!cluster)
+    return TRUE;
+  while (kletsen_server_get_cluster_incarnation (server) == NULL)
+    {
+      if (g_get_monotonic_time () > until)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               "could not join the cluster: Redis does not answer");
+          return FALSE;
+        }
+      g_main_context_iteration (NULL, TRUE);
+    }
+  return TRUE;
 }
 
 int
@@ -229,6 +265,14 @@ main (int    argc,
         "TLS handshakes unfinished at once, in all; more are closed (default 1024, 0: no cap)", "N" },
       { "max-handshakes-per-address", 0, 0, G_OPTION_ARG_INT, &options.max_handshakes_per_address,
         "TLS handshakes unfinished at once from one address (default 32, 0: no cap)", "N" },
+      { "cluster", 0, 0, G_OPTION_ARG_STRING, &options.cluster,
+        "Be a node of the cluster on this Redis (docs/cluster.md)", "redis://HOST:PORT|unix:PATH" },
+      { "node-name", 0, 0, G_OPTION_ARG_STRING, &options.node_name,
+        "This node's name in the cluster (default: HOST:PORT of the chat port)", "NAME" },
+      { "cluster-heartbeat-ms", 0, 0, G_OPTION_ARG_INT, &options.cluster_heartbeat_ms,
+        "How often a node tells the cluster it lives (default 1000)", "MS" },
+      { "cluster-dead-ms", 0, 0, G_OPTION_ARG_INT, &options.cluster_dead_ms,
+        "A node silent this long is dead, and its users leave (default 3000)", "MS" },
       { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
         "Log every connection, login and disconnect", NULL },
       { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -270,8 +314,10 @@ main (int    argc,
   g_free (options.bind);
   g_free (options.tls_cert);
   g_free (options.tls_key);
+  g_free (options.cluster);
+  g_free (options.node_name);
 
-  if (!kletsen_server_start (app.server, &error))
+  if (!kletsen_server_start (app.server, &error) || !wait_for_cluster (app.server, options.cluster != NULL, &error))
     {
       g_printerr ("%s: cannot start: %s\n", g_get_prgname (), error->message);
       g_clear_object (&app.server);
@@ -292,6 +338,8 @@ main (int    argc,
   print_address ("file transfers on", kletsen_server_get_file_address (app.server));
   print_address ("tls listening on", kletsen_server_get_tls_address (app.server));
   print_address ("tls file transfers on", kletsen_server_get_tls_file_address (app.server));
+  if (kletsen_server_get_cluster_incarnation (app.server) != NULL)
+    printf ("cluster joined as %s\n", kletsen_server_get_cluster_incarnation (app.server));
   printf ("ready\n");
   fflush (stdout);
 
