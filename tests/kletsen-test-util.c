@@ -19,8 +19,8 @@
 
 /* A test that fails aborts; its server must not outlive it and keep the test
  * runner waiting on the pipes it inherited. */
-static void
-die_with_parent (gpointer user_data)
+void
+kt_die_with_parent (gpointer user_data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
@@ -77,7 +77,7 @@ kt_server_start (const char *first_arg,
 
   server = g_new0 (KtServer, 1);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, kt_die_with_parent, NULL, NULL);
   /* KLETSEN_TEST_SERVER_STDERR=PATH: what the server logs goes to that file. */
   if (g_getenv ("KLETSEN_TEST_SERVER_STDERR") != NULL)
     g_subprocess_launcher_set_stderr_file_path (launcher, g_getenv ("KLETSEN_TEST_SERVER_STDERR"));
@@ -98,6 +98,11 @@ kt_server_start (const char *first_arg,
       g_assert_nonnull (line);
       if (g_str_equal (line, "ready"))
         break;
+      if (g_str_has_prefix (line, "cluster joined as "))
+        {
+          server->incarnation = g_strdup (line + strlen ("cluster joined as "));
+          continue;
+        }
       if (g_str_has_prefix (line, "listening on "))
         slot = &server->port;
       else if (g_str_has_prefix (line, "file transfers on "))
@@ -183,6 +188,7 @@ kt_server_free (KtServer *server)
     g_error ("kletsen-server exited with status %d (see its report above)",
              g_subprocess_get_exit_status (server->process));
   g_clear_object (&server->process);
+  g_free (server->incarnation);
   g_free (server);
 }
 

@@ -21,6 +21,7 @@ typedef struct
   guint16      file_port;
   guint16      tls_port;      /* 0 without TLS */
   guint16      tls_file_port;
+  char        *incarnation;   /* cluster mode: "cluster joined as INC" */
 } KtServer;
 
 /* One blocking client socket with a read timeout: every wait in a test is for
@@ -86,6 +87,8 @@ void        kt_store_object_cb       (gpointer      emitter,
                                       GObject      *object,
                                       gpointer      slot);
 void        kt_remove_tree           (const char   *path);
+/* A GSubprocessLauncher child setup: the child dies with the test. */
+void        kt_die_with_parent       (gpointer      user_data);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtServer, kt_server_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtClient, kt_client_free)
