@@ -69,7 +69,8 @@ static void
 handshake_watch_output (KletsenConnection *conn,
                         gboolean           want)
 {
-  if (conn->want_out == want)
+  want = want != FALSE; /* want_out is one bit */
+  if (conn->want_out == (guint)want)
     return;
   conn->want_out = want;
   conn->server->poller->set_output (conn);

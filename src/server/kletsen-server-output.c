@@ -77,7 +77,8 @@ static void
 watch_output (KletsenConnection *conn,
               gboolean           want)
 {
-  if (conn->want_out == want)
+  want = want != FALSE; /* want_out is one bit */
+  if (conn->want_out == (guint)want)
     return;
   conn->want_out = want;
   /* The server keeps the connections the kernel refuses output to. */

@@ -120,7 +120,7 @@ struct _KletsenConnection
   KletsenTls             *tls;        /* the TLS stream's session; NULL for clear text */
   GSource                *handshake_timeout;
 
-  /* state */
+  /* state; the flags are bits, as every byte counts per idle connection */
   int                     fd;
   gpointer                fd_tag;
   KletsenConnectionState  state;
@@ -130,19 +130,21 @@ struct _KletsenConnection
   gsize                   q_offset;   /* bytes of the head line already sent */
   gsize                   q_bytes;    /* unsent bytes in the ring */
   guint                   users_index;/* position in server->users while logged in */
-  gboolean                want_out;   /* G_IO_OUT is being watched */
-  gboolean                in_epoll;   /* registered with server->epoll_fd */
-  gboolean                logged_in;  /* listed in server->users and users_by_key */
-  gboolean                reset;      /* close with RST, dropping what the kernel holds */
-  gboolean                read_filled; /* the last read returned data: read on */
-  gboolean                tls_more;   /* the TLS connection may hold decrypted bytes */
-  gboolean                handshaking; /* TLS, before the WELCOME */
-  gboolean                read_paused; /* not read until paused_on catches up (kletsen-backpressure.c) */
+  guint                   want_out : 1;   /* G_IO_OUT is being watched */
+  guint                   in_epoll : 1;   /* registered with server->epoll_fd */
+  guint                   logged_in : 1;  /* listed in server->users and users_by_key */
+  guint                   reset : 1;      /* close with RST, dropping what the kernel holds */
+  guint                   read_filled : 1; /* the last read returned data: read on */
+  guint                   tls_more : 1;   /* the TLS connection may hold decrypted bytes */
+  guint                   handshaking : 1; /* TLS, before the WELCOME */
+  guint                   read_paused : 1; /* not read until paused_on catches up (kletsen-backpressure.c) */
+  guint                   ping_outstanding : 1;
+  guint                   claiming : 1;   /* cluster: its name is being claimed; not read meanwhile */
+  guint                   name_lost : 1;  /* cluster: taken elsewhere while this node was cut off */
   KletsenConnection      *paused_on;
   gint64                  paused_since; /* monotonic µs */
   GList                   pause_link; /* in paused_on->paused_senders */
   GQueue                  paused_senders; /* not read until this one's queue shrinks */
-  gboolean                ping_outstanding;
   gint64                  ping_deadline;
   gint64                  pong_deadline;
   GList                   ping_link;  /* in server->ping_queue while logged in */
@@ -158,8 +160,6 @@ struct _KletsenConnection
   guint                   owed_key_answers; /* key requests routed to it, not answered yet */
   guint                   batch_cursor; /* the first fan-out line of this iteration not yet queued for it */
   guint64                 serial;     /* unique for the server's life: what replies find it by */
-  gboolean                claiming;   /* cluster: its name is being claimed; not read meanwhile */
-  gboolean                name_lost;  /* cluster: taken elsewhere while this node was cut off */
 };
 
 struct _KletsenServer
