@@ -501,7 +501,8 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autofree char *host = g_strdup ("127.0.0.1");
+  g_auto(GStrv) hosts = NULL;
+  const char *host = "127.0.0.1";
   g_autofree char *name = NULL;
   g_autofree char *data_dir = NULL;
   int port = 0;
@@ -511,7 +512,9 @@ main (int    argc,
   gboolean tls = FALSE;
   g_autofree char *trust_fingerprint = NULL;
   GOptionEntry entries[] = {
-    { "host", 'H', 0, G_OPTION_ARG_STRING, &host, "Server host (default 127.0.0.1)", "HOST" },
+    { "host", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &hosts,
+      "Server host (default 127.0.0.1); more than once for the nodes of a cluster, each HOST or HOST:PORT, "
+      "the first naming the server for keys and history", "HOST" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Chat port (default 1337)", "PORT" },
     { "file-port", 0, 0, G_OPTION_ARG_INT, &file_port, "File side channel port (default 1338)", "PORT" },
     { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "User name to log in with", "NAME" },
@@ -548,6 +551,8 @@ main (int    argc,
       return 2;
     }
 
+  if (hosts != NULL && hosts[0] != NULL)
+    host = hosts[0];
   if (port == 0)
     port = tls ? KLETSEN_DEFAULT_TLS_PORT : KLETSEN_DEFAULT_PORT;
   if (file_port == 0)
@@ -570,6 +575,9 @@ main (int    argc,
   cli.session = session = kletsen_session_new (data_dir);
   kletsen_session_set_keep_history (session, !no_history);
   kletsen_session_set_file_port (session, file_port);
+  /* --host more than once: the nodes of a cluster, tried in turn. */
+  if (hosts != NULL && g_strv_length (hosts) > 1)
+    kletsen_session_set_servers (session, (const char * const *)hosts);
   if (g_str_equal (command, "listen") && argc <= 3)
     {
       /* Before logging in: what comes in the same read as the login's

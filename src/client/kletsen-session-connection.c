@@ -403,6 +403,10 @@ _kletsen_session_connection_lost (KletsenSession *self,
   kletsen_people_all_offline (self->people);
 
   _kletsen_session_set_state (self, KLETSEN_SESSION_DISCONNECTED);
+  /* With a list of servers (the nodes of a cluster), the next try goes to
+   * the next one: the node we had may be the one that died. */
+  if (self->servers->len > 1)
+    self->server_index = (self->server_index + 1) % self->servers->len;
 
   if (task != NULL && self->want_online && !self->was_online)
     {
@@ -440,13 +444,23 @@ connected_cb (GObject      *object,
       g_object_unref (self);
       return;
     }
+  if (connection == NULL && self->servers->len > 1 && ++self->servers_tried < self->servers->len)
+    {
+      /* A server of the list that cannot be reached: the next one, now. */
+      self->server_index = (self->server_index + 1) % self->servers->len;
+      start_connecting (self);
+      g_object_unref (self);
+      return;
+    }
   if (connection == NULL)
     {
+      self->servers_tried = 0;
       _kletsen_session_connection_lost (self, error->message);
       g_object_unref (self);
       return;
     }
 
+  self->servers_tried = 0;
   self->connection = G_IO_STREAM (connection);
   if (!check_pinned (self))
     {
@@ -487,6 +501,20 @@ start_connecting (KletsenSession *self)
   self->certificate_problem = -1;
   g_signal_connect (client, "event", G_CALLBACK (client_event_cb), self);
   _kletsen_session_set_state (self, KLETSEN_SESSION_CONNECTING);
+  g_free (self->current_host);
+  if (self->servers->len > 0)
+    {
+      GNetworkAddress *server = g_ptr_array_index (self->servers, self->server_index % self->servers->len);
+      guint16 port = g_network_address_get_port (server);
+
+      self->current_host = g_strdup (g_network_address_get_hostname (server));
+      self->current_port = port ? port : self->port;
+      g_socket_client_connect_to_host_async (client, self->current_host, self->current_port,
+                                             self->cancellable, connected_cb, g_object_ref (self));
+      return;
+    }
+  self->current_host = g_strdup (self->host);
+  self->current_port = self->port;
   g_socket_client_connect_to_host_async (client, self->host, self->port, self->cancellable,
                                          connected_cb, g_object_ref (self));
 }
@@ -627,6 +655,59 @@ kletsen_session_connect_async (KletsenSession      *self,
   self->disconnect_reason = 0;
   self->connect_task = g_steal_pointer (&task);
   start_connecting (self);
+}
+
+/**
+ * kletsen_session_set_servers:
+ * @servers: (array zero-terminated=1) (nullable): "HOST" or "HOST:PORT"
+ *   each, such as the nodes of a cluster; NULL for none
+ *
+ * Where to connect instead of the host given to
+ * kletsen_session_connect_async(), which still names the server for pinned
+ * keys and the history. The list is shuffled once; a server that cannot be
+ * reached is skipped at once, and after a lost connection the next one is
+ * tried first. A server without a port uses the one given to connect.
+ */
+void
+kletsen_session_set_servers (KletsenSession     *self,
+                             const char * const *servers)
+{
+  g_ptr_array_set_size (self->servers, 0);
+  for (guint i = 0; servers != NULL && servers[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      GSocketConnectable *address = g_network_address_parse (servers[i], 0, &error);
+
+      if (address == NULL)
+        g_warning ("not a server address: %s (%s)", servers[i], error->message);
+      else
+        g_ptr_array_add (self->servers, address);
+    }
+  /* Shuffled once, so that a cluster's users spread over its nodes. */
+  for (guint i = self->servers->len; i > 1; i--)
+    {
+      guint j = g_random_int_range (0, i);
+      gpointer swap = self->servers->pdata[i - 1];
+
+      self->servers->pdata[i - 1] = self->servers->pdata[j];
+      self->servers->pdata[j] = swap;
+    }
+  self->server_index = 0;
+  self->servers_tried = 0;
+}
+
+/**
+ * kletsen_session_get_server_address:
+ *
+ * Returns: (transfer full) (nullable): "HOST:PORT" of the server connected
+ *   to, or tried last; with a list of servers, which one of them
+ */
+char *
+kletsen_session_get_server_address (KletsenSession *self)
+{
+  if (self->current_host == NULL)
+    return NULL;
+  return g_strdup_printf ("%s:%u", self->current_host, self->current_port);
 }
 
 gboolean

@@ -58,7 +58,7 @@ _kletsen_session_run_side_channel (KletsenSession      *self,
       return;
     }
   _kletsen_file_transfer_set_tls (transfer, self->tls, self->tls_database, self->certificate_fingerprint);
-  _kletsen_file_transfer_run (transfer, self->host, self->file_port, NULL);
+  _kletsen_file_transfer_run (transfer, self->current_host ? self->current_host : self->host, self->file_port, NULL);
 }
 
 static KletsenFileTransfer *

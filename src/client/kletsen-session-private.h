@@ -124,6 +124,11 @@ struct _KletsenSession
   char                *username;
   guint16              port;
   guint16              file_port;
+  GPtrArray           *servers;      /* GNetworkAddress: where to connect, in the order tried; empty: host */
+  guint                server_index; /* the one tried now */
+  guint                servers_tried;/* in this round, before giving up */
+  char                *current_host; /* the host connected to (the side channel goes there too) */
+  guint16              current_port;
   guint                ping_interval_ms;
   guint                pong_timeout_ms;
   gboolean             tls;

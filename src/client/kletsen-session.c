@@ -397,6 +397,8 @@ kletsen_session_finalize (GObject *object)
 
   g_free (self->data_dir);
   g_free (self->host);
+  g_free (self->current_host);
+  g_clear_pointer (&self->servers, g_ptr_array_unref);
   g_free (self->username);
   g_free (self->last_error);
   g_free (self->read_buffer);
@@ -533,6 +535,7 @@ kletsen_session_init (KletsenSession *self)
   self->game = kletsen_game_state_new ();
   self->transfers = g_list_store_new (KLETSEN_TYPE_FILE_TRANSFER);
   self->peer_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->servers = g_ptr_array_new_with_free_func (g_object_unref);
   self->changed_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->key_answers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->secure_queue = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);

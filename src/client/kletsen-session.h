@@ -69,6 +69,9 @@ const char          *kletsen_session_get_last_error       (KletsenSession       
 int                  kletsen_session_get_disconnect_reason (KletsenSession      *self);
 void                 kletsen_session_set_file_port        (KletsenSession       *self,
                                                            guint16               port);
+void                 kletsen_session_set_servers          (KletsenSession       *self,
+                                                           const char * const   *servers);
+char                *kletsen_session_get_server_address   (KletsenSession       *self);
 void                 kletsen_session_set_tls              (KletsenSession       *self,
                                                            gboolean              use_tls,
                                                            GTlsDatabase         *database);
