@@ -37,7 +37,8 @@ start_node (KtRedis    *redis,
     return kt_server_start ("--cluster", redis->address, "--node-name", name, NULL);
   return kt_server_start ("--cluster", redis->address, "--node-name", name,
                           "--cluster-heartbeat-ms", "200", "--cluster-dead-ms", "1000",
-                          "--ping-interval-ms", "600000", NULL);
+                          "--ping-interval-ms", "600000", "--join-window-ms", "800",
+                          "--game-cooldown-ms", "0", NULL);
 }
 
 static Cluster *
@@ -621,6 +622,164 @@ test_split_brain (void)
   }
 }
 
+/* The next message with @header; game lines of others on the way are
+ * skipped. */
+static JsonObject *
+next_of (KtClient   *client,
+         const char *header)
+{
+  for (;;)
+    {
+      g_autofree char *line = kt_client_read_line (client);
+      g_autofree char *prefix = g_strconcat (header, " ", NULL);
+
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, prefix))
+        {
+          JsonNode *node = json_from_string (line + strlen (prefix), NULL);
+          JsonObject *body = json_node_dup_object (node);
+
+          json_node_unref (node);
+          return body;
+        }
+      if (!(g_str_has_prefix (line, "GAME_PROGRESS ") || g_str_has_prefix (line, "GAME_JOINED ") ||
+                     g_str_has_prefix (line, "GUESS_NUMBER_RESP ")))
+        g_error ("%s: expected %s, got %s", client->name, header, line);
+    }
+}
+
+/* Finds the number by halving, as a player on any node. */
+static void
+play (KtClient *player)
+{
+  gint64 low = 1, high = 50;
+
+  for (guint tries = 0; tries < 8; tries++)
+    {
+      gint64 guess = (low + high) / 2;
+      g_autoptr(JsonObject) body = NULL;
+      gint64 result;
+
+      kt_client_send (player, "GUESS_NUMBER_REQ {\"number\":%" G_GINT64_FORMAT "}", guess);
+      body = next_of (player, "GUESS_NUMBER_RESP");
+      g_assert_cmpstr (json_object_get_string_member (body, "status"), ==, "OK");
+      result = json_object_get_int_member (body, "result");
+      if (result == 0)
+        return;
+      if (result < 0)
+        low = guess + 1;
+      else
+        high = guess - 1;
+    }
+  g_error ("%s did not find the number", player->name);
+}
+
+static char *
+results_of (KtClient *player)
+{
+  g_autoptr(JsonObject) body = next_of (player, "GAME_RESULTS");
+  g_autoptr(GString) names = g_string_new (NULL);
+  JsonArray *results;
+
+  g_assert_cmpstr (json_object_get_string_member (body, "status"), ==, "OK");
+  results = json_object_get_array_member (body, "results");
+  for (guint i = 0; i < json_array_get_length (results); i++)
+    g_string_append_printf (names, "%s;", json_object_get_string_member (json_array_get_object_element (results, i), "username"));
+  return g_strdup (names->str);
+}
+
+/* One game for the cluster: started on n2, joined from n1 and n3, the same
+ * results everywhere; a second START anywhere meanwhile is 6003. Then n2
+ * dies in a game: its players elsewhere get GAME_RESULTS 9003. */
+static void
+test_game (void)
+{
+  g_autoptr(Cluster) cluster = NULL;
+  KtClient *player[N_NODES];
+  g_autoptr(JsonObject) body = NULL;
+  g_autofree char *first = NULL;
+
+  if (skip_without_redis ())
+    return;
+  cluster = cluster_start (FALSE);
+  for (guint i = 0; i < N_NODES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("gamer%u", i + 1);
+
+      player[i] = login_expecting (cluster->node[i], name, 0);
+    }
+  kt_client_drain (player[0], "JOINED", 2);
+  kt_client_drain (player[1], "JOINED", 1);
+
+  kt_client_send (player[1], "START_GAME_REQ");
+  kt_client_expect_status (player[1], "START_GAME_RESP", 0);
+  for (guint i = 0; i < N_NODES; i += 2)
+    {
+      body = kt_client_expect (player[i], "GAME_NOTIFICATION");
+      g_assert_cmpstr (json_object_get_string_member (body, "initiator"), ==, "gamer2");
+      g_clear_pointer (&body, json_object_unref);
+    }
+  kt_client_send (player[0], "START_GAME_REQ");
+  kt_client_expect_status (player[0], "START_GAME_RESP", KLETSEN_CODE_GAME_IN_PROGRESS);
+  kt_client_send (player[0], "JOIN_GAME_REQ");
+  kt_client_expect_status (player[0], "JOIN_GAME_RESP", 0);
+  kt_client_send (player[0], "JOIN_GAME_REQ");
+  body = next_of (player[0], "JOIN_GAME_RESP");
+  g_assert_cmpint (json_object_get_int_member (body, "code"), ==, KLETSEN_CODE_ALREADY_JOINED);
+  g_clear_pointer (&body, json_object_unref);
+  kt_client_send (player[2], "JOIN_GAME_REQ");
+  kt_client_expect_status (player[2], "JOIN_GAME_RESP", 0);
+
+  for (guint i = 0; i < N_NODES; i++)
+    {
+      JsonArray *players;
+
+      body = next_of (player[i], "START_GAME_RESP");
+      players = json_object_get_array_member (body, "players");
+      g_assert_cmpuint (json_array_get_length (players), ==, 3);
+      g_clear_pointer (&body, json_object_unref);
+    }
+  for (guint i = 0; i < N_NODES; i++)
+    play (player[i]);
+  first = results_of (player[0]);
+  for (guint i = 1; i < N_NODES; i++)
+    {
+      g_autofree char *results = results_of (player[i]);
+
+      g_assert_cmpstr (results, ==, first);
+    }
+
+  /* The next game may start on another node; its owner then dies. */
+  kt_client_send (player[2], "START_GAME_REQ");
+  kt_client_expect_status (player[2], "START_GAME_RESP", 0);
+  body = next_of (player[0], "GAME_NOTIFICATION");
+  g_clear_pointer (&body, json_object_unref);
+  kt_client_send (player[0], "JOIN_GAME_REQ");
+  body = next_of (player[0], "JOIN_GAME_RESP");
+  g_assert_cmpstr (json_object_get_string_member (body, "status"), ==, "OK");
+  g_clear_pointer (&body, json_object_unref);
+  body = kt_client_expect (player[0], "GAME_JOINED");
+  g_clear_pointer (&body, json_object_unref);
+  g_subprocess_send_signal (cluster->node[2]->process, SIGKILL);
+  g_subprocess_wait (cluster->node[2]->process, NULL, NULL);
+  g_clear_pointer (&cluster->node[2], kt_server_free);
+  expect_user (player[0], "LEFT", "gamer3");
+  body = kt_client_expect (player[1], "GAME_NOTIFICATION");
+  g_clear_pointer (&body, json_object_unref);
+  expect_user (player[1], "LEFT", "gamer3");
+  body = next_of (player[0], "GAME_RESULTS");
+  g_assert_cmpint (json_object_get_int_member (body, "code"), ==, KLETSEN_CODE_GAME_SERVER_GONE);
+  g_clear_pointer (&body, json_object_unref);
+  /* And a new game can start at once. */
+  kt_client_send (player[1], "START_GAME_REQ");
+  body = next_of (player[1], "START_GAME_RESP");
+  g_assert_cmpstr (json_object_get_string_member (body, "status"), ==, "OK");
+  g_clear_pointer (&body, json_object_unref);
+
+  for (guint i = 0; i < N_NODES; i++)
+    kt_client_free (player[i]);
+}
+
 /* At the production defaults (10 s PING, 3 s PONG timeout, 1 s heartbeat,
  * 3 s dead): two users on two nodes idle for 25 s, answering PINGs as a
  * client does; nobody leaves, nobody is dropped, and chat still works. */
@@ -676,6 +835,7 @@ main (int    argc,
   g_test_add_func ("/cluster/subscription-killed", test_subscription_killed);
   g_test_add_func ("/cluster/redis-restart", test_redis_restart);
   g_test_add_func ("/cluster/split-brain", test_split_brain);
+  g_test_add_func ("/cluster/game", test_game);
   g_test_add_func ("/cluster/defaults", test_defaults);
   return g_test_run ();
 }

@@ -40,6 +40,7 @@ static const KletsenCodeInfo codes[] = {
   { 8000,  N_("Heartbeat reply without a heartbeat"), FALSE, FALSE },
   { 8001,  N_("You are not playing in this game"), FALSE, FALSE },
   { 9002,  N_("Nobody guessed the number"), FALSE, FALSE },
+  { 9003,  N_("The server running the game went away"), TRUE, FALSE },
   { 10000, N_("The file is larger than the server allows"), FALSE, FALSE },
   { 10001, N_("The file checksum is not valid"), FALSE, FALSE },
   { 10002, N_("The receiver declined the file"), FALSE, FALSE },

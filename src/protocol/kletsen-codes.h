@@ -51,6 +51,7 @@ typedef enum
   KLETSEN_CODE_NOT_A_PLAYER          = 8001,
 
   KLETSEN_CODE_NO_RESULTS            = 9002,
+  KLETSEN_CODE_GAME_SERVER_GONE      = 9003, /* extension */
 
   KLETSEN_CODE_FILE_TOO_LARGE        = 10000,
   KLETSEN_CODE_BAD_CHECKSUM          = 10001,

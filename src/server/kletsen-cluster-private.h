@@ -158,6 +158,8 @@ struct _KletsenCluster
   GHashTable           *live;         /* connection serial → KletsenConnection */
   GHashTable           *claims;       /* folded name → KletsenClaim */
   GQueue                pending_broadcasts; /* serials of our B publishes, echo order */
+  const char           *game_owner;   /* interned INC of the node running the game, or NULL */
+  GHashTable           *game_players; /* folded names of our users in another node's game */
 
   gint64                seq_all;      /* what we published to kletsen:all */
   GHashTable           *seq_to_node;  /* interned INC → what we published to its channel */
@@ -205,5 +207,17 @@ void     _kletsen_cluster_take_snapshot (KletsenCluster   *cluster,
 void     _kletsen_cluster_resync        (KletsenCluster   *cluster);
 void     _kletsen_cluster_degrade_users (KletsenCluster   *cluster);
 void     _kletsen_cluster_expire_limbo  (KletsenCluster   *cluster);
+
+/* kletsen-cluster-game.c */
+gboolean _kletsen_cluster_game_apply    (KletsenCluster        *cluster,
+                                         const char            *inc,
+                                         gboolean               on_all,
+                                         const KletsenEnvelope *envelope);
+void     _kletsen_cluster_game_saw_line (KletsenCluster        *cluster,
+                                         KletsenConnection     *receiver,
+                                         const char            *wire,
+                                         gsize                  len);
+void     _kletsen_cluster_game_node_gone (KletsenCluster       *cluster,
+                                          const char           *inc);
 
 G_END_DECLS

@@ -40,6 +40,7 @@
   "  end\n" \
   "  redis.call('DEL', set, 'kletsen:node:' .. d)\n" \
   "  redis.call('ZREM', 'kletsen:nodes', d)\n" \
+  "  if redis.call('GET', 'kletsen:game') == d then redis.call('DEL', 'kletsen:game') end\n" \
   "  redis.call('PUBLISH', 'kletsen:all', 'K1 ' .. d .. ' - N\\n')\n" \
   "end\n" \
   /* Takes @folded for @inc unless a live node holds it. Returns '+' when \

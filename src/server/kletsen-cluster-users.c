@@ -117,6 +117,7 @@ _kletsen_cluster_users_init (KletsenCluster *self)
   self->live = g_hash_table_new (g_int64_hash, g_int64_equal);
   self->claims = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)claim_free);
   self->limbo = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->game_players = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->seen_all = g_hash_table_new (NULL, NULL);
   self->seen_node = g_hash_table_new (NULL, NULL);
 }
@@ -127,6 +128,7 @@ _kletsen_cluster_users_fini (KletsenCluster *self)
   g_clear_pointer (&self->claims, g_hash_table_unref);
   g_clear_pointer (&self->replica, g_hash_table_unref);
   g_clear_pointer (&self->limbo, g_hash_table_unref);
+  g_clear_pointer (&self->game_players, g_hash_table_unref);
   g_clear_pointer (&self->live, g_hash_table_unref);
   g_clear_pointer (&self->user_list_line, g_bytes_unref);
   g_clear_pointer (&self->seen_all, g_hash_table_unref);
@@ -670,6 +672,7 @@ apply_to_user (KletsenCluster        *self,
     return;
   wire = g_bytes_new (envelope->wire, envelope->wire_len);
   _kletsen_connection_send (receiver, wire);
+  _kletsen_cluster_game_saw_line (self, receiver, envelope->wire, envelope->wire_len);
   if (envelope->op[1] == 'K' && receiver->owed_key_answers < MAX_OWED_KEY_ANSWERS)
     receiver->owed_key_answers++;
 }
@@ -727,7 +730,11 @@ apply_left (KletsenCluster *self,
   g_autofree char *was = NULL;
 
   if (replica_remove (self, folded, inc, &was))
-    fan_out_username (self, "LEFT", was, NULL);
+    {
+      fan_out_username (self, "LEFT", was, NULL);
+      /* A player of our game on another node left. */
+      _kletsen_game_leave_name (self->server->game, inc, was);
+    }
 }
 
 static int
@@ -763,7 +770,11 @@ apply_node_gone (KletsenCluster *self,
       }
   g_ptr_array_sort (gone, compare_names);
   for (guint i = 0; i < gone->len; i++)
-    fan_out_username (self, "LEFT", g_ptr_array_index (gone, i), NULL);
+    {
+      fan_out_username (self, "LEFT", g_ptr_array_index (gone, i), NULL);
+      _kletsen_game_leave_name (self->server->game, inc, g_ptr_array_index (gone, i));
+    }
+  _kletsen_cluster_game_node_gone (self, inc);
   if (gone->len > 0)
     {
       replica_changed (self);
@@ -835,7 +846,7 @@ _kletsen_cluster_apply (KletsenCluster *self,
     apply_to_user (self, &envelope);
   else if (strcmp (envelope.op, "P") == 0 && ours)
     self->probe_sent = 0;
-  else
+  else if (!_kletsen_cluster_game_apply (self, inc, on_all, &envelope))
     self->malformed++;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "kletsen-poller.h"
 
@@ -66,6 +67,21 @@ void            _kletsen_cluster_send_to_user    (KletsenCluster    *cluster,
                                                   gboolean           key_request);
 /* LIST_USERS_RESP of every user of the cluster, serialized once per change. */
 GBytes         *_kletsen_cluster_user_list_line  (KletsenCluster    *cluster);
+/* The one game of the cluster (kletsen-cluster-game.c). */
+void            _kletsen_cluster_game_start      (KletsenCluster    *cluster,
+                                                  KletsenConnection *conn);
+void            _kletsen_cluster_game_announce   (KletsenCluster    *cluster,
+                                                  KletsenConnection *conn,
+                                                  GBytes            *line);
+void            _kletsen_cluster_game_over       (KletsenCluster    *cluster);
+gboolean        _kletsen_cluster_game_forward    (KletsenCluster    *cluster,
+                                                  KletsenConnection *conn,
+                                                  const char        *op,
+                                                  JsonNode          *number);
+void            _kletsen_cluster_send_line       (KletsenCluster    *cluster,
+                                                  const char        *inc,
+                                                  const char        *name,
+                                                  GBytes            *line);
 /* Graceful stop: the node's users leave the cluster at once. */
 void            _kletsen_cluster_leave           (KletsenCluster    *cluster);
 gboolean        _kletsen_cluster_is_leaving      (KletsenCluster    *cluster);

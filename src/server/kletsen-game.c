@@ -30,9 +30,14 @@ typedef enum
   GAME_RUNNING,
 } GameState;
 
+/* A player of this node (conn), or in a cluster of another node (inc),
+ * whose requests this node, the game's owner, gets forwarded. */
 typedef struct
 {
-  KletsenConnection *conn;     /* borrowed; a leaving player is removed first */
+  KletsenConnection *conn;     /* borrowed; a leaving player is removed first; NULL: remote */
+  const char        *inc;      /* interned: the node of a remote player; NULL: local */
+  char              *name;
+  char              *key;      /* folded */
   gint64             time_ms;  /* from the start of the game; -1 until right */
   guint              finish_order;
 } Player;
@@ -50,6 +55,15 @@ struct _KletsenGame
   gint64         cooldown_end; /* monotonic µs: until then they may not start one */
 };
 
+static void
+player_clear (gpointer data)
+{
+  Player *p = data;
+
+  g_free (p->name);
+  g_free (p->key);
+}
+
 KletsenGame *
 _kletsen_game_new (KletsenServer *server)
 {
@@ -57,6 +71,7 @@ _kletsen_game_new (KletsenServer *server)
 
   game->server = server;
   game->players = g_array_new (FALSE, FALSE, sizeof (Player));
+  g_array_set_clear_func (game->players, player_clear);
   game->last_players = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return game;
 }
@@ -71,15 +86,17 @@ _kletsen_game_free (KletsenGame *game)
 }
 
 static Player *
-find_player (KletsenGame       *game,
-             KletsenConnection *conn,
-             guint             *index)
+find_player (KletsenGame *game,
+             const char  *name,
+             guint       *index)
 {
+  g_autofree char *key = kletsen_user_name_key (name);
+
   for (guint i = 0; i < game->players->len; i++)
     {
       Player *p = &g_array_index (game->players, Player, i);
 
-      if (p->conn == conn)
+      if (strcmp (p->key, key) == 0)
         {
           if (index != NULL)
             *index = i;
@@ -89,12 +106,52 @@ find_player (KletsenGame       *game,
   return NULL;
 }
 
+/* Who sent a request: a local connection, or a player of another node. */
+typedef struct
+{
+  KletsenConnection *conn;
+  const char        *inc;
+  const char        *name;
+} Requester;
+
+static void
+send_to (KletsenGame       *game,
+         KletsenConnection *conn,
+         const char        *inc,
+         const char        *name,
+         GBytes            *line)
+{
+  if (conn != NULL)
+    _kletsen_connection_send (conn, line);
+  else if (game->server->cluster != NULL)
+    _kletsen_cluster_send_line (game->server->cluster, inc, name, line);
+}
+
+static void
+send_to_player (KletsenGame *game,
+                Player      *p,
+                GBytes      *line)
+{
+  send_to (game, p->conn, p->inc, p->name, line);
+}
+
+static void
+answer (KletsenGame     *game,
+        const Requester *who,
+        const char      *header,
+        int              code)
+{
+  g_autoptr(GBytes) line = kletsen_message_build_status (header, code);
+
+  send_to (game, who->conn, who->inc, who->name, line);
+}
+
 static void
 send_to_players (KletsenGame *game,
                  GBytes      *line)
 {
   for (guint i = 0; i < game->players->len; i++)
-    _kletsen_connection_send (g_array_index (game->players, Player, i).conn, line);
+    send_to_player (game, &g_array_index (game->players, Player, i), line);
 }
 
 static JsonArray *
@@ -103,7 +160,7 @@ player_names (KletsenGame *game)
   JsonArray *names = json_array_new ();
 
   for (guint i = 0; i < game->players->len; i++)
-    json_array_add_string_element (names, g_array_index (game->players, Player, i).conn->name);
+    json_array_add_string_element (names, g_array_index (game->players, Player, i).name);
   return names;
 }
 
@@ -115,20 +172,19 @@ start_cooldown (KletsenGame *game)
 {
   g_hash_table_remove_all (game->last_players);
   for (guint i = 0; i < game->players->len; i++)
-    g_hash_table_add (game->last_players,
-                      kletsen_user_name_key (g_array_index (game->players, Player, i).conn->name));
+    g_hash_table_add (game->last_players, g_strdup (g_array_index (game->players, Player, i).key));
   game->cooldown_end = g_get_monotonic_time () + (gint64)game->server->options.game_cooldown_ms * 1000;
 }
 
 static gboolean
-in_cooldown (KletsenGame       *game,
-             KletsenConnection *conn)
+in_cooldown (KletsenGame *game,
+             const char  *name)
 {
   g_autofree char *key = NULL;
 
   if (g_get_monotonic_time () >= game->cooldown_end)
     return FALSE;
-  key = kletsen_user_name_key (conn->name);
+  key = kletsen_user_name_key (name);
   return g_hash_table_contains (game->last_players, key);
 }
 
@@ -136,7 +192,12 @@ static void
 reset (KletsenGame *game)
 {
   if (game->state != GAME_IDLE)
-    start_cooldown (game);
+    {
+      start_cooldown (game);
+      /* In a cluster the next game may start on any node. */
+      if (game->server->cluster != NULL)
+        _kletsen_cluster_game_over (game->server->cluster);
+    }
   g_clear_handle_id (&game->timer_id, g_source_remove);
   g_array_set_size (game->players, 0);
   game->state = GAME_IDLE;
@@ -180,7 +241,7 @@ finish (KletsenGame *game)
           Player *p = &g_array_index (sorted, Player, i);
           JsonObject *entry = json_object_new ();
 
-          json_object_set_string_member (entry, "username", p->conn->name);
+          json_object_set_string_member (entry, "username", p->name);
           if (p->time_ms >= 0)
             json_object_set_int_member (entry, "timeMs", p->time_ms);
           else
@@ -245,19 +306,55 @@ join_window_closed_cb (gpointer user_data)
 }
 
 static void
-add_player (KletsenGame       *game,
-            KletsenConnection *conn)
+add_player (KletsenGame     *game,
+            const Requester *who)
 {
-  Player p = { conn, -1, 0 };
+  Player p = { who->conn, who->inc, g_strdup (who->name), kletsen_user_name_key (who->name), -1, 0 };
 
   g_array_append_val (game->players, p);
 }
 
+/**
+ * _kletsen_game_start:
+ *
+ * START_GAME_REQ of a local user. In a cluster the game is one for all
+ * nodes: this node must first take the lease on it in Redis, and then
+ * opens the lobby (_kletsen_game_open_lobby()).
+ */
 void
 _kletsen_game_start (KletsenGame       *game,
                      KletsenConnection *conn)
 {
+  if (game->state != GAME_IDLE)
+    {
+      _kletsen_connection_send_status (conn, "START_GAME_RESP", KLETSEN_CODE_GAME_IN_PROGRESS);
+      return;
+    }
+  if (in_cooldown (game, conn->name))
+    {
+      _kletsen_connection_send_status (conn, "START_GAME_RESP", KLETSEN_CODE_GAME_COOLDOWN);
+      return;
+    }
+  if (game->server->cluster != NULL && _kletsen_cluster_is_routing (game->server->cluster))
+    {
+      _kletsen_cluster_game_start (game->server->cluster, conn);
+      return;
+    }
+  _kletsen_game_open_lobby (game, conn);
+}
+
+gboolean
+_kletsen_game_is_idle (KletsenGame *game)
+{
+  return game->state == GAME_IDLE;
+}
+
+void
+_kletsen_game_open_lobby (KletsenGame       *game,
+                          KletsenConnection *conn)
+{
   int window = game->server->options.join_window_ms;
+  Requester who = { conn, NULL, conn->name };
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(GBytes) line = NULL;
 
@@ -266,14 +363,8 @@ _kletsen_game_start (KletsenGame       *game,
       _kletsen_connection_send_status (conn, "START_GAME_RESP", KLETSEN_CODE_GAME_IN_PROGRESS);
       return;
     }
-  if (in_cooldown (game, conn))
-    {
-      _kletsen_connection_send_status (conn, "START_GAME_RESP", KLETSEN_CODE_GAME_COOLDOWN);
-      return;
-    }
-
   game->state = GAME_LOBBY;
-  add_player (game, conn);
+  add_player (game, &who);
   game->timer_id = g_timeout_add (window, join_window_closed_cb, game);
   g_source_set_static_name (g_main_context_find_source_by_id (NULL, game->timer_id), "kletsen-join-window");
 
@@ -287,26 +378,29 @@ _kletsen_game_start (KletsenGame       *game,
 
   conn_log (conn, G_LOG_LEVEL_INFO, "started a game");
   _kletsen_connection_send_status (conn, "START_GAME_RESP", 0);
-  _kletsen_server_queue_fan_out (game->server, line, conn);
+  if (game->server->cluster != NULL && _kletsen_cluster_is_routing (game->server->cluster))
+    _kletsen_cluster_game_announce (game->server->cluster, conn, line);
+  else
+    _kletsen_server_queue_fan_out (game->server, line, conn);
 }
 
 /* Tells everybody in the lobby who is in it now (GAME_JOINED, extension). */
 static void
-announce_joined (KletsenGame       *game,
-                 KletsenConnection *conn)
+announce_joined (KletsenGame *game,
+                 const char  *name)
 {
   g_autoptr(JsonObject) body = json_object_new ();
   g_autoptr(GBytes) line = NULL;
 
-  json_object_set_string_member (body, "username", conn->name);
+  json_object_set_string_member (body, "username", name);
   json_object_set_array_member (body, "players", player_names (game));
   line = kletsen_message_serialize ("GAME_JOINED", body);
   send_to_players (game, line);
 }
 
-void
-_kletsen_game_join (KletsenGame       *game,
-                    KletsenConnection *conn)
+static void
+game_join (KletsenGame     *game,
+           const Requester *who)
 {
   int code = 0;
 
@@ -314,14 +408,45 @@ _kletsen_game_join (KletsenGame       *game,
     code = KLETSEN_CODE_NO_GAME;
   else if (game->state == GAME_RUNNING)
     code = KLETSEN_CODE_GAME_IN_PROGRESS;
-  else if (find_player (game, conn, NULL) != NULL)
+  else if (find_player (game, who->name, NULL) != NULL)
     code = KLETSEN_CODE_ALREADY_JOINED;
 
   if (code == 0)
-    add_player (game, conn);
-  _kletsen_connection_send_status (conn, "JOIN_GAME_RESP", code);
+    add_player (game, who);
+  answer (game, who, "JOIN_GAME_RESP", code);
   if (code == 0)
-    announce_joined (game, conn);
+    announce_joined (game, who->name);
+}
+
+/* In a cluster, requests about a game another node runs go to that node. */
+static gboolean
+forwarded (KletsenGame       *game,
+           KletsenConnection *conn,
+           const char        *op,
+           JsonNode          *number)
+{
+  return game->state == GAME_IDLE && game->server->cluster != NULL &&
+         _kletsen_cluster_game_forward (game->server->cluster, conn, op, number);
+}
+
+void
+_kletsen_game_join (KletsenGame       *game,
+                    KletsenConnection *conn)
+{
+  Requester who = { conn, NULL, conn->name };
+
+  if (!forwarded (game, conn, "GJ", NULL))
+    game_join (game, &who);
+}
+
+void
+_kletsen_game_join_remote (KletsenGame *game,
+                           const char  *inc,
+                           const char  *name)
+{
+  Requester who = { NULL, inc, name };
+
+  game_join (game, &who);
 }
 
 /* A guess is a JSON integer or a string of decimal digits; anything else that
@@ -359,8 +484,9 @@ guess_value (JsonNode *node,
 }
 
 static void
-send_guess_result (KletsenConnection *conn,
-                   int                result)
+send_guess_result (KletsenGame     *game,
+                   const Requester *who,
+                   int              result)
 {
   static const char *const texts[] = {
     "Your guess is too low.", "Your guess is correct!", "Your guess is too high.",
@@ -372,7 +498,7 @@ send_guess_result (KletsenConnection *conn,
   json_object_set_int_member (body, "result", result);
   json_object_set_string_member (body, "message", texts[result + 1]);
   line = kletsen_message_serialize ("GUESS_NUMBER_RESP", body);
-  _kletsen_connection_send (conn, line);
+  send_to (game, who->conn, who->inc, who->name, line);
 }
 
 static void
@@ -382,7 +508,7 @@ send_progress (KletsenGame *game,
   g_autoptr(JsonObject) body = json_object_new ();
   g_autoptr(GBytes) line = NULL;
 
-  json_object_set_string_member (body, "username", winner->conn->name);
+  json_object_set_string_member (body, "username", winner->name);
   json_object_set_int_member (body, "timeMs", winner->time_ms);
   json_object_set_int_member (body, "finished", game->finished);
   json_object_set_int_member (body, "players", game->players->len);
@@ -393,16 +519,16 @@ send_progress (KletsenGame *game,
       Player *p = &g_array_index (game->players, Player, i);
 
       if (p != winner)
-        _kletsen_connection_send (p->conn, line);
+        send_to_player (game, p, line);
     }
 }
 
-void
-_kletsen_game_guess (KletsenGame       *game,
-                     KletsenConnection *conn,
-                     JsonNode          *number)
+static void
+game_guess (KletsenGame     *game,
+            const Requester *who,
+            JsonNode        *number)
 {
-  Player *player = find_player (game, conn, NULL);
+  Player *player = find_player (game, who->name, NULL);
   gint64 value = 0;
   int code = 0;
 
@@ -421,23 +547,45 @@ _kletsen_game_guess (KletsenGame       *game,
 
   if (code != 0)
     {
-      _kletsen_connection_send_status (conn, "GUESS_NUMBER_RESP", code);
+      answer (game, who, "GUESS_NUMBER_RESP", code);
       return;
     }
 
   if (value != game->secret)
     {
-      send_guess_result (conn, value < game->secret ? -1 : 1);
+      send_guess_result (game, who, value < game->secret ? -1 : 1);
       return;
     }
 
   player->time_ms = (g_get_monotonic_time () - game->started_at) / 1000;
   player->finish_order = game->finished++;
-  send_guess_result (conn, 0);
+  send_guess_result (game, who, 0);
   send_progress (game, player);
 
   if (game->finished == game->players->len)
     finish (game);
+}
+
+void
+_kletsen_game_guess (KletsenGame       *game,
+                     KletsenConnection *conn,
+                     JsonNode          *number)
+{
+  Requester who = { conn, NULL, conn->name };
+
+  if (!forwarded (game, conn, "GG", number))
+    game_guess (game, &who, number);
+}
+
+void
+_kletsen_game_guess_remote (KletsenGame *game,
+                            const char  *inc,
+                            const char  *name,
+                            JsonNode    *number)
+{
+  Requester who = { NULL, inc, name };
+
+  game_guess (game, &who, number);
 }
 
 /**
@@ -451,9 +599,20 @@ void
 _kletsen_game_leave (KletsenGame       *game,
                      KletsenConnection *conn)
 {
+  _kletsen_game_leave_name (game, NULL, conn->name);
+}
+
+/* A player by name: of @inc (a remote one who left, or whose node died),
+ * or local when @inc is NULL. */
+void
+_kletsen_game_leave_name (KletsenGame *game,
+                          const char  *inc,
+                          const char  *name)
+{
+  Player *p;
   guint index;
 
-  if (game->state == GAME_IDLE || find_player (game, conn, &index) == NULL)
+  if (game->state == GAME_IDLE || (p = find_player (game, name, &index)) == NULL || p->inc != inc)
     return;
 
   if (g_array_index (game->players, Player, index).time_ms >= 0)

@@ -384,6 +384,20 @@ void               _kletsen_game_guess            (KletsenGame       *game,
                                                    JsonNode          *number);
 void               _kletsen_game_leave            (KletsenGame       *game,
                                                    KletsenConnection *conn);
+/* cluster mode: the game of this node, for players of other nodes */
+gboolean           _kletsen_game_is_idle          (KletsenGame       *game);
+void               _kletsen_game_open_lobby       (KletsenGame       *game,
+                                                   KletsenConnection *conn);
+void               _kletsen_game_join_remote      (KletsenGame       *game,
+                                                   const char        *inc,
+                                                   const char        *name);
+void               _kletsen_game_guess_remote     (KletsenGame       *game,
+                                                   const char        *inc,
+                                                   const char        *name,
+                                                   JsonNode          *number);
+void               _kletsen_game_leave_name       (KletsenGame       *game,
+                                                   const char        *inc,
+                                                   const char        *name);
 
 /* Logs through g_log_structured with the peer as a field of its own. */
 #define conn_log(conn, level, ...)                                            \
