@@ -780,6 +780,154 @@ test_game (void)
     kt_client_free (player[i]);
 }
 
+typedef struct
+{
+  GSocket      *socket;
+  const guint8 *data;
+  gsize         len;
+} Upload;
+
+static gpointer
+upload_thread (gpointer user_data)
+{
+  Upload *up = user_data;
+  gsize done = 0;
+
+  while (done < up->len)
+    {
+      gssize n = g_socket_send (up->socket, (const char *)up->data + done, MIN (up->len - done, 1024 * 1024), NULL, NULL);
+
+      if (n <= 0)
+        return GINT_TO_POINTER (FALSE);
+      done += n;
+    }
+  g_socket_shutdown (up->socket, FALSE, TRUE, NULL);
+  return GINT_TO_POINTER (TRUE);
+}
+
+static KtClient *
+side_connect (KtServer   *node,
+              const char *id,
+              char        role,
+              const char *secret)
+{
+  KtClient *side = kt_client_connect_port (node->file_port);
+  g_autofree char *header = g_strdup_printf ("%s%c%s", id, role, secret ? secret : "");
+
+  kt_client_send_raw (side, header, strlen (header));
+  return side;
+}
+
+/* Everything the side channel sends until EOF: its size and SHA-256. */
+static char *
+download_all (KtClient *side,
+              gsize    *bytes)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree char *buf = g_malloc (256 * 1024);
+
+  *bytes = 0;
+  for (;;)
+    {
+      gssize n = g_socket_receive (side->socket, buf, 256 * 1024, NULL, NULL);
+
+      if (n <= 0)
+        break;
+      g_checksum_update (checksum, (guchar *)buf, n);
+      *bytes += n;
+    }
+  return g_strdup (g_checksum_get_string (checksum));
+}
+
+/* 20 MiB from a user of n1 to a user of n2: the offer and the answer cross
+ * nodes, each client opens its side channel on its own node, n2 forwards
+ * the downloader's half to n1, and the bytes arrive unchanged. Once with
+ * role secrets (extension) and once without, where n2 binds the half to
+ * its user's address. */
+static void
+test_transfer (void)
+{
+  g_autoptr(Cluster) cluster = NULL;
+  g_autoptr(KtClient) alice = NULL;
+  g_autoptr(KtClient) bob = NULL;
+  const gsize len = 20 * 1024 * 1024;
+  g_autofree guint8 *data = g_malloc (len);
+  g_autofree char *sha = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+
+  if (skip_without_redis ())
+    return;
+  for (gsize i = 0; i < len; i++)
+    data[i] = (guint8)g_rand_int (rand);
+  sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, len);
+  cluster = cluster_start (FALSE);
+  alice = login_expecting (cluster->node[0], "alice", 0);
+  bob = login_expecting (cluster->node[1], "bob", 0);
+  expect_user (alice, "JOINED", "bob");
+
+  for (guint round = 0; round < 2; round++)
+    {
+      const char *up_secret = round == 0 ? "0123456789abcdef0123456789abcdef" : NULL;
+      const char *down_secret = round == 0 ? "fedcba9876543210fedcba9876543210" : NULL;
+      g_autoptr(JsonObject) offer = NULL;
+      g_autoptr(JsonObject) response = NULL;
+      g_autoptr(KtClient) up = NULL;
+      g_autoptr(KtClient) down = NULL;
+      g_autofree char *id = NULL;
+      g_autofree char *got = NULL;
+      Upload upload;
+      GThread *thread;
+      gsize bytes;
+
+      if (up_secret != NULL)
+        kt_client_send (alice, "FILE_TRANSFER_REQUEST {\"receiver\":\"bob\",\"filename\":\"data.bin\",\"size\":%" G_GSIZE_FORMAT ",\"checksum\":\"%s\",\"roleSecret\":\"%s\"}",
+                        len, sha, up_secret);
+      else
+        kt_client_send (alice, "FILE_TRANSFER_REQUEST {\"receiver\":\"bob\",\"filename\":\"data.bin\",\"size\":%" G_GSIZE_FORMAT ",\"checksum\":\"%s\"}",
+                        len, sha);
+      offer = kt_client_expect (bob, "FILE_TRANSFER_REQUEST");
+      g_assert_cmpstr (json_object_get_string_member (offer, "sender"), ==, "alice");
+      g_assert_cmpstr (json_object_get_string_member (offer, "checksum"), ==, sha);
+      id = g_strdup (json_object_get_string_member (offer, "transferId"));
+      if (down_secret != NULL)
+        kt_client_send (bob, "FILE_TRANSFER_RESPONSE {\"transferId\":\"%s\",\"status\":\"OK\",\"roleSecret\":\"%s\"}", id, down_secret);
+      else
+        kt_client_send (bob, "FILE_TRANSFER_RESPONSE {\"transferId\":\"%s\",\"status\":\"OK\"}", id);
+      response = kt_client_expect (alice, "FILE_TRANSFER_RESPONSE");
+      g_assert_cmpstr (json_object_get_string_member (response, "status"), ==, "OK");
+      g_assert_cmpstr (json_object_get_string_member (response, "transferId"), ==, id);
+
+      /* A wrong downloader half on n2 is refused there: a bad secret, or,
+       * without secrets, an uploader half at the downloader's node. */
+      {
+        g_autoptr(KtClient) intruder = round == 0 ? side_connect (cluster->node[1], id, 'R', "00000000000000000000000000000000")
+                                                  : side_connect (cluster->node[1], id, 'S', NULL);
+
+        kt_client_expect_eof (intruder);
+      }
+      down = side_connect (cluster->node[1], id, 'R', down_secret);
+      up = side_connect (cluster->node[0], id, 'S', up_secret);
+      upload = (Upload) { up->socket, data, len };
+      thread = g_thread_new ("upload", upload_thread, &upload);
+      got = download_all (down, &bytes);
+      g_assert_true (g_thread_join (thread));
+      g_assert_cmpuint (bytes, ==, len);
+      g_assert_cmpstr (got, ==, sha);
+    }
+
+  /* An offer to a user of another node who leaves: the uploader hears 10004. */
+  {
+    g_autoptr(JsonObject) ended = NULL;
+
+    kt_client_send (alice, "FILE_TRANSFER_REQUEST {\"receiver\":\"bob\",\"filename\":\"late.bin\",\"size\":1,\"checksum\":\"%s\"}", sha);
+    json_object_unref (kt_client_expect (bob, "FILE_TRANSFER_REQUEST"));
+    g_clear_pointer (&bob, kt_client_free);
+    expect_user (alice, "LEFT", "bob");
+    ended = kt_client_expect (alice, "FILE_TRANSFER_RESPONSE");
+    g_assert_cmpint (json_object_get_int_member (ended, "code"), ==, KLETSEN_CODE_UNKNOWN_TRANSFER);
+  }
+}
+
 /* At the production defaults (10 s PING, 3 s PONG timeout, 1 s heartbeat,
  * 3 s dead): two users on two nodes idle for 25 s, answering PINGs as a
  * client does; nobody leaves, nobody is dropped, and chat still works. */
@@ -836,6 +984,7 @@ main (int    argc,
   g_test_add_func ("/cluster/redis-restart", test_redis_restart);
   g_test_add_func ("/cluster/split-brain", test_split_brain);
   g_test_add_func ("/cluster/game", test_game);
+  g_test_add_func ("/cluster/transfer", test_transfer);
   g_test_add_func ("/cluster/defaults", test_defaults);
   return g_test_run ();
 }

@@ -41,3 +41,8 @@ void _kletsen_cluster_game_announce (KletsenCluster *cluster, KletsenConnection 
 void _kletsen_cluster_game_over (KletsenCluster *cluster) { g_return_if_reached (); }
 gboolean _kletsen_cluster_game_forward (KletsenCluster *cluster, KletsenConnection *conn, const char *op, JsonNode *number) { g_return_val_if_reached (FALSE); }
 void _kletsen_cluster_send_line (KletsenCluster *cluster, const char *inc, const char *name, GBytes *line) { g_return_if_reached (); }
+const char *_kletsen_cluster_find_remote (KletsenCluster *cluster, const char *name, const char **shown) { g_return_val_if_reached (NULL); }
+void _kletsen_cluster_send_offer (KletsenCluster *cluster, const char *inc, const char *name, GBytes *line) { g_return_if_reached (); }
+gboolean _kletsen_cluster_forward_answer (KletsenCluster *cluster, KletsenConnection *conn, JsonObject *body) { g_return_val_if_reached (FALSE); }
+gboolean _kletsen_relay_forward_half (KletsenServer *server, KletsenTransfer *transfer, int fd, KletsenTls *tls,
+                                      const char *peer, char *address, const char *header, gsize header_len) { g_return_val_if_reached (FALSE); }

@@ -158,6 +158,8 @@ struct _KletsenCluster
   GHashTable           *live;         /* connection serial → KletsenConnection */
   GHashTable           *claims;       /* folded name → KletsenClaim */
   GQueue                pending_broadcasts; /* serials of our B publishes, echo order */
+  GHashTable           *remote_offers; /* transferId → offers of other nodes to our users */
+  char                 *file_address; /* host:port other nodes forward side channels to */
   const char           *game_owner;   /* interned INC of the node running the game, or NULL */
   GHashTable           *game_players; /* folded names of our users in another node's game */
 
@@ -207,6 +209,13 @@ void     _kletsen_cluster_take_snapshot (KletsenCluster   *cluster,
 void     _kletsen_cluster_resync        (KletsenCluster   *cluster);
 void     _kletsen_cluster_degrade_users (KletsenCluster   *cluster);
 void     _kletsen_cluster_expire_limbo  (KletsenCluster   *cluster);
+
+/* kletsen-cluster-files.c */
+gboolean _kletsen_cluster_files_apply   (KletsenCluster        *cluster,
+                                         const char            *inc,
+                                         gboolean               on_all,
+                                         const KletsenEnvelope *envelope);
+void     _kletsen_cluster_files_fini    (KletsenCluster        *cluster);
 
 /* kletsen-cluster-game.c */
 gboolean _kletsen_cluster_game_apply    (KletsenCluster        *cluster,

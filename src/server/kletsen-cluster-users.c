@@ -732,8 +732,9 @@ apply_left (KletsenCluster *self,
   if (replica_remove (self, folded, inc, &was))
     {
       fan_out_username (self, "LEFT", was, NULL);
-      /* A player of our game on another node left. */
+      /* A player of our game, or the receiver of an offer, on another node left. */
       _kletsen_game_leave_name (self->server->game, inc, was);
+      _kletsen_server_drop_remote_transfers (self->server, inc, was);
     }
 }
 
@@ -773,6 +774,7 @@ apply_node_gone (KletsenCluster *self,
     {
       fan_out_username (self, "LEFT", g_ptr_array_index (gone, i), NULL);
       _kletsen_game_leave_name (self->server->game, inc, g_ptr_array_index (gone, i));
+      _kletsen_server_drop_remote_transfers (self->server, inc, g_ptr_array_index (gone, i));
     }
   _kletsen_cluster_game_node_gone (self, inc);
   if (gone->len > 0)
@@ -846,7 +848,8 @@ _kletsen_cluster_apply (KletsenCluster *self,
     apply_to_user (self, &envelope);
   else if (strcmp (envelope.op, "P") == 0 && ours)
     self->probe_sent = 0;
-  else if (!_kletsen_cluster_game_apply (self, inc, on_all, &envelope))
+  else if (!_kletsen_cluster_game_apply (self, inc, on_all, &envelope) &&
+           !_kletsen_cluster_files_apply (self, inc, on_all, &envelope))
     self->malformed++;
 }
 

@@ -446,6 +446,29 @@ describe_chat_address (KletsenServer *server)
   return g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
 }
 
+/* Where other nodes forward side channels: --advertise, else the address
+ * the file port is bound to, else loopback (one machine). */
+static char *
+describe_file_address (KletsenServer *server)
+{
+  g_autoptr(GSocketAddress) address = kletsen_server_get_file_address (server);
+  g_autofree char *host = NULL;
+  GInetAddress *bound;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("127.0.0.1:0");
+  bound = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+  if (server->options.advertise != NULL)
+    host = g_strdup (server->options.advertise);
+  else if (g_inet_address_get_is_any (bound))
+    host = g_strdup ("127.0.0.1");
+  else
+    host = g_inet_address_to_string (bound);
+  if (strchr (host, ':') != NULL)
+    return g_strdup_printf ("[%s]:%u", host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+  return g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+}
+
 KletsenCluster *
 _kletsen_cluster_new (KletsenServer  *server,
                       GError        **error)
@@ -461,6 +484,7 @@ _kletsen_cluster_new (KletsenServer  *server,
       return NULL;
     }
   self->chat_address = describe_chat_address (server);
+  self->file_address = describe_file_address (server);
   self->node_name = g_strdup (options->node_name ? options->node_name : self->chat_address);
   if (!_kletsen_node_name_is_valid (self->node_name))
     {
@@ -498,6 +522,8 @@ _kletsen_cluster_free (KletsenCluster *self)
   g_clear_handle_id (&self->tick_source, g_source_remove);
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
   _kletsen_cluster_users_fini (self);
+  _kletsen_cluster_files_fini (self);
+  g_free (self->file_address);
   g_clear_pointer (&self->early, g_ptr_array_unref);
   g_clear_pointer (&self->seq_to_node, g_hash_table_unref);
   _kletsen_redis_address_clear (&self->address);

@@ -82,6 +82,17 @@ void            _kletsen_cluster_send_line       (KletsenCluster    *cluster,
                                                   const char        *inc,
                                                   const char        *name,
                                                   GBytes            *line);
+/* File transfers whose two sides are on two nodes (kletsen-cluster-files.c). */
+const char     *_kletsen_cluster_find_remote     (KletsenCluster    *cluster,
+                                                  const char        *name,
+                                                  const char       **shown);
+void            _kletsen_cluster_send_offer      (KletsenCluster    *cluster,
+                                                  const char        *inc,
+                                                  const char        *name,
+                                                  GBytes            *line);
+gboolean        _kletsen_cluster_forward_answer  (KletsenCluster    *cluster,
+                                                  KletsenConnection *conn,
+                                                  JsonObject        *body);
 /* Graceful stop: the node's users leave the cluster at once. */
 void            _kletsen_cluster_leave           (KletsenCluster    *cluster);
 gboolean        _kletsen_cluster_is_leaving      (KletsenCluster    *cluster);

@@ -91,6 +91,9 @@ struct _KletsenTransfer
   KletsenDeadline       expiry;    /* offer answered, or halves connected, in time */
   gboolean              counted;   /* in both users' unfinished transfers */
   KletsenRelay         *relay;     /* the side channel, once a half has connected */
+  /* cluster mode */
+  const char           *downloader_inc; /* the downloader's node when not this one (interned) */
+  char                 *forward_to; /* on the downloader's node: the owner's file port, host:port */
 };
 
 typedef enum
@@ -318,6 +321,29 @@ void               _kletsen_server_drop_transfers (KletsenServer     *self,
 void               _kletsen_server_end_transfer   (KletsenServer     *self,
                                                    KletsenTransfer   *transfer);
 void               _kletsen_transfer_free         (KletsenTransfer   *transfer);
+/* cluster mode (kletsen-cluster-files.c) */
+void               _kletsen_server_remote_answer  (KletsenServer     *self,
+                                                   const char        *inc,
+                                                   const char        *name,
+                                                   JsonObject        *body,
+                                                   const char        *down_address);
+void               _kletsen_server_drop_remote_transfers (KletsenServer *self,
+                                                   const char        *inc,
+                                                   const char        *name);
+void               _kletsen_server_add_forwarding (KletsenServer     *self,
+                                                   const char        *id,
+                                                   const char        *uploader_name,
+                                                   KletsenConnection *downloader,
+                                                   const char        *secret,
+                                                   const char        *forward_to);
+gboolean           _kletsen_relay_forward_half    (KletsenServer     *server,
+                                                   KletsenTransfer   *transfer,
+                                                   int                fd,
+                                                   KletsenTls        *tls,
+                                                   const char        *peer,
+                                                   char              *address,
+                                                   const char        *header,
+                                                   gsize              header_len);
 
 /* kletsen-backpressure.c */
 void               _kletsen_connection_send_to_peer (KletsenConnection *sender,

@@ -327,6 +327,7 @@ kletsen_server_finalize (GObject *object)
   g_clear_pointer (&self->options.tls_key, g_free);
   g_clear_pointer (&self->options.cluster, g_free);
   g_clear_pointer (&self->options.node_name, g_free);
+  g_clear_pointer (&self->options.advertise, g_free);
   if (self->listen_source)
     g_source_destroy (self->listen_source);
   g_clear_pointer (&self->listen_source, g_source_unref);
@@ -401,6 +402,7 @@ kletsen_server_new (const KletsenServerOptions *options)
   self->options.tls_key = g_strdup (options->tls_key);
   self->options.cluster = g_strdup (options->cluster);
   self->options.node_name = g_strdup (options->node_name);
+  self->options.advertise = g_strdup (options->advertise);
   _kletsen_tls_limits_init (&self->tls_limits, MAX (options->max_handshakes, 0),
                             MAX (options->max_handshakes_per_address, 0));
   return self;

@@ -59,6 +59,7 @@ typedef struct
   char     *node_name;        /* NULL: host:port of the chat port */
   int       cluster_heartbeat_ms;
   int       cluster_dead_ms;  /* a node silent this long is reaped */
+  char     *advertise;        /* numeric address other nodes reach our file port at; NULL: the bound one */
 } KletsenServerOptions;
 
 void kletsen_server_options_init (KletsenServerOptions *options);

@@ -365,6 +365,21 @@ side_peer_place (SidePeer *peer)
     }
   /* Out of this watch first: the relay watches the socket from now on. */
   watch_remove (peer);
+  /* The downloader's half of a transfer another node owns goes there. */
+  if (transfer->forward_to != NULL)
+    {
+      if (!_kletsen_relay_forward_half (server, transfer, peer->fd, peer->tls, peer->peer, peer->address,
+                                        peer->header, peer->got))
+        {
+          side_peer_reject (peer, "cannot reach the node that owns the transfer");
+          return;
+        }
+      peer->fd = -1;
+      peer->tls = NULL;
+      peer->address = NULL;
+      side_peer_free (peer, FALSE);
+      return;
+    }
   if (!_kletsen_relay_take_half (server, transfer, role, peer->fd, peer->tls, peer->peer, peer->address, &why))
     {
       side_peer_reject (peer, why);

@@ -65,6 +65,7 @@ _kletsen_transfer_free (KletsenTransfer *transfer)
   g_free (transfer->downloader_name);
   g_free (transfer->filename);
   g_free (transfer->checksum);
+  g_free (transfer->forward_to);
   g_free (transfer);
 }
 
@@ -108,7 +109,7 @@ tell_downloader (KletsenTransfer *transfer,
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(GBytes) line = NULL;
 
-  if (transfer->downloader == NULL || transfer->state != TRANSFER_OFFERED)
+  if ((transfer->downloader == NULL && transfer->downloader_inc == NULL) || transfer->state != TRANSFER_OFFERED)
     return;
 
   body = json_object_new ();
@@ -116,7 +117,10 @@ tell_downloader (KletsenTransfer *transfer,
   json_object_set_string_member (body, "sender", transfer->uploader_name);
   json_object_set_int_member (body, "code", code);
   line = kletsen_message_serialize ("FILE_TRANSFER_ENDED", body);
-  _kletsen_connection_send (transfer->downloader, line);
+  if (transfer->downloader != NULL)
+    _kletsen_connection_send (transfer->downloader, line);
+  else if (transfer->server->cluster != NULL)
+    _kletsen_cluster_send_line (transfer->server->cluster, transfer->downloader_inc, transfer->downloader_name, line);
 }
 
 /**
@@ -223,6 +227,10 @@ handle_offer (KletsenConnection *conn,
   gint64 size = kletsen_body_get_int_or (body, "size", -1);
   gboolean size_known = kletsen_body_get_int (body, "size", &size);
   KletsenConnection *peer = _kletsen_server_find_user (server, receiver);
+  /* In a cluster the receiver may be a user of another node. */
+  const char *remote_shown = NULL;
+  const char *remote = peer == NULL && server->cluster != NULL && _kletsen_cluster_is_routing (server->cluster)
+                         ? _kletsen_cluster_find_remote (server->cluster, receiver, &remote_shown) : NULL;
   KletsenTransfer *transfer;
   g_autoptr(JsonObject) out = NULL;
   g_autoptr(GBytes) line = NULL;
@@ -236,7 +244,7 @@ handle_offer (KletsenConnection *conn,
     }
   if (peer == conn)
     code = KLETSEN_CODE_MESSAGE_TO_SELF;
-  else if (peer == NULL || !_kletsen_connection_is_open (peer))
+  else if (remote == NULL && (peer == NULL || !_kletsen_connection_is_open (peer)))
     code = KLETSEN_CODE_RECIPIENT_NOT_FOUND;
   else if (!filename_is_valid (filename))
     code = KLETSEN_CODE_BAD_FILENAME;
@@ -265,8 +273,9 @@ handle_offer (KletsenConnection *conn,
   transfer->up_secret = g_strdup (secret);
   transfer->uploader = conn;
   transfer->downloader = peer;
+  transfer->downloader_inc = remote;
   transfer->uploader_name = g_strdup (conn->name);
-  transfer->downloader_name = g_strdup (peer->name);
+  transfer->downloader_name = g_strdup (peer != NULL ? peer->name : remote_shown);
   transfer->filename = g_strdup (filename);
   transfer->checksum = checksum ? g_ascii_strdown (checksum, -1) : NULL;
   transfer->size = size_known ? size : -1;
@@ -290,15 +299,59 @@ handle_offer (KletsenConnection *conn,
   line = kletsen_message_serialize ("FILE_TRANSFER_REQUEST", out);
 
   conn_log (conn, G_LOG_LEVEL_INFO, "offers %s (%" G_GINT64_FORMAT " bytes) to %s as %s",
-            filename, size, peer->name, transfer->tag);
-  _kletsen_connection_send (peer, line);
+            filename, size, transfer->downloader_name, transfer->tag);
+  if (peer != NULL)
+    _kletsen_connection_send (peer, line);
+  else
+    _kletsen_cluster_send_offer (server->cluster, remote, transfer->downloader_name, line);
+}
+
+/* Who answers an offer: the local downloader, or one on another node. */
+typedef struct
+{
+  KletsenConnection *conn;
+  const char        *inc;
+  const char        *name;
+  const char        *address; /* its chat address, for binding a role without secret */
+} Answerer;
+
+static void
+tell_answerer (KletsenServer  *server,
+               const Answerer *who,
+               int             code)
+{
+  g_autoptr(GBytes) line = NULL;
+
+  if (who->conn != NULL)
+    {
+      _kletsen_connection_send_status (who->conn, "FILE_TRANSFER_RESPONSE", code);
+      return;
+    }
+  line = kletsen_message_build_status ("FILE_TRANSFER_RESPONSE", code);
+  _kletsen_cluster_send_line (server->cluster, who->inc, who->name, line);
+}
+
+static gboolean
+answered_by (KletsenTransfer *transfer,
+             const Answerer  *who)
+{
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+
+  if (who->conn != NULL)
+    return transfer->downloader == who->conn;
+  if (transfer->downloader != NULL || transfer->downloader_inc != who->inc)
+    return FALSE;
+  a = kletsen_user_name_key (transfer->downloader_name);
+  b = kletsen_user_name_key (who->name);
+  return g_str_equal (a, b);
 }
 
 static void
-handle_answer (KletsenConnection *conn,
-               JsonObject        *body)
+answer_offer (KletsenServer  *server,
+              const Answerer *who,
+              JsonObject     *body)
 {
-  KletsenServer *server = conn->server;
   const char *id = json_object_get_string_member (body, "transferId");
   const char *status = json_object_get_string_member (body, "status");
   const char *secret = kletsen_body_get_string (body, "roleSecret");
@@ -306,20 +359,21 @@ handle_answer (KletsenConnection *conn,
 
   if (json_object_has_member (body, "roleSecret") && !role_secret_is_valid (secret))
     {
-      send_parse_error (conn);
+      if (who->conn != NULL)
+        send_parse_error (who->conn);
       return;
     }
   /* Unknown, expired, already answered, or offered to somebody else. */
-  if (transfer == NULL || transfer->state != TRANSFER_OFFERED || transfer->downloader != conn)
+  if (transfer == NULL || transfer->state != TRANSFER_OFFERED || !answered_by (transfer, who))
     {
-      _kletsen_connection_send_status (conn, "FILE_TRANSFER_RESPONSE", KLETSEN_CODE_UNKNOWN_TRANSFER);
+      tell_answerer (server, who, KLETSEN_CODE_UNKNOWN_TRANSFER);
       return;
     }
 
   transfer->uploader->n_offers--;
   if (!g_str_equal (status, "OK"))
     {
-      conn_log (conn, G_LOG_LEVEL_INFO, "declined %s", transfer->tag);
+      g_info ("%s declined %s", who->name, transfer->tag);
       transfer->state = TRANSFER_ACCEPTED; /* no longer counted as an offer */
       tell_uploader (transfer, KLETSEN_CODE_FILE_REJECTED);
       _kletsen_server_end_transfer (server, transfer);
@@ -331,22 +385,120 @@ handle_answer (KletsenConnection *conn,
       user_transfers (server, transfer->downloader_name) >= server->options.max_transfers ||
       server->n_relays >= (guint)server->options.max_relays)
     {
-      conn_log (conn, G_LOG_LEVEL_INFO, "cannot accept %s: too many transfers under way", transfer->tag);
+      g_info ("%s cannot accept %s: too many transfers under way", who->name, transfer->tag);
       transfer->state = TRANSFER_ACCEPTED; /* no longer counted as an offer */
-      _kletsen_connection_send_status (conn, "FILE_TRANSFER_RESPONSE", KLETSEN_CODE_TOO_MANY_OFFERS);
+      tell_answerer (server, who, KLETSEN_CODE_TOO_MANY_OFFERS);
       tell_uploader (transfer, KLETSEN_CODE_TOO_MANY_OFFERS);
       _kletsen_server_end_transfer (server, transfer);
       return;
     }
 
-  conn_log (conn, G_LOG_LEVEL_INFO, "accepted %s", transfer->tag);
+  g_info ("%s accepted %s", who->name, transfer->tag);
   transfer->down_secret = g_strdup (secret);
   transfer->up_address = _kletsen_describe_address (transfer->uploader->fd);
-  transfer->down_address = _kletsen_describe_address (conn->fd);
+  /* A downloader of another node connects there; that node binds its
+   * half to its address, and forwards it here. */
+  transfer->down_address = who->conn != NULL ? _kletsen_describe_address (who->conn->fd) : NULL;
   count_transfer (transfer, 1);
   transfer->state = TRANSFER_ACCEPTED;
   arm_expiry (server, transfer); /* now for both halves to connect */
   tell_uploader (transfer, 0);
+}
+
+static void
+handle_answer (KletsenConnection *conn,
+               JsonObject        *body)
+{
+  Answerer who = { conn, NULL, conn->name, NULL };
+
+  /* An offer made on another node: its answer goes there. */
+  if (!g_hash_table_contains (conn->server->transfers, json_object_get_string_member (body, "transferId")) &&
+      conn->server->cluster != NULL && _kletsen_cluster_is_routing (conn->server->cluster) &&
+      _kletsen_cluster_forward_answer (conn->server->cluster, conn, body))
+    return;
+  answer_offer (conn->server, &who, body);
+}
+
+/* The answer of a downloader of node @inc to an offer made here. */
+void
+_kletsen_server_remote_answer (KletsenServer *self,
+                               const char    *inc,
+                               const char    *name,
+                               JsonObject    *body,
+                               const char    *down_address)
+{
+  Answerer who = { NULL, inc, name, down_address };
+
+  answer_offer (self, &who, body);
+}
+
+/* A user of node @inc left: offers to them end, as for a local user. */
+void
+_kletsen_server_drop_remote_transfers (KletsenServer *self,
+                                       const char    *inc,
+                                       const char    *name)
+{
+  Answerer who = { NULL, inc, name, NULL };
+  g_autoptr(GPtrArray) gone = g_ptr_array_new ();
+  GHashTableIter iter;
+  KletsenTransfer *transfer;
+
+  g_hash_table_iter_init (&iter, self->transfers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&transfer))
+    if (transfer->state != TRANSFER_RELAYING && transfer->forward_to == NULL && answered_by (transfer, &who))
+      g_ptr_array_add (gone, transfer);
+  for (guint i = 0; i < gone->len; i++)
+    {
+      transfer = g_ptr_array_index (gone, i);
+      tell_uploader (transfer, KLETSEN_CODE_UNKNOWN_TRANSFER);
+      _kletsen_server_end_transfer (self, transfer);
+    }
+}
+
+/**
+ * _kletsen_server_add_forwarding:
+ *
+ * On the downloader's node, for an offer another node owns and @downloader
+ * accepted: the side-channel half that comes here is checked as usual
+ * (its secret, or its user's address) and forwarded to the owner's file
+ * port with the same header. No uploader half is taken here.
+ */
+void
+_kletsen_server_add_forwarding (KletsenServer     *self,
+                                const char        *id,
+                                const char        *uploader_name,
+                                KletsenConnection *downloader,
+                                const char        *secret,
+                                const char        *forward_to)
+{
+  KletsenTransfer *transfer;
+
+  if (g_hash_table_contains (self->transfers, id))
+    return;
+  transfer = g_new0 (KletsenTransfer, 1);
+  transfer->server = self;
+  transfer->expiry.link.data = transfer;
+  transfer->id = g_strdup (id);
+  {
+    g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, transfer->id, -1);
+
+    memcpy (transfer->tag, digest, sizeof transfer->tag - 1);
+  }
+  transfer->down_secret = g_strdup (secret);
+  transfer->down_address = _kletsen_describe_address (downloader->fd);
+  /* No address is this: an uploader half here is refused. */
+  transfer->up_address = g_strdup ("(on another node)");
+  transfer->uploader_name = g_strdup (uploader_name);
+  transfer->downloader = downloader;
+  transfer->downloader_name = g_strdup (downloader->name);
+  transfer->filename = g_strdup ("");
+  transfer->size = -1;
+  transfer->forward_to = g_strdup (forward_to);
+  transfer->state = TRANSFER_ACCEPTED;
+  transfer->serial = ++self->transfer_serial;
+  g_hash_table_insert (self->transfers, transfer->id, transfer);
+  count_transfer (transfer, 1);
+  arm_expiry (self, transfer);
 }
 
 /* The uploader takes back an offer not answered yet (extension). It does not

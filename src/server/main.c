@@ -269,6 +269,8 @@ main (int    argc,
         "Be a node of the cluster on this Redis (docs/cluster.md)", "redis://HOST:PORT|unix:PATH" },
       { "node-name", 0, 0, G_OPTION_ARG_STRING, &options.node_name,
         "This node's name in the cluster (default: HOST:PORT of the chat port)", "NAME" },
+      { "advertise", 0, 0, G_OPTION_ARG_STRING, &options.advertise,
+        "The numeric address other nodes reach this node's file port at (default: the one it is bound to)", "ADDRESS" },
       { "cluster-heartbeat-ms", 0, 0, G_OPTION_ARG_INT, &options.cluster_heartbeat_ms,
         "How often a node tells the cluster it lives (default 1000)", "MS" },
       { "cluster-dead-ms", 0, 0, G_OPTION_ARG_INT, &options.cluster_dead_ms,
@@ -316,6 +318,7 @@ main (int    argc,
   g_free (options.tls_key);
   g_free (options.cluster);
   g_free (options.node_name);
+  g_free (options.advertise);
 
   if (!kletsen_server_start (app.server, &error) || !wait_for_cluster (app.server, options.cluster != NULL, &error))
     {
