@@ -1244,6 +1244,62 @@ test_app_accessible_names (void)
   kt_remove_tree (bob_dir);
 }
 
+/* A chat of several servers (a cluster's nodes): when the server of the
+ * form cannot be reached, the app signs in on one of the other servers of
+ * Preferences; the row there edits the list as one line. */
+static void
+test_app_other_servers (void)
+{
+  g_autoptr(KtServer) server = kt_server_start (NULL);
+  g_autoptr(GSocket) unused = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, 0, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("kletsen-app-XXXXXX", NULL);
+  g_autoptr(KletsenSession) session = kletsen_session_new (dir);
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autofree char *live = g_strdup_printf ("127.0.0.1:%u", server->port);
+  g_autofree char *dead = NULL;
+  g_autofree char *where = NULL;
+  g_auto(GStrv) edited = NULL;
+  KletsenWindow *window;
+
+  /* Bound, never listening: connecting there is refused. */
+  g_assert_true (g_socket_bind (unused, any, FALSE, NULL));
+  bound = g_socket_get_local_address (unused, NULL);
+  dead = g_strdup_printf ("%u", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  g_settings_set_strv (settings, "other-servers", (const char *[]) { live, NULL });
+  g_settings_set_uint (settings, "file-port", server->file_port);
+  window = kletsen_window_new (NULL, session);
+  gtk_window_present (GTK_WINDOW (window));
+  connect_as (window, dead, "alice");
+  RUN_UNTIL (g_str_equal (gtk_stack_get_visible_child_name (window->main_stack), "chat"));
+  where = kletsen_session_get_server_address (session);
+  g_assert_cmpstr (where, ==, live);
+
+  {
+    GtkWidget *preferences = kletsen_preferences_window_new (GTK_WINDOW (window));
+    GtkWidget *row;
+
+    gtk_window_present (GTK_WINDOW (preferences));
+    row = find_visible (preferences, ADW_TYPE_ENTRY_ROW);
+    g_assert_nonnull (row);
+    g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, live);
+    gtk_editable_set_text (GTK_EDITABLE (row), "node1.example:1337, node2.example  [::1]:2337");
+    edited = g_settings_get_strv (settings, "other-servers");
+    g_assert_cmpuint (g_strv_length (edited), ==, 3);
+    g_assert_cmpstr (edited[0], ==, "node1.example:1337");
+    g_assert_cmpstr (edited[1], ==, "node2.example");
+    g_assert_cmpstr (edited[2], ==, "[::1]:2337");
+    gtk_window_destroy (GTK_WINDOW (preferences));
+  }
+  g_settings_reset (settings, "other-servers");
+  kletsen_session_disconnect (session);
+  gtk_window_destroy (GTK_WINDOW (window));
+  kt_remove_tree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1259,6 +1315,7 @@ main (int    argc,
   g_test_add_func ("/app/stays-right", test_app_stays_right);
   g_test_add_func ("/app/history", test_app_history);
   g_test_add_func ("/app/timeline", test_app_timeline);
+  g_test_add_func ("/app/other-servers", test_app_other_servers);
   g_test_add_func ("/app/sign-in", test_app_sign_in);
   g_test_add_func ("/app/accessible-names", test_app_accessible_names);
 

@@ -21,6 +21,7 @@ struct _KletsenPreferencesWindow
   GtkSwitch            *notifications_switch;
   GtkSwitch            *remember_switch;
   AdwActionRow         *folder_row;
+  AdwEntryRow          *other_servers_row;
 
   /* owned */
   GSettings            *settings;
@@ -107,6 +108,32 @@ kletsen_preferences_window_dispose (GObject *object)
   G_OBJECT_CLASS (kletsen_preferences_window_parent_class)->dispose (object);
 }
 
+/* other-servers, a list, is one line of text in the row: "a:1337, b". */
+static gboolean
+servers_to_text (GValue   *value,
+                 GVariant *variant,
+                 gpointer  user_data)
+{
+  g_autofree const char **servers = g_variant_get_strv (variant, NULL);
+
+  g_value_take_string (value, g_strjoinv (", ", (char **)servers));
+  return TRUE;
+}
+
+static GVariant *
+text_to_servers (const GValue       *value,
+                 const GVariantType *type,
+                 gpointer            user_data)
+{
+  g_auto(GStrv) parts = g_regex_split_simple ("[,\\s]+", g_value_get_string (value), 0, 0);
+  g_autoptr(GPtrArray) servers = g_ptr_array_new ();
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (*parts[i] != '\0')
+      g_ptr_array_add (servers, parts[i]);
+  return g_variant_new_strv ((const char * const *)servers->pdata, servers->len);
+}
+
 static void
 kletsen_preferences_window_class_init (KletsenPreferencesWindowClass *klass)
 {
@@ -121,6 +148,7 @@ kletsen_preferences_window_class_init (KletsenPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, folder_row);
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, history_switch);
   gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, mute_everyone_switch);
+  gtk_widget_class_bind_template_child (widget_class, KletsenPreferencesWindow, other_servers_row);
   gtk_widget_class_bind_template_callback (widget_class, clear_history_cb);
   gtk_widget_class_bind_template_callback (widget_class, choose_folder_cb);
 }
@@ -134,6 +162,8 @@ kletsen_preferences_window_init (KletsenPreferencesWindow *self)
   g_settings_bind (self->settings, "remember-me", self->remember_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "keep-history", self->history_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "mute-everyone", self->mute_everyone_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_with_mapping (self->settings, "other-servers", self->other_servers_row, "text",
+                                G_SETTINGS_BIND_DEFAULT, servers_to_text, text_to_servers, NULL, NULL);
   g_signal_connect_object (self->settings, "changed::download-folder", G_CALLBACK (show_folder), self,
                            G_CONNECT_SWAPPED);
   show_folder (self);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "kletsen-message-row.h"
 #include "kletsen-protocol.h"
@@ -202,6 +203,31 @@ kletsen_window_auto_connect (KletsenWindow *self)
   return self->connecting;
 }
 
+/* The server of the form and the other servers of the same chat (a
+ * cluster's nodes, preferences): the session tries them in turn. */
+static void
+set_servers (KletsenWindow *self,
+             const char    *host,
+             guint16        port)
+{
+  g_auto(GStrv) others = g_settings_get_strv (self->settings, "other-servers");
+  g_autoptr(GPtrArray) servers = NULL;
+  g_autofree char *first = NULL;
+
+  if (others[0] == NULL)
+    {
+      kletsen_session_set_servers (self->session, NULL);
+      return;
+    }
+  first = strchr (host, ':') != NULL ? g_strdup_printf ("[%s]:%u", host, port) : g_strdup_printf ("%s:%u", host, port);
+  servers = g_ptr_array_new ();
+  g_ptr_array_add (servers, first);
+  for (guint i = 0; others[i] != NULL; i++)
+    g_ptr_array_add (servers, others[i]);
+  g_ptr_array_add (servers, NULL);
+  kletsen_session_set_servers (self->session, (const char * const *)servers->pdata);
+}
+
 void
 _kletsen_window_connect_action (GtkWidget  *widget,
                                 const char *action_name,
@@ -226,5 +252,6 @@ _kletsen_window_connect_action (GtkWidget  *widget,
   set_connecting (self, TRUE);
   kletsen_session_set_tls (self->session, secure, NULL);
   kletsen_session_set_file_port (self->session, g_settings_get_uint (self->settings, secure ? "tls-file-port" : "file-port"));
+  set_servers (self, host, port);
   kletsen_session_connect_async (self->session, host, port, name, NULL, connected_cb, g_object_ref (self));
 }
