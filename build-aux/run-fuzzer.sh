@@ -9,4 +9,6 @@ seeds=$2
 shift 2
 work="$(dirname "$fuzzer")/corpus-$(basename "$fuzzer")"
 mkdir -p "$work"
-exec "$fuzzer" -artifact_prefix="$work/" "$@" "$work" "$seeds"
+# libFuzzer's own exit status for a crash is 77, which meson reads as a
+# skipped test: a crash must fail the suite.
+exec "$fuzzer" -error_exitcode=1 -artifact_prefix="$work/" "$@" "$work" "$seeds"

@@ -55,7 +55,7 @@ _kletsen_envelope_parse (const char      *data,
   gsize seq_len, op_len;
 
   memset (envelope, 0, sizeof *envelope);
-  if (nl == NULL || len < 3 || memcmp (data, "K1 ", 3) != 0)
+  if (nl == NULL || len < 3 || memcmp (data, "K1 ", 3) != 0 || memchr (data, '\0', nl - data) != NULL)
     return FALSE;
   end = nl;
   p = data + 3;

@@ -473,7 +473,6 @@ KletsenCluster *
 _kletsen_cluster_new (KletsenServer  *server,
                       GError        **error)
 {
-  g_autoptr(GError) local_error = NULL;
   KletsenCluster *self = g_new0 (KletsenCluster, 1);
   const KletsenServerOptions *options = &server->options;
 
