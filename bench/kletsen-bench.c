@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kletsen-bench-common.h"
+
 #define READ_CHUNK (256 * 1024)
 #define MAX_EVENTS 512
 
@@ -110,15 +112,6 @@ typedef struct
   char    *padding;
 } Bench;
 
-static gint64
-now_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static long
 proc_kib (pid_t pid, const char *key)
 {
@@ -129,22 +122,6 @@ proc_kib (pid_t pid, const char *key)
   if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strstr (text, key)) == NULL)
     return -1;
   return strtol (p + strlen (key), NULL, 10);
-}
-
-/* CPU seconds (user and system) a process has used so far. */
-static double
-proc_cpu_s (pid_t pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
-  g_autofree char *text = NULL;
-  unsigned long utime, stime;
-  const char *p;
-
-  /* Fields 14 and 15, counted after the command name in parentheses. */
-  if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strrchr (text, ')')) == NULL ||
-      sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-    return 0;
-  return (double)(utime + stime) / sysconf (_SC_CLK_TCK);
 }
 
 /* CPU seconds this process (all its threads) has used so far. */
@@ -375,10 +352,10 @@ send_broadcast (Bench *b,
 {
   Client *c = &b->clients[i];
   char head[96];
-  int n = g_snprintf (head, sizeof head, "BROADCAST_REQ {\"message\":\"%u:%" G_GINT64_FORMAT ":", i, now_us ());
+  int n = g_snprintf (head, sizeof head, "BROADCAST_REQ {\"message\":\"%u:%" G_GINT64_FORMAT ":", i, kletsen_bench_now_us ());
 
   if (b->first_send == 0)
-    b->first_send = now_us ();
+    b->first_send = kletsen_bench_now_us ();
   queue (b, i, head, n);
   queue (b, i, b->padding, b->bytes > (guint)n ? b->bytes - n : 1);
   queue (b, i, "\"}\n", 3);
@@ -412,7 +389,7 @@ handle_line (Bench *b,
       gint64 sent;
 
       b->delivered++;
-      b->last_delivery = now_us ();
+      b->last_delivery = kletsen_bench_now_us ();
       if (m != NULL && (end = strchr (m + 11, ':')) != NULL)
         {
           sent = g_ascii_strtoll (end + 1, NULL, 10);
@@ -446,7 +423,7 @@ handle_line (Bench *b,
       else
         {
           c->state = C_READY;
-          c->login_us = (guint32)MIN (now_us () - c->connected_at, G_MAXUINT32);
+          c->login_us = (guint32)MIN (kletsen_bench_now_us () - c->connected_at, G_MAXUINT32);
           b->ready++;
         }
     }
@@ -564,14 +541,14 @@ connect_all (Bench *b,
              char  *buf,
              guint  batch)
 {
-  gint64 start = now_us ();
+  gint64 start = kletsen_bench_now_us ();
   gint64 deadline = start + 60 * G_USEC_PER_SEC;
   guint opened = 0;
 
   b->ep = epoll_create1 (EPOLL_CLOEXEC);
   b->clients = g_new0 (Client, n);
   b->n = n;
-  while (b->ready + b->dead < n && now_us () < deadline)
+  while (b->ready + b->dead < n && kletsen_bench_now_us () < deadline)
     {
       /* Open in batches, so as not to overflow the listen backlog. */
       while (opened < n && opened - (b->ready + b->dead) < batch)
@@ -579,7 +556,7 @@ connect_all (Bench *b,
           Client *c = &b->clients[opened];
           struct epoll_event ev = { .events = EPOLLIN, .data.u32 = opened };
 
-          c->connected_at = now_us ();
+          c->connected_at = kletsen_bench_now_us ();
           c->state = C_CONNECTING;
           c->fd = connect_one (b->port);
           c->in = g_string_new (NULL);
@@ -602,7 +579,7 @@ connect_all (Bench *b,
     }
   if (b->ready < n)
     g_error ("only %u of %u clients logged in (%u died)", b->ready, n, b->dead);
-  return now_us () - start;
+  return kletsen_bench_now_us () - start;
 }
 
 static void
@@ -628,9 +605,9 @@ settle (Bench *b,
         char  *buf,
         int    ms)
 {
-  gint64 end = now_us () + ms * 1000;
+  gint64 end = kletsen_bench_now_us () + ms * 1000;
 
-  while (now_us () < end)
+  while (kletsen_bench_now_us () < end)
     poll_once (b, 10, buf);
 }
 
@@ -656,24 +633,6 @@ add_row (const char *name,
   r->figure = figure;
   r->detail = detail;
   g_ptr_array_add (rows, r);
-}
-
-static int
-compare_u32 (gconstpointer a,
-             gconstpointer b)
-{
-  guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-percentile (GArray *sorted,
-            double  p)
-{
-  if (sorted->len == 0)
-    return 0;
-  return g_array_index (sorted, guint32, MIN ((guint)(p * sorted->len), sorted->len - 1)) / 1000.0;
 }
 
 /* ---- scenarios ---- */
@@ -705,34 +664,34 @@ run_fanout (const char *binary,
 
   b.delivered = 0;
   g_array_set_size (b.latency_us, 0);
-  cpu_before = proc_cpu_s (b.pid);
+  cpu_before = kletsen_bench_proc_cpu_s (b.pid);
   for (guint i = 0; i < senders; i++)
     {
       top_up (&b, i);
       flush_out (&b, i);
     }
-  deadline = now_us () + 120 * G_USEC_PER_SEC;
-  while (b.delivered < b.expected && now_us () < deadline && b.dead == 0)
+  deadline = kletsen_bench_now_us () + 120 * G_USEC_PER_SEC;
+  while (b.delivered < b.expected && kletsen_bench_now_us () < deadline && b.dead == 0)
     poll_once (&b, 100, buf);
 
   seconds = (b.last_delivery - b.first_send) / 1e6;
   rate = b.delivered / MAX (seconds, 1e-9);
   /* The fair figure on two cores, where the load generator can be the limit. */
-  cpu_ns = (proc_cpu_s (b.pid) - cpu_before) * 1e9 / MAX (b.delivered, 1);
-  g_array_sort (b.latency_us, compare_u32);
+  cpu_ns = (kletsen_bench_proc_cpu_s (b.pid) - cpu_before) * 1e9 / MAX (b.delivered, 1);
+  g_array_sort (b.latency_us, kletsen_bench_compare_u32);
   printf ("{\"bench\":\"%s%s\",\"clients\":%u,\"senders\":%u,\"messages\":%u,\"bytes\":%u,\"window\":%u,"
           "\"expected\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT ",\"nacks\":%" G_GUINT64_FORMAT ","
           "\"seconds\":%.3f,\"deliveries_per_s\":%.0f,\"server_cpu_ns_per_delivery\":%.0f,"
           "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":\"%s\"}\n",
           label, tls_cert ? " tls" : "", n, senders, messages, bytes, window, b.expected, b.delivered, b.nacks, seconds, rate,
           cpu_ns,
-          percentile (b.latency_us, 0.5), percentile (b.latency_us, 0.99), percentile (b.latency_us, 1.0),
+          kletsen_bench_percentile (b.latency_us, 0.5), kletsen_bench_percentile (b.latency_us, 0.99), kletsen_bench_percentile (b.latency_us, 1.0),
           b.delivered == b.expected && b.nacks == 0 ? "ok" : "incomplete");
   fflush (stdout);
   add_row (tls_cert ? "fanout tls" : label, g_strdup_printf ("%.2f M deliveries/s", rate / 1e6),
            g_strdup_printf ("%u clients, %u×%u msgs of %u B, window %u; p50 %.2f ms, p99 %.2f ms; server %.0f ns CPU/delivery%s",
-                            n, senders, messages, bytes, window, percentile (b.latency_us, 0.5),
-                            percentile (b.latency_us, 0.99), cpu_ns,
+                            n, senders, messages, bytes, window, kletsen_bench_percentile (b.latency_us, 0.5),
+                            kletsen_bench_percentile (b.latency_us, 0.99), cpu_ns,
                             b.delivered == b.expected ? "" : " (INCOMPLETE)"));
 
   disconnect_all (&b);
@@ -803,14 +762,14 @@ run_login (const char *binary,
   us = connect_all (&b, n, buf, silent > 0 ? 1 : 2048);
   for (guint i = 0; i < n; i++)
     g_array_append_val (each, b.clients[i].login_us);
-  g_array_sort (each, compare_u32);
+  g_array_sort (each, kletsen_bench_compare_u32);
   printf ("{\"bench\":\"%s%s\",\"clients\":%u,\"seconds\":%.3f,\"login_p50_ms\":%.1f,\"login_p99_ms\":%.1f,"
           "\"login_max_ms\":%.1f,\"status\":\"ok\"}\n", label, tls_cert ? " tls" : "", n, us / 1e6,
-          percentile (each, 0.5), percentile (each, 0.99), percentile (each, 1.0));
+          kletsen_bench_percentile (each, 0.5), kletsen_bench_percentile (each, 0.99), kletsen_bench_percentile (each, 1.0));
   fflush (stdout);
   add_row (label, g_strdup_printf ("%.2f s all", us / 1e6),
            g_strdup_printf ("%u clients at once; each from connect to LOGIN_RESP: p50 %.0f ms, p99 %.0f ms, max %.0f ms",
-                            n, percentile (each, 0.5), percentile (each, 0.99), percentile (each, 1.0)));
+                            n, kletsen_bench_percentile (each, 0.5), kletsen_bench_percentile (each, 0.99), kletsen_bench_percentile (each, 1.0)));
   disconnect_all (&b);
   for (guint i = 0; i < quiet->len; i++)
     close (g_array_index (quiet, int, i));
@@ -895,10 +854,10 @@ run_list (const char *binary,
       g_array_append_val (quiet, quiet_fd);
     }
   settle (&b, buf, silent_file > 0 ? 1000 : 200);
-  cpu_before = proc_cpu_s (b.pid);
+  cpu_before = kletsen_bench_proc_cpu_s (b.pid);
   for (guint i = 0; i < k; i++)
     {
-      gint64 t = now_us ();
+      gint64 t = kletsen_bench_now_us ();
       guint32 us;
 
       if (send (fd, "LIST_USERS_REQ\n", 15, MSG_NOSIGNAL) != 15)
@@ -909,10 +868,10 @@ run_list (const char *binary,
       while (!g_str_has_prefix (head, "LIST_USERS_RESP"));
       if (strstr (head, "ERROR") != NULL)
         g_error ("LIST_USERS_RESP is an error (rate limited? add --server-arg=--rate-limit=0)");
-      us = (guint32)(now_us () - t);
+      us = (guint32)(kletsen_bench_now_us () - t);
       g_array_append_val (each, us);
     }
-  cpu_per = (proc_cpu_s (b.pid) - cpu_before) * 1e6 / k;
+  cpu_per = (kletsen_bench_proc_cpu_s (b.pid) - cpu_before) * 1e6 / k;
   close (fd);
   for (guint i = 0; i < quiet->len; i++)
     close (g_array_index (quiet, int, i));
@@ -921,14 +880,14 @@ run_list (const char *binary,
       g_free (label);
       label = g_strdup_printf ("list %u, %d silent side", n, silent_file);
     }
-  g_array_sort (each, compare_u32);
+  g_array_sort (each, kletsen_bench_compare_u32);
   printf ("{\"bench\":\"%s\",\"clients\":%u,\"requests\":%u,\"rtt_p50_ms\":%.3f,\"rtt_p99_ms\":%.3f,"
           "\"server_cpu_us_per_request\":%.0f,\"status\":\"ok\"}\n", label, n, k,
-          percentile (each, 0.5), percentile (each, 0.99), cpu_per);
+          kletsen_bench_percentile (each, 0.5), kletsen_bench_percentile (each, 0.99), cpu_per);
   fflush (stdout);
   add_row (label, g_strdup_printf ("%.0f µs CPU/request", cpu_per),
            g_strdup_printf ("%u LIST_USERS_REQ one at a time with %u users online: round trip p50 %.2f ms, p99 %.2f ms",
-                            k, n + 1, percentile (each, 0.5), percentile (each, 0.99)));
+                            k, n + 1, kletsen_bench_percentile (each, 0.5), kletsen_bench_percentile (each, 0.99)));
   disconnect_all (&b);
   server_stop (&b);
 }
@@ -987,7 +946,7 @@ sender_thread (void *data)
   gsize left = s->size;
 
   memset (block, 0xa5, 1 << 20);
-  s->started = now_us ();
+  s->started = kletsen_bench_now_us ();
   while (left > 0)
     {
       gsize n = MIN (left, (gsize)1 << 20);
@@ -1016,7 +975,7 @@ receive_all (int               fd,
     got += n;
   if (got != expected)
     g_error ("relay: %zu of %zu bytes", got, expected);
-  return (now_us () - s->started) / 1e6;
+  return (kletsen_bench_now_us () - s->started) / 1e6;
 }
 
 
@@ -1175,11 +1134,11 @@ run_relay (const char *binary,
 
       direct[i] = size_mib / direct_once (size);
       t1 = self_cpu_s ();
-      s1 = proc_cpu_s (b.pid);
+      s1 = kletsen_bench_proc_cpu_s (b.pid);
       relay[i] = size_mib / relay_once (&b, alice, alice_tls, bob, bob_tls, size);
       cpu_direct += t1 - t0;
       cpu_ends += self_cpu_s () - t1;
-      cpu_server += proc_cpu_s (b.pid) - s1;
+      cpu_server += kletsen_bench_proc_cpu_s (b.pid) - s1;
     }
   gib = runs * size_mib / 1024.0;
   peak = proc_kib (b.pid, "VmHWM:");

@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kletsen-bench-common.h"
+
 #define MAX_NODES 3
 #define READ_CHUNK (256 * 1024)
 
@@ -99,36 +101,13 @@ typedef struct
 
 static const char *server_binary;
 
-static gint64
-now_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double
-proc_cpu_s (pid_t pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
-  g_autofree char *text = NULL;
-  unsigned long utime, stime;
-  const char *p;
-
-  if (pid <= 0 || !g_file_get_contents (path, &text, NULL, NULL) || (p = strrchr (text, ')')) == NULL ||
-      sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-    return 0;
-  return (double)(utime + stime) / sysconf (_SC_CLK_TCK);
-}
-
 static double
 nodes_cpu_s (Run *r)
 {
   double sum = 0;
 
   for (guint i = 0; i < r->n_nodes; i++)
-    sum += proc_cpu_s (r->node[i]);
+    sum += kletsen_bench_proc_cpu_s (r->node[i]);
   return sum;
 }
 
@@ -325,10 +304,10 @@ send_broadcast (Run   *r,
 {
   Client *c = &r->clients[i];
   char head[96];
-  int n = g_snprintf (head, sizeof head, "BROADCAST_REQ {\"message\":\"%u:%" G_GINT64_FORMAT ":", c->node, now_us ());
+  int n = g_snprintf (head, sizeof head, "BROADCAST_REQ {\"message\":\"%u:%" G_GINT64_FORMAT ":", c->node, kletsen_bench_now_us ());
 
   if (r->first_send == 0)
-    r->first_send = now_us ();
+    r->first_send = kletsen_bench_now_us ();
   g_string_append_len (c->out, head, n);
   g_string_append_len (c->out, r->padding, r->bytes > (guint)n ? r->bytes - n : 1);
   g_string_append (c->out, "\"}\n");
@@ -360,7 +339,7 @@ handle_line (Run   *r,
       char *end;
 
       r->delivered++;
-      r->last_delivery = now_us ();
+      r->last_delivery = kletsen_bench_now_us ();
       if (m != NULL)
         {
           guint from = (guint)g_ascii_strtoull (m + 11, &end, 10);
@@ -379,7 +358,7 @@ handle_line (Run   *r,
   else if (g_str_has_prefix (line, "LEFT ") && r->lefts_wanted > 0)
     {
       if (++c->lefts == r->lefts_wanted && ++r->lefts_done == r->n - r->n / r->n_nodes)
-        r->all_left_at = now_us ();
+        r->all_left_at = kletsen_bench_now_us ();
     }
   else if (g_str_has_prefix (line, "WELCOME ") && c->state == C_CONNECTING)
     {
@@ -396,7 +375,7 @@ handle_line (Run   *r,
         {
           c->relogin = FALSE;
           if (++r->relogged == r->n / r->n_nodes)
-            r->all_back_at = now_us ();
+            r->all_back_at = kletsen_bench_now_us ();
         }
     }
 }
@@ -462,12 +441,12 @@ static void
 connect_all (Run  *r,
              char *buf)
 {
-  gint64 deadline = now_us () + 60 * G_USEC_PER_SEC;
+  gint64 deadline = kletsen_bench_now_us () + 60 * G_USEC_PER_SEC;
   guint opened = 0;
 
   r->ep = epoll_create1 (EPOLL_CLOEXEC);
   r->clients = g_new0 (Client, r->n);
-  while (r->ready < r->n && now_us () < deadline)
+  while (r->ready < r->n && kletsen_bench_now_us () < deadline)
     {
       while (opened < r->n && opened - r->ready < 256)
         {
@@ -485,9 +464,9 @@ settle (Run  *r,
         char *buf,
         int   ms)
 {
-  gint64 end = now_us () + ms * 1000;
+  gint64 end = kletsen_bench_now_us () + ms * 1000;
 
-  while (now_us () < end)
+  while (kletsen_bench_now_us () < end)
     poll_once (r, 10, buf);
 }
 
@@ -506,24 +485,6 @@ disconnect_all (Run *r)
     }
   g_clear_pointer (&r->clients, g_free);
   close (r->ep);
-}
-
-static int
-compare_u32 (gconstpointer a,
-             gconstpointer b)
-{
-  guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-percentile (GArray *values,
-            double  p)
-{
-  if (values->len == 0)
-    return 0;
-  return g_array_index (values, guint32, MIN ((guint)(p * values->len), values->len - 1)) / 1000.0;
 }
 
 /* ---- scenarios ---- */
@@ -558,20 +519,20 @@ run_fanout (const char *mode,
   g_array_set_size (r.same_us, 0);
   g_array_set_size (r.cross_us, 0);
   cpu0 = nodes_cpu_s (&r);
-  redis0 = proc_cpu_s (r.redis);
+  redis0 = kletsen_bench_proc_cpu_s (r.redis);
   for (guint i = 0; i < senders; i++)
     {
       top_up (&r, i);
       flush_out (&r, i);
     }
-  deadline = now_us () + 120 * G_USEC_PER_SEC;
-  while (r.delivered < expected && now_us () < deadline)
+  deadline = kletsen_bench_now_us () + 120 * G_USEC_PER_SEC;
+  while (r.delivered < expected && kletsen_bench_now_us () < deadline)
     poll_once (&r, 100, buf);
   seconds = (r.last_delivery - r.first_send) / 1e6;
   cpu_ns = (nodes_cpu_s (&r) - cpu0) * 1e9 / MAX (r.delivered, 1);
-  redis_us = (proc_cpu_s (r.redis) - redis0) * 1e6 / MAX ((guint64)senders * messages, 1);
-  g_array_sort (r.same_us, compare_u32);
-  g_array_sort (r.cross_us, compare_u32);
+  redis_us = (kletsen_bench_proc_cpu_s (r.redis) - redis0) * 1e6 / MAX ((guint64)senders * messages, 1);
+  g_array_sort (r.same_us, kletsen_bench_compare_u32);
+  g_array_sort (r.cross_us, kletsen_bench_compare_u32);
   getloadavg (load, 3);
   printf ("{\"bench\":\"cluster-%s\",\"mode\":\"%s\",\"nodes\":%u,\"clients\":%u,\"senders\":%u,\"messages\":%u,"
           "\"expected\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT ",\"deliveries_per_s\":%.0f,"
@@ -579,8 +540,8 @@ run_fanout (const char *mode,
           "\"same_node_p50_ms\":%.3f,\"same_node_p99_ms\":%.3f,\"cross_node_p50_ms\":%.3f,\"cross_node_p99_ms\":%.3f,"
           "\"loadavg\":%.2f}\n",
           window == 1 ? "latency" : "fanout", mode, n_nodes, n, senders, messages, expected, r.delivered, r.delivered / MAX (seconds, 1e-9),
-          cpu_ns, redis_us, percentile (r.same_us, 0.5), percentile (r.same_us, 0.99),
-          percentile (r.cross_us, 0.5), percentile (r.cross_us, 0.99), load[0]);
+          cpu_ns, redis_us, kletsen_bench_percentile (r.same_us, 0.5), kletsen_bench_percentile (r.same_us, 0.99),
+          kletsen_bench_percentile (r.cross_us, 0.5), kletsen_bench_percentile (r.cross_us, 0.99), load[0]);
   fflush (stdout);
   disconnect_all (&r);
   stop_all (&r);
@@ -609,12 +570,12 @@ run_failover (guint    n,
       r.clients[i].relogin = come_back && r.clients[i].node == r.victim;
     }
   r.lefts_wanted = n / r.n_nodes;
-  killed = now_us ();
+  killed = kletsen_bench_now_us ();
   kill (r.node[r.victim], SIGKILL);
   waitpid (r.node[r.victim], NULL, 0);
   r.node[r.victim] = 0;
   deadline = killed + 30 * G_USEC_PER_SEC;
-  while ((r.all_left_at == 0 || (come_back && r.all_back_at == 0)) && now_us () < deadline)
+  while ((r.all_left_at == 0 || (come_back && r.all_back_at == 0)) && kletsen_bench_now_us () < deadline)
     poll_once (&r, 50, buf);
   printf ("{\"bench\":\"cluster-failover\",\"users_come_back\":%s,\"users\":%u,\"users_of_dead_node\":%u,"
           "\"all_left_everywhere_ms\":%.1f,\"all_back_elsewhere_ms\":%.1f,\"status\":\"%s\"}\n",
