@@ -479,3 +479,16 @@ kt_remove_tree (const char *path)
     }
   g_rmdir (path);
 }
+
+guint16
+kt_refused_port (GSocket **holder)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  *holder = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, 0, NULL);
+  g_assert_true (g_socket_bind (*holder, any, FALSE, NULL));
+  bound = g_socket_get_local_address (*holder, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}

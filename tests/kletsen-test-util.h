@@ -87,6 +87,9 @@ void        kt_store_object_cb       (gpointer      emitter,
                                       GObject      *object,
                                       gpointer      slot);
 void        kt_remove_tree           (const char   *path);
+/* A port of 127.0.0.1 that refuses connections while @holder (bound,
+ * never listening) lives. */
+guint16     kt_refused_port          (GSocket     **holder);
 /* A GSubprocessLauncher child setup: the child dies with the test. */
 void        kt_die_with_parent       (gpointer      user_data);
 

@@ -33,20 +33,6 @@ start_node (KtRedis    *redis,
                           "--ping-interval-ms", "500", "--pong-timeout-ms", "500", NULL);
 }
 
-static guint16
-unused_port (void)
-{
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, 0, NULL);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-
-  /* Bound, never listening: connecting to it is refused. */
-  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
-  bound = g_socket_get_local_address (socket, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 static void
 test_failover (void)
 {
@@ -58,7 +44,8 @@ test_failover (void)
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("kletsen-cluster-client-XXXXXX", NULL);
-  g_autofree char *dead = server_address (unused_port ());
+  g_autoptr(GSocket) holder = NULL;
+  g_autofree char *dead = server_address (kt_refused_port (&holder));
   g_autofree char *a1 = NULL;
   g_autofree char *a2 = NULL;
   g_autoptr(KtServer) victim = NULL;
