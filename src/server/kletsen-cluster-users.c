@@ -201,39 +201,20 @@ replica_changed (KletsenCluster *self)
   g_clear_pointer (&self->user_list_line, g_bytes_unref);
 }
 
-static int
-compare_shown (gconstpointer a,
-               gconstpointer b)
-{
-  const KletsenReplicaUser *ua = *(KletsenReplicaUser * const *)a;
-  const KletsenReplicaUser *ub = *(KletsenReplicaUser * const *)b;
-
-  return g_ascii_strcasecmp (ua->shown, ub->shown);
-}
-
 GBytes *
 _kletsen_cluster_user_list_line (KletsenCluster *self)
 {
-  g_autoptr(GPtrArray) sorted = NULL;
-  g_autoptr(JsonObject) out = NULL;
+  g_autoptr(GPtrArray) names = NULL;
   GHashTableIter iter;
   KletsenReplicaUser *user;
-  JsonArray *users;
 
   if (self->user_list_line != NULL)
     return self->user_list_line;
-  sorted = g_ptr_array_sized_new (g_hash_table_size (self->replica));
+  names = g_ptr_array_sized_new (g_hash_table_size (self->replica));
   g_hash_table_iter_init (&iter, self->replica);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&user))
-    g_ptr_array_add (sorted, user);
-  g_ptr_array_sort (sorted, compare_shown);
-  users = json_array_sized_new (sorted->len);
-  for (guint i = 0; i < sorted->len; i++)
-    json_array_add_string_element (users, ((KletsenReplicaUser *)g_ptr_array_index (sorted, i))->shown);
-  out = json_object_new ();
-  json_object_set_string_member (out, "status", "OK");
-  json_object_set_array_member (out, "users", users);
-  self->user_list_line = kletsen_message_serialize ("LIST_USERS_RESP", out);
+    g_ptr_array_add (names, user->shown);
+  self->user_list_line = _kletsen_server_serialize_user_list (names);
   return self->user_list_line;
 }
 

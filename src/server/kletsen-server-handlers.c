@@ -82,10 +82,28 @@ static int
 compare_names (gconstpointer a,
                gconstpointer b)
 {
-  const KletsenConnection *ca = *(KletsenConnection * const *)a;
-  const KletsenConnection *cb = *(KletsenConnection * const *)b;
+  return g_ascii_strcasecmp (*(const char * const *)a, *(const char * const *)b);
+}
 
-  return g_ascii_strcasecmp (ca->name, cb->name);
+/**
+ * _kletsen_server_serialize_user_list:
+ * @names: (element-type utf8): the users' names, in any order; sorted here
+ *
+ * Returns: (transfer full): LIST_USERS_RESP with @names as one server lists
+ *   them (case-insensitive order)
+ */
+GBytes *
+_kletsen_server_serialize_user_list (GPtrArray *names)
+{
+  g_autoptr(JsonObject) out = json_object_new ();
+  JsonArray *users = json_array_sized_new (names->len);
+
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    json_array_add_string_element (users, g_ptr_array_index (names, i));
+  json_object_set_string_member (out, "status", "OK");
+  json_object_set_array_member (out, "users", users);
+  return kletsen_message_serialize ("LIST_USERS_RESP", out);
 }
 
 /* The list is serialized once per change of membership and shared by every
@@ -94,26 +112,16 @@ compare_names (gconstpointer a,
 static GBytes *
 user_list_line (KletsenServer *server)
 {
-  g_autoptr(GPtrArray) sorted = NULL;
-  g_autoptr(JsonObject) out = NULL;
-  JsonArray *users;
+  g_autoptr(GPtrArray) names = NULL;
 
   if (server->cluster != NULL)
     return _kletsen_cluster_user_list_line (server->cluster);
   if (server->user_list_line != NULL)
     return server->user_list_line;
-  sorted = g_ptr_array_sized_new (server->users->len);
-  out = json_object_new ();
-  users = json_array_sized_new (server->users->len);
+  names = g_ptr_array_sized_new (server->users->len);
   for (guint i = 0; i < server->users->len; i++)
-    g_ptr_array_add (sorted, g_ptr_array_index (server->users, i));
-  g_ptr_array_sort (sorted, compare_names);
-  for (guint i = 0; i < sorted->len; i++)
-    json_array_add_string_element (users, ((KletsenConnection *)g_ptr_array_index (sorted, i))->name);
-
-  json_object_set_string_member (out, "status", "OK");
-  json_object_set_array_member (out, "users", users);
-  server->user_list_line = kletsen_message_serialize ("LIST_USERS_RESP", out);
+    g_ptr_array_add (names, ((KletsenConnection *)g_ptr_array_index (server->users, i))->name);
+  server->user_list_line = _kletsen_server_serialize_user_list (names);
   return server->user_list_line;
 }
 

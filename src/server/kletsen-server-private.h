@@ -311,6 +311,7 @@ gboolean           _kletsen_server_take_token     (KletsenServer     *self,
 gboolean           _kletsen_server_handle_line    (KletsenConnection *conn,
                                                    char              *line,
                                                    gsize              len);
+GBytes            *_kletsen_server_serialize_user_list (GPtrArray    *names);
 
 /* kletsen-transfer.c */
 void               _kletsen_server_handle_transfer (KletsenConnection        *conn,
