@@ -134,6 +134,20 @@ typedef struct
 
 typedef struct _KletsenClaim KletsenClaim;
 
+/* A login whose name is being claimed. Its connection is not read, and
+ * what it had already sent waits in @held. */
+struct _KletsenClaim
+{
+  KletsenCluster *cluster;
+  guint64         serial;   /* the connection's */
+  char           *folded;
+  char           *shown;
+  GByteArray     *held;     /* lines: a guint32 length, the bytes, a NUL */
+  gboolean        retried;  /* the holder's node was found dead and reaped once */
+  gboolean        answered; /* the script said 1: waiting for our own JOINED */
+  char           *holder;
+};
+
 struct _KletsenCluster
 {
   KletsenServer        *server;
@@ -196,6 +210,33 @@ void     _kletsen_cluster_lost          (KletsenCluster   *cluster,
                                          const char       *why);
 
 const char *_kletsen_cluster_state_name (KletsenCluster *cluster);
+
+/* What a reply to one of our commands is for: looked up again on the
+ * reply, as the connection or claim may be gone by then. */
+typedef struct
+{
+  KletsenCluster *cluster;
+  guint64         serial;
+  char           *folded;
+  const char     *ok_header;
+  const char     *fail_header;
+} KletsenClusterPending;
+
+/* kletsen-cluster-login.c */
+KletsenClusterPending *_kletsen_cluster_pending_new (KletsenCluster *cluster,
+                                                     guint64         serial,
+                                                     const char     *folded);
+void     _kletsen_cluster_pending_free  (KletsenClusterPending *pending);
+/* The connection with @serial if it is still open. */
+KletsenConnection *_kletsen_cluster_live_connection (KletsenCluster *cluster,
+                                                     guint64         serial);
+KletsenClaim *_kletsen_cluster_claim_of (KletsenCluster    *cluster,
+                                         KletsenConnection *conn);
+void     _kletsen_cluster_claim_free    (KletsenClaim      *claim);
+/* Answers the login (@code), then does what came behind it. */
+void     _kletsen_cluster_finish_claim  (KletsenCluster    *cluster,
+                                         KletsenClaim      *claim,
+                                         int                code);
 
 /* kletsen-cluster-users.c */
 void     _kletsen_cluster_users_init    (KletsenCluster   *cluster);

@@ -5,11 +5,11 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-/* What users do, across nodes (docs/cluster.md): names claimed in Redis
- * before LOGIN_RESP, broadcasts delivered on their echo so that every
- * receiver on every node sees one order, the replica of all users that
- * LIST_USERS and private messages are answered from, and what each envelope
- * does when it arrives. */
+/* What users do, across nodes (docs/cluster.md): broadcasts delivered on
+ * their echo so that every receiver on every node sees one order, the
+ * replica of all users that LIST_USERS and private messages are answered
+ * from, JOINED and LEFT, and what each envelope does when it arrives. The
+ * claim behind a login is kletsen-cluster-login.c. */
 
 #include "config.h"
 
@@ -17,22 +17,6 @@
 
 #include "kletsen-cluster-private.h"
 
-/* A login whose name is being claimed. Its connection is not read, and
- * what it had already sent waits in @held. */
-struct _KletsenClaim
-{
-  KletsenCluster *cluster;
-  guint64         serial;   /* the connection's */
-  char           *folded;
-  char           *shown;
-  GByteArray     *held;     /* lines: a guint32 length, the bytes, a NUL */
-  gboolean        retried;  /* the holder's node was found dead and reaped once */
-  gboolean        answered; /* the script said 1: waiting for our own JOINED */
-  char           *holder;
-};
-
-/* What a reply to one of our commands is for: looked up again on the
- * reply, as the connection or claim may be gone by then. */
 /* One of our broadcasts on its way to Redis and back. */
 typedef struct
 {
@@ -47,66 +31,11 @@ pending_broadcast_free (PendingBroadcast *pending)
   g_free (pending);
 }
 
-typedef struct
-{
-  KletsenCluster *cluster;
-  guint64         serial;
-  char           *folded;
-  const char     *ok_header;
-  const char     *fail_header;
-} Pending;
-
-static Pending *
-pending_new (KletsenCluster *cluster,
-             guint64         serial,
-             const char     *folded)
-{
-  Pending *pending = g_new0 (Pending, 1);
-
-  pending->cluster = cluster;
-  pending->serial = serial;
-  pending->folded = g_strdup (folded);
-  return pending;
-}
-
-static void
-pending_free (Pending *pending)
-{
-  g_free (pending->folded);
-  g_free (pending);
-}
-
-static gboolean
-reply_ok (redisReply *reply)
-{
-  return reply != NULL && reply->type != REDIS_REPLY_ERROR;
-}
-
-static KletsenConnection *
-live_connection (KletsenCluster *self,
-                 guint64         serial)
-{
-  KletsenConnection *conn = g_hash_table_lookup (self->live, &serial);
-
-  return conn != NULL && conn->state == CONN_OPEN ? conn : NULL;
-}
-
 static void
 replica_user_free (KletsenReplicaUser *user)
 {
   g_free (user->shown);
   g_free (user);
-}
-
-static void
-claim_free (KletsenClaim *claim)
-{
-  if (claim->held != NULL)
-    g_byte_array_unref (claim->held);
-  g_free (claim->folded);
-  g_free (claim->shown);
-  g_free (claim->holder);
-  g_free (claim);
 }
 
 void
@@ -115,7 +44,7 @@ _kletsen_cluster_users_init (KletsenCluster *self)
   self->replica = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify)replica_user_free);
   self->live = g_hash_table_new (g_int64_hash, g_int64_equal);
-  self->claims = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)claim_free);
+  self->claims = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)_kletsen_cluster_claim_free);
   self->limbo = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->game_players = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->seen_all = g_hash_table_new (NULL, NULL);
@@ -143,27 +72,11 @@ _kletsen_cluster_connection_new (KletsenCluster    *self,
   g_hash_table_insert (self->live, &conn->serial, conn);
 }
 
-static KletsenClaim *
-claim_of (KletsenCluster    *self,
-          KletsenConnection *conn)
-{
-  GHashTableIter iter;
-  KletsenClaim *claim;
-
-  if (!conn->claiming)
-    return NULL;
-  g_hash_table_iter_init (&iter, self->claims);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&claim))
-    if (claim->serial == conn->serial)
-      return claim;
-  return NULL;
-}
-
 void
 _kletsen_cluster_connection_free (KletsenCluster    *self,
                                   KletsenConnection *conn)
 {
-  KletsenClaim *claim = claim_of (self, conn);
+  KletsenClaim *claim = _kletsen_cluster_claim_of (self, conn);
 
   /* If its claim succeeds after all, our own JOINED finds nobody and
    * releases the name (see apply_joined). */
@@ -216,251 +129,6 @@ _kletsen_cluster_user_list_line (KletsenCluster *self)
     g_ptr_array_add (names, user->shown);
   self->user_list_line = _kletsen_server_serialize_user_list (names);
   return self->user_list_line;
-}
-
-/* ---- logins ---- */
-
-static void
-resume_connection (KletsenConnection *conn)
-{
-  conn->read_paused = FALSE;
-  if (conn->state == CONN_DEAD)
-    return;
-  conn->server->poller->set_output (conn);
-  if (conn->stream->may_hold_bytes)
-    {
-      conn->tls_more = TRUE;
-      conn->server->poller->wake (conn);
-    }
-}
-
-/* Ends a claim: answers the login, then does what the client sent behind
- * it, then reads it again. */
-static void
-finish_claim (KletsenCluster *self,
-              KletsenClaim   *claim,
-              int             code)
-{
-  KletsenConnection *conn = live_connection (self, claim->serial);
-  g_autoptr(GByteArray) held = g_steal_pointer (&claim->held);
-  g_autofree char *shown = g_strdup (claim->shown);
-
-  g_hash_table_remove (self->claims, claim->folded);
-  if (conn == NULL)
-    return;
-  conn->claiming = FALSE;
-  _kletsen_connection_send_status (conn, "LOGIN_RESP", code);
-  if (code == 0)
-    _kletsen_server_add_user (self->server, conn, shown);
-  for (gsize at = 0; held != NULL && at < held->len && conn->state == CONN_OPEN;)
-    {
-      guint32 len;
-
-      memcpy (&len, held->data + at, sizeof len);
-      _kletsen_server_handle_line (conn, (char *)held->data + at + sizeof len, len);
-      at += sizeof len + len + 1;
-    }
-  resume_connection (conn);
-}
-
-static void claim_step (KletsenCluster *self, KletsenClaim *claim);
-
-static KletsenClaim *
-claim_for (Pending *pending)
-{
-  KletsenClaim *claim = g_hash_table_lookup (pending->cluster->claims, pending->folded);
-
-  return claim != NULL && claim->serial == pending->serial ? claim : NULL;
-}
-
-static void
-forced_reap_cb (redisAsyncContext *ac,
-                void              *r,
-                void              *data)
-{
-  Pending *pending = data;
-  KletsenClaim *claim = claim_for (pending);
-
-  if (claim != NULL)
-    {
-      if (reply_ok (r))
-        claim_step (pending->cluster, claim);
-      else
-        finish_claim (pending->cluster, claim, KLETSEN_CODE_CLUSTER_UNAVAILABLE);
-    }
-  pending_free (pending);
-}
-
-/* The fast path for a holder whose process died (docs/cluster.md 5.5):
- * Redis forgets a killed process's connections within milliseconds, so no
- * live connection with the holder's sub id means it is gone. */
-static void
-holder_clients_cb (redisAsyncContext *ac,
-                   void              *r,
-                   void              *data)
-{
-  Pending *pending = data;
-  KletsenCluster *self = pending->cluster;
-  KletsenClaim *claim = claim_for (pending);
-  redisReply *reply = r;
-
-  if (claim == NULL)
-    {
-      pending_free (pending);
-      return;
-    }
-  if (reply != NULL && reply->type == REDIS_REPLY_STRING && reply->len == 0)
-    {
-      g_autoptr(GPtrArray) args = g_ptr_array_new ();
-
-      g_message ("cluster: %s holds “%s” but is gone: reaping it", claim->holder, claim->shown);
-      g_ptr_array_add (args, "0");
-      g_ptr_array_add (args, claim->holder);
-      _kletsen_cluster_call_script (self, KLETSEN_SCRIPT_REAP, args, forced_reap_cb, pending);
-      return;
-    }
-  finish_claim (self, claim, reply == NULL ? KLETSEN_CODE_CLUSTER_UNAVAILABLE : KLETSEN_CODE_NAME_TAKEN);
-  pending_free (pending);
-}
-
-static void
-holder_sub_id_cb (redisAsyncContext *ac,
-                  void              *r,
-                  void              *data)
-{
-  Pending *pending = data;
-  KletsenClaim *claim = claim_for (pending);
-  redisReply *reply = r;
-
-  if (claim == NULL)
-    {
-      pending_free (pending);
-      return;
-    }
-  if (reply != NULL && reply->type == REDIS_REPLY_STRING)
-    {
-      const char *argv[] = { "CLIENT", "LIST", "ID", reply->str };
-
-      if (_kletsen_redis_link_call (&pending->cluster->cmd, holder_clients_cb, pending, 4, argv, NULL))
-        return;
-    }
-  finish_claim (pending->cluster, claim, reply == NULL ? KLETSEN_CODE_CLUSTER_UNAVAILABLE : KLETSEN_CODE_NAME_TAKEN);
-  pending_free (pending);
-}
-
-static void
-claim_cb (redisAsyncContext *ac,
-          void              *r,
-          void              *data)
-{
-  Pending *pending = data;
-  KletsenCluster *self = pending->cluster;
-  KletsenClaim *claim = claim_for (pending);
-  redisReply *reply = r;
-  long long result = -1;
-
-  if (claim == NULL)
-    goto out;
-  if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-      reply->element[0]->type == REDIS_REPLY_INTEGER)
-    result = reply->element[0]->integer;
-
-  switch (result)
-    {
-    case 1: /* LOGIN_RESP goes with our own JOINED, which may be here already */
-      claim->answered = TRUE;
-      break;
-    case 3: /* ours already, nothing published */
-      finish_claim (self, claim, 0);
-      break;
-    case 0:
-      if (!claim->retried && reply->elements >= 2 && reply->element[1]->type == REDIS_REPLY_STRING)
-        {
-          g_autofree char *key = g_strconcat ("kletsen:node:", reply->element[1]->str, NULL);
-          const char *argv[] = { "HGET", key, "sub_id" };
-
-          claim->retried = TRUE;
-          g_free (claim->holder);
-          claim->holder = g_strdup (reply->element[1]->str);
-          if (_kletsen_redis_link_call (&self->cmd, holder_sub_id_cb, pending, 3, argv, NULL))
-            return;
-        }
-      finish_claim (self, claim, KLETSEN_CODE_NAME_TAKEN);
-      break;
-    case 2:
-      finish_claim (self, claim, KLETSEN_CODE_CLUSTER_UNAVAILABLE);
-      _kletsen_cluster_lost (self, "this node was declared dead by the others");
-      break;
-    default:
-      if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-        g_message ("cluster: claiming a name failed: %s", reply->str);
-      finish_claim (self, claim, KLETSEN_CODE_CLUSTER_UNAVAILABLE);
-      break;
-    }
-out:
-  pending_free (pending);
-}
-
-static void
-claim_step (KletsenCluster *self,
-            KletsenClaim   *claim)
-{
-  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
-
-  g_ptr_array_add (args, g_strdup (self->inc));
-  g_ptr_array_add (args, g_strdup (claim->folded));
-  g_ptr_array_add (args, g_strdup (claim->shown));
-  g_ptr_array_add (args, g_strdup_printf ("%d", self->server->options.cluster_dead_ms));
-  _kletsen_cluster_call_script (self, KLETSEN_SCRIPT_CLAIM, args, claim_cb,
-                                pending_new (self, claim->serial, claim->folded));
-}
-
-int
-_kletsen_cluster_login (KletsenCluster    *self,
-                        KletsenConnection *conn,
-                        const char        *name)
-{
-  g_autofree char *folded = kletsen_user_name_key (name);
-  KletsenClaim *claim;
-
-  /* The cluster cannot confirm names now: try again, or another server. */
-  if (self->state != CLUSTER_JOINED)
-    return KLETSEN_CODE_CLUSTER_UNAVAILABLE;
-  if (g_hash_table_contains (self->claims, folded))
-    return KLETSEN_CODE_NAME_TAKEN;
-
-  claim = g_new0 (KletsenClaim, 1);
-  claim->cluster = self;
-  claim->serial = conn->serial;
-  claim->folded = g_steal_pointer (&folded);
-  claim->shown = g_strdup (name);
-  g_hash_table_insert (self->claims, claim->folded, claim);
-  conn->claiming = TRUE;
-  /* Not read until the name is settled: what came with the LOGIN waits. */
-  conn->read_paused = TRUE;
-  self->server->poller->set_output (conn);
-  claim_step (self, claim);
-  return 0;
-}
-
-void
-_kletsen_cluster_hold_line (KletsenCluster    *self,
-                            KletsenConnection *conn,
-                            const char        *line,
-                            gsize              len)
-{
-  KletsenClaim *claim = claim_of (self, conn);
-  guint32 size;
-
-  if (claim == NULL)
-    return;
-  size = (guint32)len;
-
-  if (claim->held == NULL)
-    claim->held = g_byte_array_new ();
-  g_byte_array_append (claim->held, (const guint8 *)&size, sizeof size);
-  g_byte_array_append (claim->held, (const guint8 *)line, len);
-  g_byte_array_append (claim->held, (const guint8 *)"", 1);
 }
 
 /* ---- users leaving ---- */
@@ -561,7 +229,7 @@ apply_broadcast (KletsenCluster        *self,
 
       if (pending != NULL)
         {
-          sender = live_connection (self, pending->serial);
+          sender = _kletsen_cluster_live_connection (self, pending->serial);
           pending_broadcast_free (pending);
         }
     }
@@ -592,8 +260,8 @@ routed_cb (redisAsyncContext *ac,
            void              *r,
            void              *data)
 {
-  Pending *pending = data;
-  KletsenConnection *conn = live_connection (pending->cluster, pending->serial);
+  KletsenClusterPending *pending = data;
+  KletsenConnection *conn = _kletsen_cluster_live_connection (pending->cluster, pending->serial);
   redisReply *reply = r;
 
   if (conn != NULL && conn->logged_in)
@@ -604,7 +272,7 @@ routed_cb (redisAsyncContext *ac,
       else if (pending->ok_header != NULL)
         _kletsen_connection_send_status (conn, pending->ok_header, 0);
     }
-  pending_free (pending);
+  _kletsen_cluster_pending_free (pending);
 }
 
 /* Also when the receiver is here: one sender's messages and broadcasts then
@@ -621,7 +289,7 @@ _kletsen_cluster_send_to_user (KletsenCluster    *self,
   g_autofree char *folded = kletsen_user_name_key (name);
   KletsenReplicaUser *user = g_hash_table_lookup (self->replica, folded);
   g_autoptr(GBytes) envelope = NULL;
-  Pending *pending;
+  KletsenClusterPending *pending;
 
   if (user == NULL)
     {
@@ -630,7 +298,7 @@ _kletsen_cluster_send_to_user (KletsenCluster    *self,
     }
   envelope = _kletsen_envelope_build (self->inc, _kletsen_cluster_next_seq (self, user->inc),
                                       key_request ? "UK" : "U", user->shown, line);
-  pending = pending_new (self, conn->serial, NULL);
+  pending = _kletsen_cluster_pending_new (self, conn->serial, NULL);
   pending->ok_header = ok_header;
   pending->fail_header = fail_header;
   _kletsen_cluster_publish (self, user->inc, envelope, routed_cb, pending);
@@ -688,7 +356,7 @@ apply_joined (KletsenCluster *self,
   if (inc == self->inc_interned)
     {
       claim = g_hash_table_lookup (self->claims, folded);
-      conn = claim ? live_connection (self, claim->serial) : NULL;
+      conn = claim ? _kletsen_cluster_live_connection (self, claim->serial) : NULL;
     }
   if (user == NULL || user->inc != inc || strcmp (user->shown, shown) != 0)
     {
@@ -696,7 +364,7 @@ apply_joined (KletsenCluster *self,
       fan_out_username (self, "JOINED", shown, conn);
     }
   if (claim != NULL)
-    finish_claim (self, claim, 0);
+    _kletsen_cluster_finish_claim (self, claim, 0);
   else if (inc == self->inc_interned && _kletsen_server_find_user (self->server, shown) == NULL)
     /* Claimed for a connection that went away meanwhile. */
     release_orphan (self, folded, shown);
@@ -962,7 +630,7 @@ _kletsen_cluster_degrade_users (KletsenCluster *self)
    * ones may have had them or not (docs/cluster.md, what is lost). */
   while ((pending = g_queue_pop_head (&self->pending_broadcasts)) != NULL)
     {
-      KletsenConnection *sender = live_connection (self, pending->serial);
+      KletsenConnection *sender = _kletsen_cluster_live_connection (self, pending->serial);
 
       _kletsen_server_queue_fan_out (self->server, pending->line, sender);
       if (sender != NULL && sender->logged_in)
@@ -973,7 +641,7 @@ _kletsen_cluster_degrade_users (KletsenCluster *self)
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&claim))
     g_ptr_array_add (claims, claim);
   for (guint i = 0; i < claims->len; i++)
-    finish_claim (self, g_ptr_array_index (claims, i), KLETSEN_CODE_CLUSTER_UNAVAILABLE);
+    _kletsen_cluster_finish_claim (self, g_ptr_array_index (claims, i), KLETSEN_CODE_CLUSTER_UNAVAILABLE);
 }
 
 /* Users kept after a snapshot that their node did not re-claim in time. */
