@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-/* A server built without hiredis (-Dcluster=disabled): --cluster is refused
+/* A server built without hiredis (-Dcluster=false): --cluster is refused
  * by main.c, so server->cluster is always NULL and none of these is called. */
 
 #include "config.h"
@@ -17,7 +17,7 @@ _kletsen_cluster_new (KletsenServer  *server,
                       GError        **error)
 {
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                       "built without cluster mode (-Dcluster=disabled)");
+                       "built without cluster mode (-Dcluster=false)");
   return NULL;
 }
 

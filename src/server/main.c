@@ -105,7 +105,7 @@ check_options (const KletsenServerOptions  *o,
     bad = "--cluster-dead-ms must be more than twice --cluster-heartbeat-ms";
 #ifndef HAVE_CLUSTER
   else if (o->cluster != NULL)
-    bad = "this kletsen-server was built without cluster mode (-Dcluster=disabled)";
+    bad = "this kletsen-server was built without cluster mode (-Dcluster=false)";
 #endif
 
   if (bad != NULL)
