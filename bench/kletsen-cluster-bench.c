@@ -13,7 +13,8 @@
  *
  * fanout    the same broadcast load three times: one server without
  *           --cluster, one node of a cluster, three nodes with the clients
- *           spread round-robin. Server CPU per delivery (all nodes), Redis
+ *           spread round-robin, and one server with a third of the clients
+ *           (what each of the three nodes delivers). Server CPU per delivery (all nodes), Redis
  *           CPU per broadcast, latency of same-node and cross-node pairs.
  * latency   one sender, one message in flight, 99 clients: single server
  *           against three nodes, where the sender's own node is one hop
@@ -620,6 +621,9 @@ main (int    argc,
       run_fanout ("single", 1, FALSE, (guint)clients, (guint)senders, (guint)messages, 16);
       run_fanout ("cluster-1-node", 1, TRUE, (guint)clients, (guint)senders, (guint)messages, 16);
       run_fanout ("cluster-3-nodes", 3, TRUE, (guint)clients, (guint)senders, (guint)messages, 16);
+      /* What one of those three nodes does, on one server alone: every
+       * broadcast to a third of the clients. */
+      run_fanout ("single-third", 1, FALSE, (guint)clients / 3, (guint)senders, (guint)messages, 16);
     }
   /* What one Redis hop adds: one message in flight, 99 clients. */
   if (g_str_equal (scenario, "latency") || g_str_equal (scenario, "all"))
