@@ -492,3 +492,23 @@ kt_refused_port (GSocket **holder)
   bound = g_socket_get_local_address (*holder, NULL);
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
+
+gpointer
+kt_upload_thread (gpointer user_data)
+{
+  KtUpload *up = user_data;
+  gsize done = 0;
+
+  while (done < up->len)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_socket_send (up->side->socket, (const char *)up->data + done,
+                                MIN (up->len - done, 1024 * 1024), NULL, &error);
+
+      if (n <= 0)
+        return GINT_TO_POINTER (FALSE);
+      done += n;
+    }
+  g_socket_shutdown (up->side->socket, FALSE, TRUE, NULL);
+  return GINT_TO_POINTER (TRUE);
+}

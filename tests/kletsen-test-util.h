@@ -87,6 +87,18 @@ void        kt_store_object_cb       (gpointer      emitter,
                                       GObject      *object,
                                       gpointer      slot);
 void        kt_remove_tree           (const char   *path);
+/* A side channel's upload for a thread of its own (kt_upload_thread):
+ * @len bytes of @data, then a shutdown of the sending side. */
+typedef struct
+{
+  KtClient     *side;
+  const guint8 *data;
+  gsize         len;
+} KtUpload;
+
+/* GThreadFunc; returns GINT_TO_POINTER (TRUE) when everything was sent. */
+gpointer    kt_upload_thread         (gpointer      upload);
+
 /* A port of 127.0.0.1 that refuses connections while @holder (bound,
  * never listening) lives. */
 guint16     kt_refused_port          (GSocket     **holder);

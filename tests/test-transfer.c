@@ -333,33 +333,6 @@ test_withdraw (void)
 
 /* ---- the relay ---- */
 
-typedef struct
-{
-  KtClient     *side;
-  const guint8 *data;
-  gsize         len;
-} Upload;
-
-static gpointer
-upload_thread (gpointer user_data)
-{
-  Upload *up = user_data;
-  gsize done = 0;
-
-  while (done < up->len)
-    {
-      g_autoptr(GError) error = NULL;
-      gssize n = g_socket_send (up->side->socket, (const char *)up->data + done,
-                                MIN (up->len - done, 1024 * 1024), NULL, &error);
-
-      if (n <= 0)
-        return GINT_TO_POINTER (FALSE);
-      done += n;
-    }
-  g_socket_shutdown (up->side->socket, FALSE, TRUE, NULL);
-  return GINT_TO_POINTER (TRUE);
-}
-
 static guint8 *
 random_bytes (gsize len,
               guint32 seed)
@@ -483,15 +456,15 @@ test_relay_64mib (void)
   Relay r;
   g_autoptr(KtClient) up = NULL;
   g_autoptr(KtClient) down = NULL;
-  Upload upload;
+  KtUpload upload;
   Download result;
   GThread *thread;
 
   relay_setup (&r, 64 * 1024 * 1024, NULL, NULL);
   up = side_connect (r.server, r.id, 'S');
   down = side_connect (r.server, r.id, 'R');
-  upload = (Upload) { up, r.data, r.len };
-  thread = g_thread_new ("upload", upload_thread, &upload);
+  upload = (KtUpload) { up, r.data, r.len };
+  thread = g_thread_new ("upload", kt_upload_thread, &upload);
   download (down, 0, 256 * 1024, &result, NULL, NULL);
   g_assert_true (g_thread_join (thread));
 
@@ -545,7 +518,7 @@ test_relay_slow_downloader (void)
   Relay r;
   g_autoptr(KtClient) up = NULL;
   g_autoptr(KtClient) down = NULL;
-  Upload upload;
+  KtUpload upload;
   Download result;
   GThread *thread;
   gint64 rss_before, rss_max = 0;
@@ -562,8 +535,8 @@ test_relay_slow_downloader (void)
 
     kt_client_send_raw (down, header, 37);
   }
-  upload = (Upload) { up, r.data, r.len };
-  thread = g_thread_new ("upload", upload_thread, &upload);
+  upload = (KtUpload) { up, r.data, r.len };
+  thread = g_thread_new ("upload", kt_upload_thread, &upload);
   download (down, 1000, 16384, &result, r.server, &rss_max);
   g_assert_true (g_thread_join (thread));
 
@@ -743,7 +716,7 @@ test_relay_bad_peers (void)
     "not a transfer id at all, just junk!S",
     "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzzR",
   };
-  Upload upload;
+  KtUpload upload;
   Download result;
   GThread *thread;
 
@@ -754,8 +727,8 @@ test_relay_bad_peers (void)
    * is stalled with its window full. */
   up = side_connect (r.server, r.id, 'S');
   down = side_connect (r.server, r.id, 'R');
-  upload = (Upload) { up, r.data, r.len };
-  thread = g_thread_new ("upload", upload_thread, &upload);
+  upload = (KtUpload) { up, r.data, r.len };
+  thread = g_thread_new ("upload", kt_upload_thread, &upload);
 
   /* A third and fourth connection for roles already taken. */
   {
@@ -808,15 +781,15 @@ test_relay_downloader_drops (void)
   Relay r;
   g_autoptr(KtClient) up = NULL;
   KtClient *down;
-  Upload upload;
+  KtUpload upload;
   GThread *thread;
   char buf[4096];
 
   relay_setup (&r, 32 * 1024 * 1024, NULL, NULL);
   up = side_connect (r.server, r.id, 'S');
   down = side_connect (r.server, r.id, 'R');
-  upload = (Upload) { up, r.data, r.len };
-  thread = g_thread_new ("upload", upload_thread, &upload);
+  upload = (KtUpload) { up, r.data, r.len };
+  thread = g_thread_new ("upload", kt_upload_thread, &upload);
   g_assert_cmpint (g_socket_receive (down->socket, buf, sizeof buf, NULL, NULL), >, 0);
   kt_client_free (down);
 

@@ -25,40 +25,47 @@ soft_limit (KletsenServer *server)
   return (gsize)(server->options.max_queue_bytes / 4);
 }
 
+/**
+ * _kletsen_connection_set_reading:
+ * @reading: %FALSE: @conn's bytes wait in its socket until it is %TRUE again
+ *
+ * For whatever holds a connection's input back: a receiver that is behind
+ * (below), or a login whose name the cluster is still claiming.
+ */
+void
+_kletsen_connection_set_reading (KletsenConnection *conn,
+                                 gboolean           reading)
+{
+  conn->read_paused = !reading;
+  if (conn->state == CONN_DEAD)
+    return;
+  conn->server->poller->set_output (conn);
+  /* TLS may hold decrypted bytes that no socket event will announce. */
+  if (reading && conn->stream->may_hold_bytes)
+    {
+      conn->tls_more = TRUE;
+      conn->server->poller->wake (conn);
+    }
+}
+
 static void
 pause_reading (KletsenConnection *sender,
                KletsenConnection *receiver)
 {
-  sender->read_paused = TRUE;
   sender->paused_since = g_get_monotonic_time ();
   sender->paused_on = receiver;
   sender->pause_link.data = sender;
   g_queue_push_tail_link (&receiver->paused_senders, &sender->pause_link);
-  sender->server->poller->set_output (sender);
+  _kletsen_connection_set_reading (sender, FALSE);
   conn_log (sender, G_LOG_LEVEL_DEBUG, "not read until %s catches up", receiver->name);
 }
 
 static void
 resume_reading (KletsenConnection *sender)
 {
-  KletsenConnection *receiver = sender->paused_on;
-
-  /* Not read while its login is claimed (kletsen-cluster-users.c): no
-   * receiver to wait for. */
-  if (receiver == NULL)
-    return;
-  g_queue_unlink (&receiver->paused_senders, &sender->pause_link);
-  sender->read_paused = FALSE;
+  g_queue_unlink (&sender->paused_on->paused_senders, &sender->pause_link);
   sender->paused_on = NULL;
-  if (sender->state == CONN_DEAD)
-    return;
-  sender->server->poller->set_output (sender);
-  /* TLS may hold decrypted bytes that no socket event will announce. */
-  if (sender->stream->may_hold_bytes)
-    {
-      sender->tls_more = TRUE;
-      sender->server->poller->wake (sender);
-    }
+  _kletsen_connection_set_reading (sender, TRUE);
 }
 
 /**
@@ -100,6 +107,6 @@ _kletsen_backpressure_release (KletsenConnection *receiver,
 void
 _kletsen_backpressure_forget (KletsenConnection *sender)
 {
-  if (sender->read_paused)
+  if (sender->paused_on != NULL)
     resume_reading (sender);
 }

@@ -162,8 +162,8 @@ on_connect (const redisAsyncContext *ac,
 
   if (status == REDIS_OK)
     link->connected = TRUE;
-  /* On failure hiredis frees the context and calls on_disconnect? It does
-   * not in 0.14: report the loss from here. */
+  /* A connect that fails never reaches on_disconnect in hiredis 0.14:
+   * the loss is reported from here. */
   else if (link->lost != NULL)
     link->lost (link, ac->errstr, link->lost_data);
 }

@@ -66,33 +66,19 @@ KletsenClaim *
 _kletsen_cluster_claim_of (KletsenCluster    *self,
                            KletsenConnection *conn)
 {
-  GHashTableIter iter;
-  KletsenClaim *claim;
+  return conn->claiming ? g_hash_table_lookup (self->claims_by_serial, &conn->serial) : NULL;
+}
 
-  if (!conn->claiming)
-    return NULL;
-  g_hash_table_iter_init (&iter, self->claims);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&claim))
-    if (claim->serial == conn->serial)
-      return claim;
-  return NULL;
+/* Forgets @claim (both indexes) and frees it. */
+void
+_kletsen_cluster_drop_claim (KletsenCluster *self,
+                             KletsenClaim   *claim)
+{
+  g_hash_table_remove (self->claims_by_serial, &claim->serial);
+  g_hash_table_remove (self->claims, claim->folded);
 }
 
 /* ---- logins ---- */
-
-static void
-resume_connection (KletsenConnection *conn)
-{
-  conn->read_paused = FALSE;
-  if (conn->state == CONN_DEAD)
-    return;
-  conn->server->poller->set_output (conn);
-  if (conn->stream->may_hold_bytes)
-    {
-      conn->tls_more = TRUE;
-      conn->server->poller->wake (conn);
-    }
-}
 
 /* Ends a claim: answers the login, then does what the client sent behind
  * it, then reads it again. */
@@ -105,7 +91,7 @@ _kletsen_cluster_finish_claim (KletsenCluster *self,
   g_autoptr(GByteArray) held = g_steal_pointer (&claim->held);
   g_autofree char *shown = g_strdup (claim->shown);
 
-  g_hash_table_remove (self->claims, claim->folded);
+  _kletsen_cluster_drop_claim (self, claim);
   if (conn == NULL)
     return;
   conn->claiming = FALSE;
@@ -120,7 +106,7 @@ _kletsen_cluster_finish_claim (KletsenCluster *self,
       _kletsen_server_handle_line (conn, (char *)held->data + at + sizeof len, len);
       at += sizeof len + len + 1;
     }
-  resume_connection (conn);
+  _kletsen_connection_set_reading (conn, TRUE);
 }
 
 static void claim_step (KletsenCluster *self, KletsenClaim *claim);
@@ -295,10 +281,10 @@ _kletsen_cluster_login (KletsenCluster    *self,
   claim->folded = g_steal_pointer (&folded);
   claim->shown = g_strdup (name);
   g_hash_table_insert (self->claims, claim->folded, claim);
+  g_hash_table_insert (self->claims_by_serial, &claim->serial, claim);
   conn->claiming = TRUE;
   /* Not read until the name is settled: what came with the LOGIN waits. */
-  conn->read_paused = TRUE;
-  self->server->poller->set_output (conn);
+  _kletsen_connection_set_reading (conn, FALSE);
   claim_step (self, claim);
   return 0;
 }

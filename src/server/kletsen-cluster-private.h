@@ -170,7 +170,8 @@ struct _KletsenCluster
   GHashTable           *limbo;        /* folded name → deadline: not in the last snapshot, kept a while */
   GBytes               *user_list_line;
   GHashTable           *live;         /* connection serial → KletsenConnection */
-  GHashTable           *claims;       /* folded name → KletsenClaim */
+  GHashTable           *claims;       /* folded name → KletsenClaim (owns them) */
+  GHashTable           *claims_by_serial; /* the same, by their connection's serial */
   GQueue                pending_broadcasts; /* serials of our B publishes, echo order */
   GHashTable           *remote_offers; /* transferId → offers of other nodes to our users */
   char                 *file_address; /* host:port other nodes forward side channels to */
@@ -181,6 +182,7 @@ struct _KletsenCluster
   GHashTable           *seq_to_node;  /* interned INC → what we published to its channel */
   GHashTable           *seen_all;     /* interned INC → last seq seen on kletsen:all */
   GHashTable           *seen_node;    /* interned INC → last seq seen on our channel */
+  const char           *last_origin;  /* interned INC of the last envelope */
   guint64               gaps;
   guint64               malformed;
   guint64               lost_publishes;
@@ -209,8 +211,6 @@ gint64   _kletsen_cluster_next_seq      (KletsenCluster   *cluster,
 void     _kletsen_cluster_lost          (KletsenCluster   *cluster,
                                          const char       *why);
 
-const char *_kletsen_cluster_state_name (KletsenCluster *cluster);
-
 /* What a reply to one of our commands is for: looked up again on the
  * reply, as the connection or claim may be gone by then. */
 typedef struct
@@ -233,6 +233,8 @@ KletsenConnection *_kletsen_cluster_live_connection (KletsenCluster *cluster,
 KletsenClaim *_kletsen_cluster_claim_of (KletsenCluster    *cluster,
                                          KletsenConnection *conn);
 void     _kletsen_cluster_claim_free    (KletsenClaim      *claim);
+void     _kletsen_cluster_drop_claim    (KletsenCluster    *cluster,
+                                         KletsenClaim      *claim);
 /* Answers the login (@code), then does what came behind it. */
 void     _kletsen_cluster_finish_claim  (KletsenCluster    *cluster,
                                          KletsenClaim      *claim,

@@ -45,6 +45,7 @@ _kletsen_cluster_users_init (KletsenCluster *self)
                                          (GDestroyNotify)replica_user_free);
   self->live = g_hash_table_new (g_int64_hash, g_int64_equal);
   self->claims = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)_kletsen_cluster_claim_free);
+  self->claims_by_serial = g_hash_table_new (g_int64_hash, g_int64_equal);
   self->limbo = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->game_players = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->seen_all = g_hash_table_new (NULL, NULL);
@@ -54,6 +55,7 @@ _kletsen_cluster_users_init (KletsenCluster *self)
 void
 _kletsen_cluster_users_fini (KletsenCluster *self)
 {
+  g_clear_pointer (&self->claims_by_serial, g_hash_table_unref);
   g_clear_pointer (&self->claims, g_hash_table_unref);
   g_clear_pointer (&self->replica, g_hash_table_unref);
   g_clear_pointer (&self->limbo, g_hash_table_unref);
@@ -81,7 +83,7 @@ _kletsen_cluster_connection_free (KletsenCluster    *self,
   /* If its claim succeeds after all, our own JOINED finds nobody and
    * releases the name (see apply_joined). */
   if (claim != NULL)
-    g_hash_table_remove (self->claims, claim->folded);
+    _kletsen_cluster_drop_claim (self, claim);
   g_hash_table_remove (self->live, &conn->serial);
 }
 
@@ -459,6 +461,34 @@ count_sequence (KletsenCluster *self,
   g_hash_table_insert (seen, (gpointer)inc, GSIZE_TO_POINTER ((gsize)seq));
 }
 
+/* The interned name of an envelope's node. Every envelope has one, so the
+ * last is kept: interning takes GLib's global lock, and a burst comes from
+ * few nodes. */
+static const char *
+origin_of (KletsenCluster        *self,
+           const KletsenEnvelope *envelope)
+{
+  g_autofree char *origin = NULL;
+
+  if (self->last_origin != NULL && strlen (self->last_origin) == envelope->inc_len &&
+      memcmp (self->last_origin, envelope->inc, envelope->inc_len) == 0)
+    return self->last_origin;
+  origin = g_strndup (envelope->inc, envelope->inc_len);
+  self->last_origin = g_intern_string (origin);
+  return self->last_origin;
+}
+
+/* J and L name a user: only a valid name is taken. */
+static char *
+user_arg (const KletsenEnvelope *envelope)
+{
+  char *name = g_strndup (envelope->arg, envelope->arg_len);
+
+  if (!kletsen_user_name_is_valid (name))
+    g_clear_pointer (&name, g_free);
+  return name;
+}
+
 void
 _kletsen_cluster_apply (KletsenCluster *self,
                         const char     *channel,
@@ -466,7 +496,6 @@ _kletsen_cluster_apply (KletsenCluster *self,
                         gsize           len)
 {
   KletsenEnvelope envelope;
-  g_autofree char *origin = NULL;
   g_autofree char *arg = NULL;
   const char *inc;
   gboolean on_all = strcmp (channel, "kletsen:all") == 0;
@@ -479,17 +508,15 @@ _kletsen_cluster_apply (KletsenCluster *self,
                    channel, self->malformed);
       return;
     }
-  origin = g_strndup (envelope.inc, envelope.inc_len);
-  inc = g_intern_string (origin);
+  inc = origin_of (self, &envelope);
   ours = inc == self->inc_interned;
   count_sequence (self, on_all, inc, envelope.seq);
-  arg = g_strndup (envelope.arg, envelope.arg_len);
 
   if (strcmp (envelope.op, "B") == 0 && on_all && envelope.wire != NULL)
     apply_broadcast (self, ours, &envelope);
-  else if (strcmp (envelope.op, "J") == 0 && on_all && kletsen_user_name_is_valid (arg))
+  else if (strcmp (envelope.op, "J") == 0 && on_all && (arg = user_arg (&envelope)) != NULL)
     apply_joined (self, inc, arg);
-  else if (strcmp (envelope.op, "L") == 0 && on_all && kletsen_user_name_is_valid (arg))
+  else if (strcmp (envelope.op, "L") == 0 && on_all && (arg = user_arg (&envelope)) != NULL)
     apply_left (self, inc, arg);
   else if (strcmp (envelope.op, "N") == 0 && on_all)
     apply_node_gone (self, inc);

@@ -26,14 +26,6 @@
 
 static void connect_links (KletsenCluster *self);
 
-static const char *
-state_name (KletsenClusterState state)
-{
-  static const char *const names[] = { "connecting", "joined", "degraded", "leaving", "left" };
-
-  return names[state];
-}
-
 /* ---- commands ---- */
 
 static char *
@@ -42,6 +34,7 @@ node_channel (const char *inc)
   return g_strconcat ("kletsen:node:", inc, NULL);
 }
 
+/* @channel_inc is interned (every INC the cluster code holds is). */
 gint64
 _kletsen_cluster_next_seq (KletsenCluster *self,
                            const char     *channel_inc)
@@ -50,7 +43,6 @@ _kletsen_cluster_next_seq (KletsenCluster *self,
 
   if (channel_inc == NULL)
     return ++self->seq_all;
-  channel_inc = g_intern_string (channel_inc);
   value = g_hash_table_lookup (self->seq_to_node, channel_inc);
   value = GSIZE_TO_POINTER (GPOINTER_TO_SIZE (value) + 1);
   g_hash_table_insert (self->seq_to_node, (gpointer)channel_inc, value);
@@ -73,7 +65,8 @@ _kletsen_cluster_publish (KletsenCluster  *self,
                           redisCallbackFn *fn,
                           gpointer         data)
 {
-  g_autofree char *channel = channel_inc ? node_channel (channel_inc) : g_strdup ("kletsen:all");
+  g_autofree char *owned = channel_inc ? node_channel (channel_inc) : NULL;
+  const char *channel = owned ? owned : "kletsen:all";
   gsize size;
   const char *argv[] = { "PUBLISH", channel, g_bytes_get_data (payload, &size) };
   const gsize argvlen[] = { 7, strlen (channel), size };
@@ -419,7 +412,7 @@ tick_cb (gpointer user_data)
 
   g_ptr_array_add (args, g_strdup (self->inc));
   _kletsen_cluster_call_script (self, KLETSEN_SCRIPT_HEARTBEAT, args, heartbeat_cb, self);
-  probe = _kletsen_envelope_build (self->inc, _kletsen_cluster_next_seq (self, self->inc), "P", NULL, NULL);
+  probe = _kletsen_envelope_build (self->inc, _kletsen_cluster_next_seq (self, self->inc_interned), "P", NULL, NULL);
   self->probe_sent = now;
   _kletsen_cluster_publish (self, self->inc, probe, NULL, NULL);
 
@@ -578,10 +571,4 @@ gboolean
 _kletsen_cluster_is_leaving (KletsenCluster *self)
 {
   return self->state == CLUSTER_LEAVING;
-}
-
-const char *
-_kletsen_cluster_state_name (KletsenCluster *self)
-{
-  return state_name (self->state);
 }

@@ -353,6 +353,8 @@ void               _kletsen_connection_send_to_peer (KletsenConnection *sender,
 void               _kletsen_backpressure_release  (KletsenConnection *receiver,
                                                    gboolean           gone);
 void               _kletsen_backpressure_forget   (KletsenConnection *sender);
+void               _kletsen_connection_set_reading (KletsenConnection *conn,
+                                                    gboolean           reading);
 
 /* kletsen-file-clock.c */
 void               _kletsen_file_clock_start      (KletsenServer     *server);
