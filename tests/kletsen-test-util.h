@@ -61,6 +61,7 @@ void        kt_client_expect_status  (KtClient   *client,
 void        kt_client_expect_bare    (KtClient   *client,
                                       const char *header);
 void        kt_client_expect_eof     (KtClient   *client);
+void        kt_client_skip_to_end    (KtClient   *client);
 void        kt_client_expect_dscn    (KtClient   *client,
                                       int         reason);
 void        kt_client_sync           (KtClient   *client);
