@@ -644,6 +644,7 @@ disconnect_all (Bench *b)
         close (b->clients[i].fd);
       if (b->clients[i].tls != NULL)
         gnutls_deinit (b->clients[i].tls);
+      g_free (b->clients[i].ahead);
       g_string_free (b->clients[i].in, TRUE);
       g_string_free (b->clients[i].out, TRUE);
     }
