@@ -14,6 +14,9 @@
 #include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include "kletsen-protocol.h"
 #include "kletsen-session.h"
@@ -307,6 +310,128 @@ test_tls_handshake_caps (void)
       kletsen_session_disconnect (dave);
       kt_remove_tree (dir);
     }
+}
+
+/* One line from a GnuTLS session, read through @buffer; NULL at the end. */
+static char *
+tls_read_line (gnutls_session_t  session,
+               GString          *buffer)
+{
+  char *nl;
+
+  while ((nl = memchr (buffer->str, '\n', buffer->len)) == NULL)
+    {
+      char chunk[16384];
+      ssize_t n;
+
+      /* The socket blocks, with a timeout: AGAIN is that timeout. */
+      do
+        n = gnutls_record_recv (session, chunk, sizeof chunk);
+      while (n == GNUTLS_E_INTERRUPTED);
+      if (n == 0)
+        return NULL;
+      if (n < 0)
+        g_error ("TLS read: %s (%s)", gnutls_strerror ((int)n), g_strerror (errno));
+      g_string_append_len (buffer, chunk, n);
+    }
+  {
+    char *line = g_strndup (buffer->str, nl - buffer->str);
+
+    g_string_erase (buffer, 0, nl - buffer->str + 1);
+    return line;
+  }
+}
+
+static void
+tls_write_line (gnutls_session_t  session,
+                const char       *line)
+{
+  g_autofree char *wire = g_strconcat (line, "\n", NULL);
+
+  g_assert_cmpint (gnutls_record_send (session, wire, strlen (wire)), ==, strlen (wire));
+}
+
+/* A reader that falls far behind over TLS: the server seals several records
+ * per system call and holds what the socket refuses. Everything must come,
+ * whole and in order, and the records must decrypt (a held record sent out
+ * of turn fails its MAC). The reader's small receive buffer makes the
+ * server's socket refuse part of nearly every batch. */
+static void
+test_tls_backlog_in_order (void)
+{
+  const guint count = 1500;
+  g_autoptr(KtServer) server = tls_server ("server", "--rate-limit", "0");
+  g_autoptr(KtClient) fast = kt_client_login (server, "fast");
+  g_autoptr(GString) buffer = g_string_new (NULL);
+  g_autoptr(GString) padding = g_string_new (NULL);
+  gnutls_certificate_credentials_t credentials;
+  gnutls_session_t session;
+  struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons (server->tls_port),
+                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  int small = 4096, ret;
+  guint acked = 0, next = 0;
+  g_autofree char *welcome = NULL;
+  g_autofree char *login = NULL;
+
+  struct timeval timeout = { .tv_sec = 10 };
+
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), ==, 0);
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout), ==, 0);
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout), ==, 0);
+  /* Set before connect(): shrunk later, the window already offered stays. */
+  g_assert_cmpint (connect (fd, (struct sockaddr *)&address, sizeof address), ==, 0);
+  gnutls_certificate_allocate_credentials (&credentials);
+  gnutls_init (&session, GNUTLS_CLIENT);
+  gnutls_set_default_priority (session);
+  gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE, credentials);
+  gnutls_transport_set_int (session, fd);
+  do
+    ret = gnutls_handshake (session);
+  while (ret == GNUTLS_E_INTERRUPTED);
+  g_assert_cmpint (ret, ==, 0);
+  welcome = tls_read_line (session, buffer);
+  g_assert_true (g_str_has_prefix (welcome, "WELCOME "));
+  tls_write_line (session, "LOGIN {\"username\":\"slow\"}");
+  login = tls_read_line (session, buffer);
+  g_assert_cmpstr (login, ==, "LOGIN_RESP {\"status\":\"OK\"}");
+
+  /* 400 lines of 4 KB, about 100 records, while slow reads nothing. */
+  for (guint i = 0; i < 4000; i++)
+    g_string_append_c (padding, 'a' + i % 26);
+  for (guint i = 0; i < count; i++)
+    kt_client_send (fast, "BROADCAST_REQ {\"message\":\"%u:%s\"}", i, padding->str);
+  while (acked < count)
+    {
+      g_autofree char *line = kt_client_read_line (fast);
+
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, "BROADCAST_RESP "))
+        {
+          g_assert_nonnull (strstr (line, "\"OK\""));
+          acked++;
+        }
+    }
+
+  while (next < count)
+    {
+      g_autofree char *line = tls_read_line (session, buffer);
+      g_autoptr(JsonObject) body = NULL;
+      const KletsenMessageInfo *info;
+      g_autofree char *expected = NULL;
+
+      g_assert_nonnull (line);
+      g_assert_cmpint (kletsen_message_parse (line, strlen (line), KLETSEN_TO_CLIENT, &info, &body), ==, KLETSEN_PARSE_OK);
+      if (!g_str_equal (info->header, "BROADCAST"))
+        continue;
+      expected = g_strdup_printf ("%u:%s", next, padding->str);
+      g_assert_cmpstr (json_object_get_string_member (body, "message"), ==, expected);
+      next++;
+    }
+
+  gnutls_deinit (session);
+  gnutls_certificate_free_credentials (credentials);
+  close (fd);
 }
 
 /* A slowloris on the TLS port: hundreds of sockets that never send a byte
@@ -699,6 +824,7 @@ main (int    argc,
   g_test_add_func ("/tls/only-and-handshakes", test_tls_only_and_handshakes);
   g_test_add_func ("/tls/handshake-caps", test_tls_handshake_caps);
   g_test_add_func ("/tls/slowloris", test_tls_slowloris);
+  g_test_add_func ("/tls/backlog-in-order", test_tls_backlog_in_order);
   g_test_add_func ("/tls/rejects", test_tls_rejects);
   g_test_add_func ("/tls/pinning", test_tls_pinning);
   g_test_add_func ("/tls/bad-config", test_tls_bad_config);

@@ -116,6 +116,7 @@ void
 _kletsen_connection_start_tls (KletsenConnection *conn)
 {
   conn->tls = _kletsen_tls_new (conn->server->tls_context, &conn->server->tls_limits, conn->fd);
+  _kletsen_tls_charge_to (conn->tls, &conn->server->queued_total);
   conn->stream = &_kletsen_stream_tls;
   conn->handshaking = TRUE;
   conn->handshake_timeout = g_timeout_source_new (conn->server->options.handshake_timeout_ms);

@@ -69,6 +69,8 @@ void               _kletsen_tls_set_read_ahead (KletsenTls       *tls,
 gssize             _kletsen_tls_read          (KletsenTls        *tls,
                                                void              *buffer,
                                                gsize              size);
+void               _kletsen_tls_charge_to     (KletsenTls        *tls,
+                                               gint64            *charge);
 gssize             _kletsen_tls_writev        (KletsenTls        *tls,
                                                struct iovec      *iov,
                                                guint              n);
