@@ -11,11 +11,15 @@
  *
  *   kletsen-cluster-bench --server PATH [--scenario fanout|latency|failover|all]
  *
- * fanout    the same broadcast load three times: one server without
- *           --cluster, one node of a cluster, three nodes with the clients
- *           spread round-robin, and one server with a third of the clients
- *           (what each of the three nodes delivers). Server CPU per delivery (all nodes), Redis
- *           CPU per broadcast, latency of same-node and cross-node pairs.
+ * fanout    the same broadcast load: one server without --cluster, one
+ *           node of a cluster, three nodes with the clients spread
+ *           round-robin, one server with a third of the clients (what each
+ *           of the three nodes delivers), and three servers apart at once,
+ *           each with a third of the clients and ten senders of its own
+ *           (the three nodes' work and crowding, without the cluster).
+ *           Server CPU per delivery (all nodes), Redis CPU per broadcast,
+ *           latency of same-node and cross-node pairs. --window sets the
+ *           broadcasts each sender keeps in flight (16).
  * latency   one sender, one message in flight, 99 clients: single server
  *           against three nodes, where the sender's own node is one hop
  *           through Redis away too (deliver on echo).
@@ -501,11 +505,26 @@ run_fanout (const char *mode,
 {
   Run r = { .n_nodes = n_nodes, .n = n, .senders = senders, .messages = messages, .bytes = 200, .window = window };
   g_autofree char *buf = g_malloc (READ_CHUNK + 1);
-  guint64 expected = (guint64)senders * messages * (n - 1);
+  guint64 expected = 0;
   gint64 deadline;
   double cpu0, redis0, cpu_ns, redis_us, seconds;
   double load[3] = { 0 };
 
+  /* Clients and senders go round-robin; a server apart serves only its own. */
+  if (cluster || n_nodes == 1)
+    expected = (guint64)senders * messages * (n - 1);
+  else
+    for (guint node = 0; node < n_nodes; node++)
+      {
+        guint here = 0, senders_here = 0;
+
+        for (guint i = node; i < n; i += n_nodes)
+          {
+            here++;
+            senders_here += i < senders;
+          }
+        expected += (guint64)senders_here * messages * (here - 1);
+      }
   if (cluster)
     redis_start (&r);
   for (guint i = 0; i < n_nodes; i++)
@@ -594,7 +613,7 @@ main (int    argc,
       char **argv)
 {
   g_autofree char *scenario = g_strdup ("all");
-  int clients = 999, senders = 10, messages = 200, users = 3000;
+  int clients = 999, senders = 10, messages = 200, users = 3000, window = 16;
   GOptionEntry entries[] = {
     { "server", 0, 0, G_OPTION_ARG_FILENAME, &server_binary, "The kletsen-server binary", "PATH" },
     { "scenario", 0, 0, G_OPTION_ARG_STRING, &scenario, "fanout, latency, failover or all", "NAME" },
@@ -602,6 +621,7 @@ main (int    argc,
     { "senders", 's', 0, G_OPTION_ARG_INT, &senders, "Senders (fanout)", "S" },
     { "messages", 'm', 0, G_OPTION_ARG_INT, &messages, "Messages per sender (fanout)", "M" },
     { "users", 'u', 0, G_OPTION_ARG_INT, &users, "Users (failover)", "N" },
+    { "window", 'w', 0, G_OPTION_ARG_INT, &window, "Broadcasts in flight per sender (fanout)", "W" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -614,16 +634,26 @@ main (int    argc,
       g_printerr ("%s\n", error ? error->message : "--server is required");
       return 2;
     }
+  if (window < 1 || clients < 3 * senders)
+    {
+      g_printerr ("--window must be 1 or more, and --clients at least three times --senders\n");
+      return 2;
+    }
   signal (SIGPIPE, SIG_IGN);
   /* Clients spread round-robin; a multiple of three keeps the nodes even. */
   if (g_str_equal (scenario, "fanout") || g_str_equal (scenario, "all"))
     {
-      run_fanout ("single", 1, FALSE, (guint)clients, (guint)senders, (guint)messages, 16);
-      run_fanout ("cluster-1-node", 1, TRUE, (guint)clients, (guint)senders, (guint)messages, 16);
-      run_fanout ("cluster-3-nodes", 3, TRUE, (guint)clients, (guint)senders, (guint)messages, 16);
+      run_fanout ("single", 1, FALSE, (guint)clients, (guint)senders, (guint)messages, (guint)window);
+      run_fanout ("cluster-1-node", 1, TRUE, (guint)clients, (guint)senders, (guint)messages, (guint)window);
+      run_fanout ("cluster-3-nodes", 3, TRUE, (guint)clients, (guint)senders, (guint)messages, (guint)window);
       /* What one of those three nodes does, on one server alone: every
        * broadcast to a third of the clients. */
-      run_fanout ("single-third", 1, FALSE, (guint)clients / 3, (guint)senders, (guint)messages, 16);
+      run_fanout ("single-third", 1, FALSE, (guint)clients / 3, (guint)senders, (guint)messages, (guint)window);
+      /* The same, three times at once on the same two cores: three servers
+       * without --cluster, each with a third of the clients and as many
+       * senders as the cluster has in all. Each delivers what one of the
+       * three nodes does, under the same crowding, without Redis. */
+      run_fanout ("three-apart", 3, FALSE, (guint)clients, 3 * (guint)senders, (guint)messages, (guint)window);
     }
   /* What one Redis hop adds: one message in flight, 99 clients. */
   if (g_str_equal (scenario, "latency") || g_str_equal (scenario, "all"))
