@@ -36,6 +36,7 @@ void _kletsen_cluster_send_to_user (KletsenCluster *cluster, KletsenConnection *
 GBytes *_kletsen_cluster_user_list_line (KletsenCluster *cluster) { g_return_val_if_reached (NULL); }
 void _kletsen_cluster_leave (KletsenCluster *cluster) { g_return_if_reached (); }
 gboolean _kletsen_cluster_is_leaving (KletsenCluster *cluster) { g_return_val_if_reached (FALSE); }
+gboolean _kletsen_cluster_bye (KletsenCluster *cluster, KletsenConnection *conn) { g_return_val_if_reached (FALSE); }
 void _kletsen_cluster_game_start (KletsenCluster *cluster, KletsenConnection *conn) { g_return_if_reached (); }
 void _kletsen_cluster_game_announce (KletsenCluster *cluster, KletsenConnection *conn, GBytes *line) { g_return_if_reached (); }
 void _kletsen_cluster_game_over (KletsenCluster *cluster) { g_return_if_reached (); }

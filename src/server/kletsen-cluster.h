@@ -93,6 +93,9 @@ void            _kletsen_cluster_send_offer      (KletsenCluster    *cluster,
 gboolean        _kletsen_cluster_forward_answer  (KletsenCluster    *cluster,
                                                   KletsenConnection *conn,
                                                   JsonObject        *body);
+/* TRUE when the cluster answers @conn's BYE itself, once its name is free. */
+gboolean        _kletsen_cluster_bye             (KletsenCluster    *cluster,
+                                                  KletsenConnection *conn);
 /* Graceful stop: the node's users leave the cluster at once. */
 void            _kletsen_cluster_leave           (KletsenCluster    *cluster);
 gboolean        _kletsen_cluster_is_leaving      (KletsenCluster    *cluster);

@@ -303,7 +303,8 @@ line_cb (char     *line,
       _kletsen_cluster_hold_line (conn->server->cluster, conn, line, len);
       return TRUE;
     }
-  return _kletsen_server_handle_line (conn, line, len) && conn->state == CONN_OPEN;
+  /* Nothing after a BYE is read, in a cluster as on one server. */
+  return _kletsen_server_handle_line (conn, line, len) && conn->state == CONN_OPEN && !conn->leaving;
 }
 
 /* Reads once from the connection's stream (the socket, or TLS over it). */

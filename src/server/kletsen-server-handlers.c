@@ -74,6 +74,10 @@ handle_broadcast (KletsenConnection *conn,
 static void
 handle_bye (KletsenConnection *conn)
 {
+  /* In a cluster the name is free on every node once BYE_RESP comes: the
+   * cluster answers when Redis has released it. */
+  if (conn->server->cluster != NULL && conn->logged_in && _kletsen_cluster_bye (conn->server->cluster, conn))
+    return;
   _kletsen_connection_send_status (conn, "BYE_RESP", 0);
   _kletsen_connection_close (conn, 0);
 }

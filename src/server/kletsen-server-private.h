@@ -144,6 +144,7 @@ struct _KletsenConnection
   guint                   ping_outstanding : 1;
   guint                   claiming : 1;   /* cluster: its name is being claimed; not read meanwhile */
   guint                   name_lost : 1;  /* cluster: taken elsewhere while this node was cut off */
+  guint                   leaving : 1;    /* cluster: said BYE; BYE_RESP once Redis freed its name */
   KletsenConnection      *paused_on;
   gint64                  paused_since; /* monotonic µs */
   GList                   pause_link; /* in paused_on->paused_senders */
