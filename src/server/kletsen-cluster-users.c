@@ -172,7 +172,7 @@ replica_set (KletsenCluster *self,
  * the name with it once this node rejoins): now BYE_RESP, as one server
  * sends it. Before, BYE_RESP went out before the release had reached
  * Redis, and the same user logging in at once on another node could still
- * get 5000 (/cluster/names, once in 70 runs side by side). */
+ * get 5000 (/cluster/names: 8 of 500 runs, two at a time). */
 static void
 released_for_bye_cb (redisAsyncContext *ac,
                      void              *reply,
