@@ -517,7 +517,8 @@ send_held (KletsenTls *self)
 }
 
 /* Seals the front of @iov into at most BATCH_RECORDS records, in the order
- * given; returns the plaintext bytes sealed, or a GnuTLS error if none. */
+ * given, into `sealed` (the caller sets @collecting around it); returns the
+ * plaintext bytes sealed, or a GnuTLS error if none. */
 static gssize
 seal_batch (KletsenTls   *self,
             struct iovec *iov,
@@ -527,7 +528,6 @@ seal_batch (KletsenTls   *self,
   gsize plain = 0, offset = 0;
   guint i = 0;
 
-  self->collecting = TRUE;
   sealed_len = 0;
   /* What GnuTLS kept from a write of its own (an alert, a key update)
    * goes first; GnuTLS then returns the size of an earlier call. */
@@ -537,10 +537,7 @@ seal_batch (KletsenTls   *self,
 
       self->gnutls_holds = FALSE;
       if (ret < 0)
-        {
-          self->collecting = FALSE;
-          return ret;
-        }
+        return ret;
     }
   for (guint r = 0; r < BATCH_RECORDS && i < n; r++)
     {
@@ -571,10 +568,7 @@ seal_batch (KletsenTls   *self,
         }
       ret = gnutls_record_send (self->session, data, len);
       if (ret < 0)
-        {
-          self->collecting = FALSE;
-          return plain > 0 ? (gssize)plain : ret;
-        }
+        return plain > 0 ? (gssize)plain : ret;
       /* The peer may have asked for smaller records: advance by what went. */
       plain += ret;
       for (gsize left = ret; left > 0 && i < n;)
@@ -590,7 +584,6 @@ seal_batch (KletsenTls   *self,
             }
         }
     }
-  self->collecting = FALSE;
   return plain;
 }
 
@@ -622,7 +615,9 @@ _kletsen_tls_writev (KletsenTls   *self,
       return plain;
     }
 
+  self->collecting = TRUE;
   plain = seal_batch (self, iov, n);
+  self->collecting = FALSE;
   if (plain < 0)
     return failure (plain);
   do
